@@ -1,0 +1,74 @@
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
+from django.db import models
+
+phone_validator = RegexValidator(r"^1[3-9]\d{9}$", "请输入 11 位中国大陆手机号")
+
+
+class User(AbstractUser):
+    """A shopper, a KOC or staff. WeChat users are keyed by their mini-program openid."""
+
+    openid = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    unionid = models.CharField(max_length=64, blank=True, db_index=True)
+    phone = models.CharField(max_length=20, blank=True, db_index=True)
+    nickname = models.CharField(max_length=64, blank=True)
+    avatar_url = models.URLField(max_length=500, blank=True)
+    # The invite code a new user arrived with (a KOC's), kept until they apply to become a KOC.
+    signup_invite_code = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        verbose_name = "用户"
+        verbose_name_plural = "用户"
+
+    def __str__(self) -> str:
+        return self.nickname or self.username
+
+    @property
+    def display_name(self) -> str:
+        return self.nickname or "微信用户"
+
+    @property
+    def phone_masked(self) -> str:
+        return mask_phone(self.phone)
+
+
+def mask_phone(phone: str) -> str:
+    if len(phone) < 7:
+        return phone
+    return f"{phone[:3]}****{phone[-4:]}"
+
+
+class Address(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="addresses")
+    name = models.CharField(max_length=32)
+    phone = models.CharField(max_length=20, validators=[phone_validator])
+    province = models.CharField(max_length=32)
+    city = models.CharField(max_length=32)
+    district = models.CharField(max_length=32)
+    detail = models.CharField(max_length=200)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(is_default=True), name="one_default_address_per_user"
+            )
+        ]
+        verbose_name = "收货地址"
+        verbose_name_plural = "收货地址"
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.province}{self.city}{self.district}{self.detail}"
+
+    def as_snapshot(self) -> dict:
+        """What an order keeps of the address: a later edit of the address changes no order."""
+        return {
+            "name": self.name,
+            "phone": self.phone,
+            "province": self.province,
+            "city": self.city,
+            "district": self.district,
+            "detail": self.detail,
+        }

@@ -1,0 +1,92 @@
+"""Renders every API error in the contract's shape: {"error": {"code", "message", "fields"?}}."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+from .errors import ApplicationError
+
+_CODES: list[tuple[type[Exception], str, str]] = [
+    (InvalidToken, "token_invalid", "登录已失效，请重新登录"),
+    (drf.NotAuthenticated, "not_authenticated", "请先登录"),
+    (drf.AuthenticationFailed, "authentication_failed", "认证失败"),
+    (drf.PermissionDenied, "permission_denied", "没有权限"),
+    (drf.NotFound, "not_found", "未找到"),
+    (drf.MethodNotAllowed, "method_not_allowed", "不支持该请求方法"),
+    (drf.NotAcceptable, "not_acceptable", "无法提供该格式"),
+    (drf.UnsupportedMediaType, "unsupported_media_type", "不支持的内容类型"),
+    (drf.Throttled, "throttled", "请求过于频繁，请稍后再试"),
+    (drf.ParseError, "parse_error", "请求体无法解析"),
+]
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    error: dict = {"code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    return {"error": error}
+
+
+def _flatten_fields(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF nests errors for nested serializers and lists; clients get one flat `field.sub` map."""
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.update(_flatten_fields(value, name))
+    elif isinstance(detail, list):
+        if all(not isinstance(v, dict | list) for v in detail):
+            out[prefix or "non_field_errors"] = [str(v) for v in detail]
+        else:
+            for index, value in enumerate(detail):
+                if value:
+                    out.update(_flatten_fields(value, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        out[prefix or "non_field_errors"] = [str(detail)]
+    return out
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+    if isinstance(exc, TokenError):
+        exc = InvalidToken(exc.args[0] if exc.args else None)
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        exc = drf.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+
+    if isinstance(exc, drf.ValidationError):
+        set_rollback()
+        fields = _flatten_fields(exc.detail)
+        return Response(error_body("validation_error", "输入有误", fields), status=400)
+
+    if not isinstance(exc, drf.APIException):
+        return None  # a real bug: let Django answer 500 and log it
+
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    code, message = "error", str(exc.detail)
+    for klass, klass_code, klass_message in _CODES:
+        if isinstance(exc, klass):
+            code, message = klass_code, klass_message
+            break
+    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed) and not isinstance(exc, InvalidToken):
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        message = detail or message
+    set_rollback()
+    return Response(error_body(code, message), status=exc.status_code, headers=headers)

@@ -1,0 +1,50 @@
+"""Production: every secret comes from the environment, with no default; the sandbox cannot run."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env
+
+from .base import *  # noqa: F403
+
+DEBUG = False
+SECRET_KEY = env("SECRET_KEY")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+REDIS_URL = env("REDIS_URL")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+
+WECHAT_SANDBOX = env.bool("WECHAT_SANDBOX", default=False)
+if WECHAT_SANDBOX:
+    raise ImproperlyConfigured(
+        "WECHAT_SANDBOX must be off in production: it would fake WeChat and WeChat Pay."
+    )
+WECHAT_APPID = env("WECHAT_APPID")
+WECHAT_SECRET = env("WECHAT_SECRET")
+WECHAT_MINIPROGRAM_STATE = env("WECHAT_MINIPROGRAM_STATE", default="formal")
+WECHATPAY_MCHID = env("WECHATPAY_MCHID")
+WECHATPAY_CERT_SERIAL_NO = env("WECHATPAY_CERT_SERIAL_NO")
+WECHATPAY_PRIVATE_KEY = env("WECHATPAY_PRIVATE_KEY")
+WECHATPAY_APIV3_KEY = env("WECHATPAY_APIV3_KEY")
+WECHATPAY_PUBLIC_KEY = env("WECHATPAY_PUBLIC_KEY")
+WECHATPAY_PUBLIC_KEY_ID = env("WECHATPAY_PUBLIC_KEY_ID")
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL").rstrip("/")
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+}

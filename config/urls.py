@@ -1,0 +1,36 @@
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.core import views as core_views
+
+api_v1 = [
+    path("", include("apps.accounts.urls")),
+    path("", include("apps.shop.urls")),
+    path("", include("apps.kocs.urls")),
+    path("", include("apps.sharing.urls")),
+    path("", include("apps.groupbuys.urls")),
+    path("", include("apps.commissions.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Unknown API paths answer the contract's JSON 404, in DEBUG too.
+    re_path(r"^.*$", core_views.not_found),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("healthz", core_views.health),
+]
+
+if settings.WECHAT_SANDBOX:
+    # Never mounted with the sandbox off; production settings refuse to start with it on.
+    urlpatterns.append(path("wechat-sandbox/", include("apps.wechat.sandbox.urls")))
+
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+handler404 = "apps.core.views.not_found"
+handler500 = "apps.core.views.server_error"

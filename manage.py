@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Django's command-line utility, plus a bootstrap so a fresh machine needs nothing but Python.
+
+`python3 manage.py run` and `python3 manage.py test` work from a fresh clone: when this file is run by
+a Python outside the project's virtual environment, it creates `.venv`, installs the project with its
+`dev` extra (again whenever pyproject.toml changes), and re-executes itself inside the environment.
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+VENV_PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _install_stamp() -> Path:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    return VENV / f".installed-{digest}"
+
+
+def _bootstrap() -> None:
+    if os.environ.get("KOC_NO_BOOTSTRAP"):
+        return
+    if not VENV_PYTHON.exists():
+        print("[bootstrap] creating .venv", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    stamp = _install_stamp()
+    if not stamp.exists():
+        print("[bootstrap] installing the project and its dev tools into .venv", flush=True)
+        pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        subprocess.run([*pip, "--upgrade", "pip"], check=True)
+        subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True, cwd=ROOT)
+        for old in VENV.glob(".installed-*"):
+            old.unlink()
+        stamp.touch()
+    if Path(sys.prefix).resolve() != VENV.resolve():
+        os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(ROOT / "manage.py"), *sys.argv[1:]])
+
+
+def main() -> None:
+    _bootstrap()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+
+
+if __name__ == "__main__":
+    main()
