@@ -18,3 +18,12 @@ def token_client(user) -> APIClient:
 
 def error_code(response) -> str:
     return response.json()["error"]["code"]
+
+
+def bearer_header(user) -> dict[str, str]:
+    return {"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"}
+
+
+def token_header(user) -> dict[str, str]:
+    token, _ = Token.objects.get_or_create(user=user)
+    return {"Authorization": f"Token {token.key}"}

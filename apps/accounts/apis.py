@@ -9,7 +9,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
 from apps.core.pagination import PageNumberPagination
-from apps.core.schema import error_responses
+from apps.core.schema import PAGE_PARAMETERS, error_responses, paginated
 
 from . import selectors, services
 from .models import Address, User
@@ -33,7 +33,7 @@ class WechatLoginApi(APIView):
     throttle_scope = "login"
 
     class InputSerializer(serializers.Serializer):
-        code = serializers.CharField(max_length=128)
+        code = serializers.CharField(max_length=64)  # wx.login() codes are 32 characters
         invite_code = serializers.CharField(max_length=32, required=False, allow_blank=True)
         share_code = serializers.CharField(max_length=32, required=False, allow_blank=True)
 
@@ -133,7 +133,8 @@ class AddressSerializer(serializers.ModelSerializer):
 class AddressListApi(APIView):
     @extend_schema(
         operation_id="me_addresses_list",
-        responses={200: AddressSerializer(many=True), **error_responses(401)},
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated(AddressSerializer), **error_responses(401)},
     )
     def get(self, request):
         paginator = PageNumberPagination()

@@ -8,8 +8,8 @@ phone_validator = RegexValidator(r"^1[3-9]\d{9}$", "请输入 11 位中国大陆
 class User(AbstractUser):
     """A shopper, a KOC or staff. WeChat users are keyed by their mini-program openid."""
 
-    openid = models.CharField(max_length=64, unique=True, null=True, blank=True)
-    unionid = models.CharField(max_length=64, blank=True, db_index=True)
+    openid = models.CharField(max_length=128, unique=True, null=True, blank=True)
+    unionid = models.CharField(max_length=128, blank=True, db_index=True)
     phone = models.CharField(max_length=20, blank=True, db_index=True)
     nickname = models.CharField(max_length=64, blank=True)
     avatar_url = models.URLField(max_length=500, blank=True)

@@ -1,6 +1,8 @@
 """OpenAPI helpers: every error answer is typed with the contract's error shape."""
 
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular import openapi
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
 ErrorSerializer = inline_serializer(
@@ -33,3 +35,51 @@ _DESCRIPTIONS = {
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     return {s: OpenApiResponse(ErrorSerializer, description=_DESCRIPTIONS.get(s, "error")) for s in statuses}
+
+
+class AutoSchema(openapi.AutoSchema):
+    """Names components after their qualified class name, so nested Input/OutputSerializers of
+    different views (the house style) never collide: RefreshApi.InputSerializer -> RefreshApiInput."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        # drf-spectacular guesses "GET without a path variable = list" and wraps the answer in an
+        # array; our views declare their answer exactly (many=True, or paginated()).
+        from drf_spectacular.plumbing import is_list_serializer
+
+        return serializer is not None and is_list_serializer(serializer)
+
+    def get_serializer_name(self, serializer, direction):
+        name = super().get_serializer_name(serializer, direction)
+        klass = serializer.__class__
+        if "." in klass.__qualname__ and "<locals>" not in klass.__qualname__:
+            qualified = klass.__qualname__.replace(".", "")
+            if qualified.endswith("Serializer"):
+                qualified = qualified[: -len("Serializer")]
+            return qualified
+        return name
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", OpenApiTypes.INT, description="page number, from 1"),
+    OpenApiParameter("page_size", OpenApiTypes.INT, description="items per page, at most 100"),
+]
+
+_paginated_cache: dict[str, object] = {}
+
+
+def paginated(serializer_class, *, name: str | None = None):
+    """The list envelope of API.md around `serializer_class`: {count, next, previous, results}."""
+    component = (
+        name or f"Paginated{serializer_class.__qualname__.replace('.', '').replace('Serializer', '')}List"
+    )
+    if component not in _paginated_cache:
+        _paginated_cache[component] = inline_serializer(
+            component,
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": serializer_class(many=True),
+            },
+        )
+    return _paginated_cache[component]
