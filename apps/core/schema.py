@@ -61,7 +61,7 @@ class AutoSchema(openapi.AutoSchema):
 
 PAGE_PARAMETERS = [
     OpenApiParameter("page", OpenApiTypes.INT, description="page number, from 1"),
-    OpenApiParameter("page_size", OpenApiTypes.INT, description="items per page, at most 100"),
+    OpenApiParameter("page_size", OpenApiTypes.INT, description="items per page, 1 to 100 (more is capped)"),
 ]
 
 _paginated_cache: dict[str, object] = {}

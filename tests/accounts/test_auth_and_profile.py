@@ -174,3 +174,12 @@ def test_login_is_throttled_with_the_error_shape(api_client, wechat_sandbox, set
     assert [r.status_code for r in codes] == [200, 200, 429]
     assert error_code(codes[2]) == "throttled"
     assert "Retry-After" in codes[2]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page_size", ["abc", "0", "-1", "1.5"])
+def test_a_bad_page_size_is_a_400_naming_the_field(shopper_client, page_size):
+    response = shopper_client.get(f"/api/v1/me/addresses?page_size={page_size}")
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["page_size"]
