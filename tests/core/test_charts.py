@@ -1,0 +1,42 @@
+import re
+import xml.etree.ElementTree as ET
+
+from apps.core.charts import _nice_max, bar_chart, line_chart
+
+
+def test_line_chart_is_valid_svg_with_one_dot_per_point_and_its_values():
+    points = [("11-01", 0), ("11-02", 9900), ("11-03", 4950)]
+
+    svg = line_chart(points, title="GMV <30 天>")
+
+    root = ET.fromstring(svg)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert root.get("data-values") == "0.0,9900.0,4950.0"
+    assert len(root.findall("{http://www.w3.org/2000/svg}circle")) == 3
+    assert "GMV &lt;30 天&gt;" in svg
+
+
+def test_line_chart_scales_to_a_round_maximum():
+    svg = line_chart([("a", 0), ("b", 10000)], title="t", height=220)
+
+    ys = [float(y) for y in re.findall(r'<circle cx="[\d.]+" cy="([\d.]+)"', svg)]
+    assert ys == [194.0, 10.0]  # 0 on the baseline (10 + 184 plot height), 10000 at the top
+
+
+def test_bar_chart_escapes_labels_and_draws_bars_in_proportion():
+    svg = bar_chart([("<script>", 200), ("明前龙井 250g 特级礼盒装", 100)], title="top")
+
+    root = ET.fromstring(svg)
+    widths = [float(r.get("width")) for r in root.iter("{http://www.w3.org/2000/svg}rect")]
+    assert widths == [420.0, 210.0]
+    assert "<script>" not in svg
+    assert "明前龙井 250g 特…" in svg
+
+
+def test_empty_charts_render():
+    assert ET.fromstring(line_chart([], title="none")).get("data-values") == ""
+    assert ET.fromstring(bar_chart([], title="none")).get("data-values") == ""
+
+
+def test_nice_max():
+    assert [_nice_max(v) for v in (0, 1, 7, 12, 99, 101, 4500, 9900)] == [1, 1, 10, 20, 100, 200, 5000, 10000]
