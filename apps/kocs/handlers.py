@@ -1,0 +1,30 @@
+"""Subscribers to the shop's order events (apps.core.events): the KOC app's own sales read model.
+
+Each handler runs in the delivery's transaction, exactly once per event; tier re-evaluation is sent
+to Celery only after that transaction commits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from apps.core.events import subscribe
+
+from . import services
+
+
+@subscribe("order_completed")
+def on_order_completed(payload: dict[str, Any]) -> None:
+    koc_id = services.order_completed_record(order=payload)
+    if koc_id is not None:
+        from .tasks import evaluate_upline_tiers
+
+        transaction.on_commit(lambda: evaluate_upline_tiers.delay(koc_id))
+
+
+@subscribe("order_refunded")
+def on_order_refunded(payload: dict[str, Any]) -> None:
+    # A refund lowers sales but never a level (tiers only go up automatically): no re-evaluation.
+    services.order_refund_record(refund=payload)

@@ -1,0 +1,306 @@
+"""KOC profiles, the team tree (django-mptt), tiers, and the KOC app's own read model of sales.
+
+The tree holds both organisation nodes (branch 分公司, agency 机构: companies, settled B2B) and
+individuals (team leader 团长, KOC). Structural writes happen only in `services.py`, under the team-tree
+advisory lock (`lock_objects.lock_team_tree`): never `save()` a Koc with a changed parent elsewhere.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from mptt.fields import TreeForeignKey
+from mptt.models import MPTTModel
+
+PERCENT_VALIDATORS = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
+
+
+def mask_name(name: str) -> str:
+    """张三丰 -> 张**: the first character and one star per hidden character."""
+    name = name.strip()
+    if len(name) <= 1:
+        return name
+    return name[0] + "*" * (len(name) - 1)
+
+
+def mask_id_number(number: str) -> str:
+    """330102199001011234 -> 3301**********1234: region prefix and last four only."""
+    number = number.strip()
+    if len(number) <= 8:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+class Level(models.Model):
+    """A tier (等级): reached by meeting every condition, giving a rate bonus and a lower own price.
+
+    A head count never counts: `min_active_direct_kocs` counts direct KOCs who have themselves made
+    at least one completed sale, and a level cannot rest on that condition alone (see `clean`).
+    """
+
+    name = models.CharField("名称", max_length=32, unique=True)
+    rank = models.PositiveSmallIntegerField("等级序号", unique=True)
+    min_own_sales_fen = models.PositiveBigIntegerField("个人成交额门槛 (分)", default=0)
+    min_team_sales_fen = models.PositiveBigIntegerField("团队成交额门槛 (分)", default=0)
+    min_active_direct_kocs = models.PositiveIntegerField("有成交的直属 KOC 数门槛", default=0)
+    commission_bonus_percent = models.DecimalField(
+        "佣金加成 (%)", max_digits=5, decimal_places=2, default=Decimal("0"), validators=PERCENT_VALIDATORS
+    )
+    own_purchase_discount_percent = models.DecimalField(
+        "自购折扣 (%)",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("90"))],
+        help_text="自购价 = 标价 × (100 - 折扣) / 100，四舍五入到分",
+    )
+    description = models.CharField("说明", max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["rank"]
+        verbose_name = "等级"
+        verbose_name_plural = "等级权益"
+
+    def __str__(self) -> str:
+        return f"{self.name} (L{self.rank})"
+
+    def clean(self):
+        if self.min_active_direct_kocs and not (self.min_own_sales_fen or self.min_team_sales_fen):
+            # 禁止传销条例: reward for recruiting people is forbidden, so a level always needs sales.
+            raise ValidationError(
+                {"min_active_direct_kocs": "等级不能只以直属人数为条件，必须同时要求个人或团队成交额"}
+            )
+
+
+class Koc(MPTTModel):
+    """A node of the team tree: an organisation (branch, agency) or an individual (leader, KOC).
+
+    An applicant is a pending root node of its own; approval places it under its sponsor (the KOC
+    whose invite code it used). Becoming a KOC never costs money and never requires a purchase.
+    """
+
+    class Role(models.TextChoices):
+        BRANCH = "branch", "分公司 branch"
+        AGENCY = "agency", "机构 agency"
+        LEADER = "leader", "团长 leader"
+        KOC = "koc", "KOC"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "待审核"
+        APPROVED = "approved", "已通过"
+        REJECTED = "rejected", "已拒绝"
+        SUSPENDED = "suspended", "已停用"
+
+    ORGANISATION_ROLES = frozenset({Role.BRANCH, Role.AGENCY})
+    INDIVIDUAL_ROLES = frozenset({Role.LEADER, Role.KOC})
+
+    # Organisation nodes may have no login of their own.
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="koc",
+        null=True,
+        blank=True,
+    )
+    role = models.CharField("角色", max_length=16, choices=Role.choices, default=Role.KOC, db_index=True)
+    status = models.CharField(
+        "状态", max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    parent = TreeForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children", verbose_name="上级"
+    )
+    # The KOC whose invite code the applicant used; becomes the parent on approval.
+    sponsor = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="邀请人"
+    )
+    invite_code = models.CharField("邀请码", max_length=16, unique=True)
+
+    # Individuals: kept for tax withholding (劳务报酬), shown masked.
+    real_name = models.CharField("真实姓名", max_length=32, blank=True)
+    id_number = models.CharField("身份证号", max_length=32, blank=True)
+    # Organisations: a company, settled B2B.
+    legal_name = models.CharField("公司全称", max_length=100, blank=True)
+    registration_number = models.CharField("统一社会信用代码", max_length=32, blank=True)
+
+    bio = models.TextField("简介", blank=True)
+    level = models.ForeignKey(
+        Level, on_delete=models.PROTECT, null=True, blank=True, related_name="kocs", verbose_name="等级"
+    )
+    rejection_reason = models.CharField("拒绝原因", max_length=200, blank=True)
+    applied_at = models.DateTimeField("申请时间", null=True, blank=True)
+    reviewed_at = models.DateTimeField("审核时间", null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField("通过时间", null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class MPTTMeta:
+        parent_attr = "parent"
+        # `level` is the tier (the commission engine reads koc.level); the tree depth is `depth`.
+        level_attr = "depth"
+
+    class Meta:
+        verbose_name = "KOC / 团队节点"
+        verbose_name_plural = "KOC 与团队"
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.get_role_display()})"
+
+    @property
+    def is_organisation(self) -> bool:
+        return self.role in self.ORGANISATION_ROLES
+
+    @property
+    def is_individual(self) -> bool:
+        return self.role in self.INDIVIDUAL_ROLES
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == self.Status.APPROVED
+
+    @property
+    def display_name(self) -> str:
+        if self.is_organisation:
+            return self.legal_name or self.invite_code
+        user = self.user if self.user_id else None
+        return (user.nickname if user else "") or mask_name(self.real_name) or self.invite_code
+
+    @property
+    def real_name_masked(self) -> str:
+        return mask_name(self.real_name)
+
+    @property
+    def id_number_masked(self) -> str:
+        return mask_id_number(self.id_number)
+
+    @property
+    def team_size(self) -> int:
+        """Members below this node, from the nested set (fresh lft/rght assumed)."""
+        return (self.rght - self.lft - 1) // 2
+
+    def clean(self):
+        errors = {}
+        if self.is_organisation:
+            if not self.legal_name:
+                errors["legal_name"] = "机构节点需要公司全称"
+        elif not self.real_name:
+            errors["real_name"] = "个人节点需要真实姓名"
+        if errors:
+            raise ValidationError(errors)
+
+
+class KocParentHistory(models.Model):
+    """Who was whose parent when: [valid_from, valid_to). Commissions ask it for a past date."""
+
+    koc = models.ForeignKey(Koc, on_delete=models.CASCADE, related_name="parent_history")
+    parent = models.ForeignKey(Koc, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    valid_from = models.DateTimeField()
+    valid_to = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["koc_id", "valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["koc"], condition=models.Q(valid_to__isnull=True), name="kocs_one_open_parent_row"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(valid_to__isnull=True) | models.Q(valid_to__gte=models.F("valid_from")),
+                name="kocs_parent_history_period",
+            ),
+        ]
+        indexes = [models.Index(fields=["koc", "valid_from"], name="kocs_parent_hist_koc_from")]
+        verbose_name = "上级变更记录"
+        verbose_name_plural = "上级变更记录"
+
+    def __str__(self) -> str:
+        return f"{self.koc_id} -> {self.parent_id} [{self.valid_from:%Y-%m-%d %H:%M}, {self.valid_to or '…'})"
+
+
+class LevelHistory(models.Model):
+    """Every level change: automatic upgrades (with the figures that earned them) and manual sets."""
+
+    koc = models.ForeignKey(Koc, on_delete=models.CASCADE, related_name="level_history")
+    from_level = models.ForeignKey(Level, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    to_level = models.ForeignKey(Level, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reason = models.CharField(max_length=200)
+    automatic = models.BooleanField(default=False)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    stats = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "等级变更记录"
+        verbose_name_plural = "等级变更记录"
+
+    def __str__(self) -> str:
+        return f"{self.koc_id}: {self.from_level_id} -> {self.to_level_id}"
+
+
+class KocSale(models.Model):
+    """One completed order attributed to a KOC: the read model tiers and team sales are counted on.
+
+    Built from the shop's `order_completed` / `order_refunded` events; `amount_fen` is what the
+    shopper finally paid, net of refunds.
+    """
+
+    koc = models.ForeignKey(Koc, on_delete=models.PROTECT, related_name="sales")
+    order_id = models.BigIntegerField(unique=True)
+    order_no = models.CharField(max_length=64, blank=True)
+    paid_fen = models.BigIntegerField()
+    refunded_fen = models.BigIntegerField(default=0)
+    amount_fen = models.BigIntegerField()
+    units = models.PositiveIntegerField(default=0)
+    completed_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-completed_at"]
+        verbose_name = "KOC 成交"
+        verbose_name_plural = "KOC 成交"
+
+    def __str__(self) -> str:
+        return f"{self.order_no or self.order_id}: {self.amount_fen} fen"
+
+
+class KocOrderLine(models.Model):
+    """An item of a completed order that involved a KOC: one they bought, or one they sold.
+
+    Brand affinity reads these (what a KOC buys of a brand, what they sell of it).
+    """
+
+    class Kind(models.TextChoices):
+        PURCHASE = "purchase", "自购"
+        SALE = "sale", "带货"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    koc = models.ForeignKey(Koc, on_delete=models.PROTECT, related_name="order_lines")
+    order_id = models.BigIntegerField(db_index=True)
+    item_id = models.BigIntegerField()
+    brand_id = models.BigIntegerField(null=True, blank=True)
+    product_id = models.BigIntegerField(null=True, blank=True)
+    category_id = models.BigIntegerField(null=True, blank=True)
+    quantity = models.PositiveIntegerField(default=0)
+    line_fen = models.BigIntegerField(default=0)
+    refunded = models.BooleanField(default=False)
+    completed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "item_id"], name="kocs_one_line_per_item")]
+        indexes = [models.Index(fields=["brand_id", "kind"], name="kocs_line_brand_kind")]
+        verbose_name = "KOC 订单明细"
+        verbose_name_plural = "KOC 订单明细"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.item_id} ({self.koc_id})"

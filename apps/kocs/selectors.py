@@ -1,0 +1,246 @@
+"""Reads of the KOC app, including the functions the commission engine relies on.
+
+For the commission engine: `koc_for_user`, `parent_on`, `individual_uplines`,
+`organisation_ancestors`, `team_sales_fen`. They answer from the parent history, so a question about
+a past date gets the tree as it was then, not as it is now.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import Exists, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from .models import Koc, KocParentHistory, KocSale, Level
+
+# A tree deeper than this is a bug; the recursive walk stops there rather than loop.
+MAX_TREE_DEPTH = 64
+
+
+def koc_for_user(user) -> Koc | None:
+    """The user's KOC profile in any status, or None (anonymous users, shoppers)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return Koc.objects.select_related("level", "parent__user", "user").filter(user_id=user.pk).first()
+
+
+def approved_koc_by_invite_code(code: str) -> Koc | None:
+    code = (code or "").strip().upper()
+    if not code:
+        return None
+    return Koc.objects.filter(invite_code=code, status=Koc.Status.APPROVED).first()
+
+
+# --- the parent history ----------------------------------------------------------------------------
+
+
+def parent_on(*, koc_id: int, on: datetime) -> Koc | None:
+    """The parent `koc_id` had at instant `on` (None for a root, or before the KOC joined)."""
+    row = (
+        KocParentHistory.objects.filter(koc_id=koc_id, valid_from__lte=on)
+        .exclude(valid_to__lte=on)
+        .select_related("parent__level", "parent__user")
+        .order_by("-valid_from")
+        .first()
+    )
+    return row.parent if row else None
+
+
+def _ancestor_ids_on(*, koc_id: int, on: datetime, depth: int) -> list[int]:
+    """Ancestor ids of `koc_id` at `on`, nearest first, at most `depth` of them: one query.
+
+    A recursive CTE over the parent history rows valid at `on` (valid_from <= on < valid_to), so a
+    subtree moved after `on` still answers its old ancestors.
+    """
+    if depth <= 0:
+        return []
+    table = connection.ops.quote_name(KocParentHistory._meta.db_table)
+    at = connection.ops.adapt_datetimefield_value(on)
+    sql = f"""
+        WITH RECURSIVE chain(koc_id, depth) AS (
+            SELECT h.parent_id, 1 FROM {table} h
+            WHERE h.koc_id = %s AND h.parent_id IS NOT NULL
+              AND h.valid_from <= %s AND (h.valid_to IS NULL OR h.valid_to > %s)
+            UNION ALL
+            SELECT h.parent_id, chain.depth + 1 FROM {table} h
+            JOIN chain ON h.koc_id = chain.koc_id
+            WHERE h.parent_id IS NOT NULL AND chain.depth < %s
+              AND h.valid_from <= %s AND (h.valid_to IS NULL OR h.valid_to > %s)
+        )
+        SELECT koc_id FROM chain ORDER BY depth
+    """  # noqa: S608 - the only interpolation is our own quoted table name
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [koc_id, at, at, depth, at, at])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _kocs_in_order(ids: list[int]) -> list[Koc]:
+    if not ids:
+        return []
+    by_id = Koc.objects.select_related("level", "user").in_bulk(ids)
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def individual_uplines(*, koc_id: int, on: datetime, levels: int) -> list[Koc]:
+    """The individuals (leaders, KOCs) above `koc_id` at `on`, nearest first, at most `levels`.
+
+    The walk stops at the first organisation node: a branch or an agency is never an individual
+    upline, and nothing above it is either. Two queries whatever the depth.
+    """
+    uplines = []
+    for koc in _kocs_in_order(_ancestor_ids_on(koc_id=koc_id, on=on, depth=levels)):
+        if koc.is_organisation:
+            break
+        uplines.append(koc)
+    return uplines
+
+
+def organisation_ancestors(*, koc_id: int, on: datetime) -> list[Koc]:
+    """The organisation nodes (agency, branch) above `koc_id` at `on`, nearest first. Two queries."""
+    ancestors = _kocs_in_order(_ancestor_ids_on(koc_id=koc_id, on=on, depth=MAX_TREE_DEPTH))
+    return [koc for koc in ancestors if koc.is_organisation]
+
+
+# --- sales and the team ----------------------------------------------------------------------------
+
+
+def own_sales_fen(*, koc: Koc) -> int:
+    """Net amount of completed orders attributed to `koc`."""
+    return KocSale.objects.filter(koc=koc).aggregate(total=Coalesce(Sum("amount_fen"), 0))["total"]
+
+
+def team_sales_fen(*, koc: Koc) -> int:
+    """Net completed sales of the whole subtree, `koc` included: one aggregate query.
+
+    The subtree's bounds are read inside the same statement, so an instance whose lft/rght went
+    stale (another insert shifted them) still gets the right answer.
+    """
+    node = Koc.objects.filter(pk=koc.pk)
+    return KocSale.objects.filter(
+        koc__tree_id=Subquery(node.values("tree_id")[:1]),
+        koc__lft__gte=Subquery(node.values("lft")[:1]),
+        koc__lft__lte=Subquery(node.values("rght")[:1]),
+    ).aggregate(total=Coalesce(Sum("amount_fen"), 0))["total"]
+
+
+def active_direct_kocs(*, koc: Koc) -> int:
+    """Direct individual members who have themselves at least one completed, not refunded sale."""
+    return (
+        Koc.objects.filter(parent=koc, role__in=Koc.INDIVIDUAL_ROLES, status=Koc.Status.APPROVED)
+        .filter(Exists(KocSale.objects.filter(koc=OuterRef("pk"), amount_fen__gt=0)))
+        .count()
+    )
+
+
+def direct_members(*, koc: Koc) -> QuerySet[Koc]:
+    """Direct members with their own net sales annotated (`own_sales_fen`)."""
+    sales = (
+        KocSale.objects.filter(koc=OuterRef("pk"))
+        .order_by()
+        .values("koc")
+        .annotate(total=Sum("amount_fen"))
+        .values("total")
+    )
+    return (
+        Koc.objects.filter(parent=koc)
+        .select_related("user", "level")
+        .annotate(own_sales_fen=Coalesce(Subquery(sales, output_field=IntegerField()), Value(0)))
+        .order_by("lft")
+    )
+
+
+def koc_stats(*, koc: Koc) -> dict[str, int]:
+    return {
+        "own_sales_fen": own_sales_fen(koc=koc),
+        "team_sales_fen": team_sales_fen(koc=koc),
+        "direct_members": Koc.objects.filter(parent=koc).count(),
+        "team_size": koc.team_size,
+    }
+
+
+def levels_above(*, rank: int | None) -> list[Level]:
+    qs = Level.objects.order_by("-rank")
+    return list(qs if rank is None else qs.filter(rank__gt=rank))
+
+
+# --- the tree's health -----------------------------------------------------------------------------
+
+
+def team_tree_problems() -> list[str]:
+    """Everything wrong with the nested set (empty when valid). Reads the tree once, checks in Python.
+
+    Checks: one root per tree_id; lft < rght; every tree numbered 1..2n without gaps or overlaps;
+    each child nested inside its parent in the same tree at parent depth + 1; each node's descendant
+    count equal to (rght - lft - 1) / 2; approved nodes have one open parent-history row that agrees
+    with the tree.
+    """
+    problems: list[str] = []
+    rows = list(
+        Koc.objects.order_by("tree_id", "lft").values_list(
+            "pk", "parent_id", "tree_id", "lft", "rght", "depth", "status"
+        )
+    )
+    nodes = {r[0]: r for r in rows}
+    roots_by_tree: dict[int, list[int]] = defaultdict(list)
+    members_by_tree: dict[int, list[tuple]] = defaultdict(list)
+    children: dict[int, list[int]] = defaultdict(list)
+    for pk, parent_id, tree_id, lft, rght, _depth, _status in rows:
+        members_by_tree[tree_id].append(nodes[pk])
+        if parent_id is None:
+            roots_by_tree[tree_id].append(pk)
+        else:
+            children[parent_id].append(pk)
+        if lft >= rght:
+            problems.append(f"node {pk}: lft {lft} >= rght {rght}")
+
+    for tree_id, members in members_by_tree.items():
+        roots = roots_by_tree.get(tree_id, [])
+        if len(roots) != 1:
+            problems.append(f"tree {tree_id}: {len(roots)} roots {roots} (expected 1)")
+        values = sorted(v for m in members for v in (m[3], m[4]))
+        if values != list(range(1, 2 * len(members) + 1)):
+            problems.append(
+                f"tree {tree_id}: lft/rght are not exactly 1..{2 * len(members)} (gaps or overlaps)"
+            )
+
+    # True subtree sizes from the parent pointers, computed bottom-up (deepest first).
+    size: dict[int, int] = {}
+    for pk in sorted(nodes, key=lambda k: nodes[k][5], reverse=True):
+        size[pk] = sum(size.get(c, 0) + 1 for c in children.get(pk, []))
+    for pk, parent_id, tree_id, lft, rght, depth, _status in rows:
+        if (rght - lft - 1) != 2 * size[pk]:
+            problems.append(
+                f"node {pk}: (rght - lft - 1) / 2 = {(rght - lft - 1) / 2} but it has {size[pk]} descendants"
+            )
+        if parent_id is None:
+            if depth != 0:
+                problems.append(f"node {pk}: a root at depth {depth}")
+            continue
+        parent = nodes.get(parent_id)
+        if parent is None:
+            problems.append(f"node {pk}: parent {parent_id} does not exist")
+            continue
+        if parent[2] != tree_id:
+            problems.append(f"node {pk}: tree {tree_id} but its parent {parent_id} is in tree {parent[2]}")
+        elif not (parent[3] < lft and rght < parent[4]):
+            problems.append(
+                f"node {pk}: [{lft}, {rght}] not inside its parent {parent_id} [{parent[3]}, {parent[4]}]"
+            )
+        if depth != parent[5] + 1:
+            problems.append(f"node {pk}: depth {depth} but its parent {parent_id} is at depth {parent[5]}")
+
+    open_rows: dict[int, list] = defaultdict(list)
+    for koc_id, parent_id in KocParentHistory.objects.filter(valid_to__isnull=True).values_list(
+        "koc_id", "parent_id"
+    ):
+        open_rows[koc_id].append(parent_id)
+    for pk, parent_id, *_rest, status in rows:
+        if status != Koc.Status.APPROVED and pk not in open_rows:
+            continue
+        current = open_rows.get(pk, [])
+        if current != [parent_id]:
+            problems.append(f"node {pk}: parent is {parent_id} but the open parent history says {current}")
+    return problems

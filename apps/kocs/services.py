@@ -1,0 +1,512 @@
+"""Writes of the KOC app: applications and reviews, the team tree, tiers, and the sales read model.
+
+Every structural write of the tree (a new node, approval placing an applicant, a move) starts with
+`lock_team_tree()` and re-reads the nodes it touches afterwards: django-mptt computes new lft/rght
+values from what it read, so it must read after the lock. Non-structural changes of a Koc go through
+`save(update_fields=...)` or `.update()`, never a bare `save()` of an instance that may hold stale
+lft/rght values.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from apps.accounts.models import User
+
+from . import selectors
+from .errors import (
+    AlreadyApplied,
+    InvalidParent,
+    InviteCodeInvalid,
+    KocNotPending,
+    ReasonRequired,
+)
+from .lock_objects import lock_koc, lock_team_tree
+from .models import Koc, KocOrderLine, KocParentHistory, KocSale, Level, LevelHistory
+
+# Uppercase without look-alikes (0/O, 1/I/L): codes are read aloud and typed from posters.
+INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+INVITE_LENGTH = 6
+
+Role = Koc.Role
+Status = Koc.Status
+
+# Who may sit directly under whom. None is "at the top of a tree".
+ALLOWED_PARENT_ROLES: dict[str, frozenset] = {
+    Role.BRANCH: frozenset({None}),
+    Role.AGENCY: frozenset({Role.BRANCH}),
+    Role.LEADER: frozenset({Role.AGENCY, None}),
+    Role.KOC: frozenset({Role.LEADER, Role.KOC, None}),
+}
+MPTT_FIELDS = ["lft", "rght", "tree_id", "depth"]
+
+
+# --- invite codes ----------------------------------------------------------------------------------
+
+
+def _random_code() -> str:
+    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+
+
+def _claim_invite_code(wanted: str = "") -> str:
+    """A fresh unique code (or `wanted`, if free). Callers hold the tree lock, so check-then-insert
+    cannot race with another new node; the unique constraint stays as the last word."""
+    if wanted:
+        wanted = wanted.strip().upper()
+        if Koc.objects.filter(invite_code=wanted).exists():
+            raise InviteCodeInvalid("邀请码已被占用", code="invite_code_taken", status_code=409)
+        return wanted
+    for _ in range(20):
+        code = _random_code()
+        if not Koc.objects.filter(invite_code=code).exists():
+            return code
+    raise RuntimeError("could not find a free invite code in 20 tries")  # 31^6 codes: never in practice
+
+
+# --- placement rules -------------------------------------------------------------------------------
+
+
+def _check_placement(*, role: str, parent: Koc | None) -> None:
+    allowed = ALLOWED_PARENT_ROLES[role]
+    if parent is None:
+        if None not in allowed:
+            raise InvalidParent(f"{Role(role).label} 必须有上级")
+        return
+    if parent.role not in allowed:
+        raise InvalidParent(f"{Role(role).label} 不能放在 {Role(parent.role).label} 之下")
+    if not parent.is_approved:
+        raise InvalidParent("上级不是已审核通过的节点")
+
+
+def _fresh(koc: Koc | None) -> Koc | None:
+    """Re-read a node after taking the tree lock: its tree fields may have moved since it was loaded."""
+    return None if koc is None else Koc.objects.get(pk=koc.pk)
+
+
+def _role_under(sponsor: Koc) -> str:
+    """An agency recruits team leaders; a leader or a KOC recruits KOCs."""
+    return Role.LEADER if sponsor.role == Role.AGENCY else Role.KOC
+
+
+def _sponsor_for(code: str) -> Koc:
+    sponsor = selectors.approved_koc_by_invite_code(code)
+    if sponsor is None or sponsor.role == Role.BRANCH:
+        raise InviteCodeInvalid()
+    return sponsor
+
+
+def _open_parent_row(*, koc: Koc, parent: Koc | None, at: datetime, by: User | None, reason: str) -> None:
+    row = KocParentHistory(koc=koc, parent=parent, valid_from=at, reason=reason[:200], changed_by=by)
+    row.full_clean()
+    row.save()
+
+
+# --- creating nodes --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def koc_create(
+    *,
+    role: str,
+    parent: Koc | None = None,
+    user: User | None = None,
+    real_name: str = "",
+    id_number: str = "",
+    legal_name: str = "",
+    registration_number: str = "",
+    bio: str = "",
+    invite_code: str = "",
+    by: User | None = None,
+    reason: str = "created",
+) -> Koc:
+    """Create an approved node directly under `parent` (operators, the seed, organisation nodes)."""
+    lock_team_tree()
+    parent = _fresh(parent)
+    _check_placement(role=role, parent=parent)
+    if user is not None and Koc.objects.filter(user=user).exists():
+        raise AlreadyApplied("该用户已是 KOC 或已提交申请")
+    now = timezone.now()
+    koc = Koc(
+        user=user,
+        role=role,
+        status=Status.APPROVED,
+        parent=parent,
+        invite_code=_claim_invite_code(invite_code),
+        real_name=real_name,
+        id_number=id_number,
+        legal_name=legal_name,
+        registration_number=registration_number,
+        bio=bio,
+        applied_at=now,
+        reviewed_at=now,
+        reviewed_by=by,
+        approved_at=now,
+    )
+    koc.full_clean(exclude=MPTT_FIELDS)
+    koc.save()
+    _open_parent_row(koc=koc, parent=parent, at=now, by=by, reason=reason)
+    _evaluate_tiers_on_commit(koc.pk)
+    return koc
+
+
+@transaction.atomic
+def koc_apply(
+    *,
+    user: User,
+    real_name: str,
+    bio: str = "",
+    favorite_category_ids: Iterable[int] = (),
+    invite_code: str = "",
+    id_number: str = "",
+) -> Koc:
+    """A user asks to become a KOC. Free: no fee, no purchase, no condition on orders.
+
+    The invite code (or, without one, the code the user signed up with) names the sponsor the
+    applicant will be placed under when approved. Until then the applicant is a root of its own.
+    A rejected applicant may apply again; anyone else who applied gets 409 already_applied.
+    """
+    lock_team_tree()  # a new root takes max(tree_id) + 1
+    existing = Koc.objects.filter(user=user).first()
+    if existing is not None and existing.status != Status.REJECTED:
+        raise AlreadyApplied()
+
+    sponsor = None
+    if invite_code and invite_code.strip():
+        sponsor = _sponsor_for(invite_code)
+    elif user.signup_invite_code:
+        # A code remembered from a long-ago login that no longer works is not the applicant's fault.
+        try:
+            sponsor = _sponsor_for(user.signup_invite_code)
+        except InviteCodeInvalid:
+            sponsor = None
+    if sponsor is not None and sponsor.user_id == user.pk:
+        raise InviteCodeInvalid("不能使用自己的邀请码")
+
+    now = timezone.now()
+    fields = {
+        "role": _role_under(sponsor) if sponsor else Role.KOC,
+        "status": Status.PENDING,
+        "sponsor": sponsor,
+        "real_name": real_name.strip(),
+        "bio": bio.strip(),
+        "applied_at": now,
+        "rejection_reason": "",
+        "reviewed_at": None,
+        "reviewed_by": None,
+    }
+    if id_number:
+        fields["id_number"] = id_number.strip().upper()
+    if existing is None:
+        koc = Koc(user=user, invite_code=_claim_invite_code(), **fields)
+        koc.full_clean(exclude=MPTT_FIELDS)
+        koc.save()
+    else:
+        koc = Koc.objects.get(pk=existing.pk)
+        for name, value in fields.items():
+            setattr(koc, name, value)
+        koc.full_clean(exclude=MPTT_FIELDS)
+        koc.save(update_fields=list(fields))
+    _set_favorite_categories(koc=koc, category_ids=favorite_category_ids)
+    return koc
+
+
+def _set_favorite_categories(*, koc: Koc, category_ids: Iterable[int]) -> None:
+    """Placeholder until the shop's categories exist (replaced when the catalogue lands)."""
+    return None
+
+
+# --- reviews ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def koc_approve(*, koc: Koc, by: User | None) -> Koc:
+    """Approve a pending applicant and place it under its sponsor (a structural write)."""
+    lock_team_tree()
+    koc = Koc.objects.get(pk=koc.pk)
+    if koc.status != Status.PENDING:
+        raise KocNotPending()
+    parent = None
+    if koc.sponsor_id:
+        parent = Koc.objects.get(pk=koc.sponsor_id)
+        if not parent.is_approved or parent.role == Role.BRANCH:
+            raise InvalidParent("邀请人已不可用：请先为申请人换一个邀请人或清空邀请人")
+        koc.role = _role_under(parent)
+    _check_placement(role=koc.role, parent=parent)
+    now = timezone.now()
+    koc.status = Status.APPROVED
+    koc.approved_at = now
+    koc.reviewed_at = now
+    koc.reviewed_by = by
+    koc.rejection_reason = ""
+    if parent is not None:
+        Koc.objects.move_node(koc, parent, "last-child")  # re-reads both nodes, moves, saves koc
+    else:
+        koc.save()
+    _open_parent_row(koc=koc, parent=parent, at=now, by=by, reason="申请通过 approved")
+    _evaluate_tiers_on_commit(koc.pk)
+    return koc
+
+
+@transaction.atomic
+def koc_reject(*, koc: Koc, by: User | None, reason: str) -> Koc:
+    """Reject a pending application with a reason the applicant sees in koc/me."""
+    if not reason or not reason.strip():
+        raise ReasonRequired("请填写拒绝原因，申请人会看到它")
+    koc = lock_koc(koc_id=koc.pk)
+    if koc.status != Status.PENDING:
+        raise KocNotPending()
+    koc.status = Status.REJECTED
+    koc.rejection_reason = reason.strip()[:200]
+    koc.reviewed_at = timezone.now()
+    koc.reviewed_by = by
+    koc.save(update_fields=["status", "rejection_reason", "reviewed_at", "reviewed_by"])
+    return koc
+
+
+@transaction.atomic
+def koc_set_status(*, koc: Koc, status: str, by: User | None) -> Koc:
+    """Suspend an approved node or reinstate a suspended one (the tree does not change)."""
+    koc = lock_koc(koc_id=koc.pk)
+    allowed = {Status.SUSPENDED: Status.APPROVED, Status.APPROVED: Status.SUSPENDED}
+    if allowed.get(status) != koc.status:
+        raise KocNotPending(
+            f"不能从 {koc.get_status_display()} 变为 {Status(status).label}", code="invalid_status"
+        )
+    koc.status = status
+    koc.save(update_fields=["status"])
+    return koc
+
+
+# --- moving subtrees -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def koc_move(*, koc: Koc, new_parent: Koc | None, by: User | None, reason: str) -> Koc:
+    """Move `koc` with its whole subtree under `new_parent` (None: make it a root), keeping history.
+
+    The open parent-history row is closed at now and a new one opened, so commissions for orders
+    paid before the move still find the old parent (`selectors.parent_on`).
+    """
+    if not reason or not reason.strip():
+        raise ReasonRequired("请填写调整原因")
+    lock_team_tree()
+    koc = Koc.objects.get(pk=koc.pk)
+    new_parent = _fresh(new_parent)
+    if koc.status not in (Status.APPROVED, Status.SUSPENDED):
+        raise InvalidParent("只能调整已审核通过的节点", code="koc_not_movable")
+    if new_parent is not None and new_parent.tree_id == koc.tree_id and koc.lft <= new_parent.lft <= koc.rght:
+        raise InvalidParent("不能移到自己或自己的下级之下", code="move_into_own_subtree")
+    if (new_parent.pk if new_parent else None) == koc.parent_id:
+        raise InvalidParent("已经在该上级之下", code="same_parent")
+    _check_placement(role=koc.role, parent=new_parent)
+
+    now = timezone.now()
+    Koc.objects.move_node(koc, new_parent, "last-child")
+    KocParentHistory.objects.filter(koc=koc, valid_to__isnull=True).update(valid_to=now)
+    _open_parent_row(koc=koc, parent=new_parent, at=now, by=by, reason=reason.strip())
+    if new_parent is not None:
+        _evaluate_tiers_on_commit(new_parent.pk)
+    return koc
+
+
+@transaction.atomic
+def team_tree_rebuild() -> None:
+    """Recompute lft/rght/level/tree_id from the parent pointers, under the tree lock."""
+    lock_team_tree()
+    Koc.objects.rebuild()
+
+
+# --- tiers -----------------------------------------------------------------------------------------
+
+
+def _meets(level: Level, stats: dict[str, int]) -> bool:
+    return (
+        stats["own_sales_fen"] >= level.min_own_sales_fen
+        and stats["team_sales_fen"] >= level.min_team_sales_fen
+        and stats["active_direct_kocs"] >= level.min_active_direct_kocs
+    )
+
+
+@transaction.atomic
+def koc_evaluate_tier(*, koc_id: int) -> Level | None:
+    """Upgrade an approved individual to the highest level whose every condition it meets.
+
+    Upgrade only: an automatic evaluation never lowers a level (an operator may, with a reason).
+    Returns the new level, or None when nothing changed. Safe to run any number of times.
+    """
+    koc = lock_koc(koc_id=koc_id)
+    if not koc.is_approved or not koc.is_individual:
+        return None
+    candidates = selectors.levels_above(rank=koc.level.rank if koc.level else None)
+    if not candidates:
+        return None
+    stats = {
+        "own_sales_fen": selectors.own_sales_fen(koc=koc),
+        "team_sales_fen": selectors.team_sales_fen(koc=koc),
+        "active_direct_kocs": selectors.active_direct_kocs(koc=koc),
+    }
+    reached = next((level for level in candidates if _meets(level, stats)), None)
+    if reached is None:
+        return None
+    LevelHistory.objects.create(
+        koc=koc,
+        from_level=koc.level,
+        to_level=reached,
+        reason="达到升级条件 conditions met",
+        automatic=True,
+        stats=stats,
+        at=timezone.now(),
+    )
+    koc.level = reached
+    koc.save(update_fields=["level"])
+    return reached
+
+
+@transaction.atomic
+def koc_set_level(*, koc: Koc, level: Level | None, by: User | None, reason: str) -> Koc:
+    """An operator sets any level (up or down) with a reason, recorded in the level history."""
+    if not reason or not reason.strip():
+        raise ReasonRequired("请填写调整等级的原因")
+    koc = lock_koc(koc_id=koc.pk)
+    if level == koc.level:
+        return koc
+    LevelHistory.objects.create(
+        koc=koc,
+        from_level=koc.level,
+        to_level=level,
+        reason=reason.strip()[:200],
+        automatic=False,
+        changed_by=by,
+        at=timezone.now(),
+    )
+    koc.level = level
+    koc.save(update_fields=["level"])
+    return koc
+
+
+def _evaluate_tiers_on_commit(koc_id: int) -> None:
+    from .tasks import evaluate_upline_tiers
+
+    transaction.on_commit(lambda: evaluate_upline_tiers.delay(koc_id))
+
+
+@transaction.atomic
+def upline_tiers_evaluate(*, koc_id: int) -> list[int]:
+    """Evaluate `koc_id` and every individual above it now (their team sales include its sales)."""
+    koc = Koc.objects.filter(pk=koc_id).first()
+    if koc is None:
+        return []
+    upgraded = []
+    chain = koc.get_ancestors(ascending=True, include_self=True).filter(
+        role__in=Koc.INDIVIDUAL_ROLES, status=Status.APPROVED
+    )
+    for node_id in chain.values_list("pk", flat=True):
+        if koc_evaluate_tier(koc_id=node_id) is not None:
+            upgraded.append(node_id)
+    return upgraded
+
+
+def all_tiers_evaluate() -> int:
+    """The nightly pass over every approved individual; each KOC in its own transaction."""
+    ids = Koc.objects.filter(status=Status.APPROVED, role__in=Koc.INDIVIDUAL_ROLES).values_list(
+        "pk", flat=True
+    )
+    return sum(1 for koc_id in ids.iterator() if koc_evaluate_tier(koc_id=koc_id) is not None)
+
+
+# --- the sales read model (from the shop's events) -------------------------------------------------
+
+
+def _when(value) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    parsed = parse_datetime(value) if value else None
+    return parsed or timezone.now()
+
+
+@transaction.atomic
+def order_completed_record(*, order: dict) -> int | None:
+    """Record a completed order: a sale for the attributed KOC, brand lines for affinity.
+
+    Idempotent: one KocSale per order id, one line per (kind, item id). Returns the attributed KOC's
+    id when a sale was recorded now, so its tiers (and its uplines') can be re-evaluated.
+    """
+    order_id = int(order["order_id"])
+    completed_at = _when(order.get("completed_at"))
+    paid = int(order.get("paid_fen") or 0)
+    refunded = min(int(order.get("refunded_fen") or 0), paid)
+    items = order.get("items") or []
+    fully_refunded = paid > 0 and refunded >= paid
+    recorded_for = None
+
+    koc_id = order.get("attributed_koc_id")
+    seller = Koc.objects.filter(pk=koc_id).first() if koc_id else None
+    if seller is not None:
+        _, created = KocSale.objects.get_or_create(
+            order_id=order_id,
+            defaults={
+                "koc": seller,
+                "order_no": str(order.get("order_no") or "")[:64],
+                "paid_fen": paid,
+                "refunded_fen": refunded,
+                "amount_fen": paid - refunded,
+                "units": sum(int(i.get("quantity") or 0) for i in items),
+                "completed_at": completed_at,
+            },
+        )
+        if created:
+            recorded_for = seller.pk
+        _record_lines(
+            kind=KocOrderLine.Kind.SALE, koc=seller, order=order, at=completed_at, refunded=fully_refunded
+        )
+
+    buyer = Koc.objects.filter(user_id=order.get("buyer_id")).first() if order.get("buyer_id") else None
+    if buyer is not None:
+        _record_lines(
+            kind=KocOrderLine.Kind.PURCHASE, koc=buyer, order=order, at=completed_at, refunded=fully_refunded
+        )
+    return recorded_for
+
+
+def _record_lines(*, kind: str, koc: Koc, order: dict, at: datetime, refunded: bool) -> None:
+    lines = [
+        KocOrderLine(
+            kind=kind,
+            koc=koc,
+            order_id=int(order["order_id"]),
+            item_id=int(item["item_id"]),
+            brand_id=item.get("brand_id"),
+            product_id=item.get("product_id"),
+            category_id=item.get("category_id"),
+            quantity=int(item.get("quantity") or 0),
+            line_fen=int(item.get("line_fen") or 0),
+            refunded=refunded,
+            completed_at=at,
+        )
+        for item in order.get("items") or []
+    ]
+    KocOrderLine.objects.bulk_create(lines, ignore_conflicts=True)
+
+
+@transaction.atomic
+def order_refund_record(*, refund: dict) -> int | None:
+    """Lower a recorded sale by a refund made after completion. Idempotent and order-independent:
+    the payload carries the order's cumulative refunded amount, and the larger one wins."""
+    order_id = int(refund["order_id"])
+    if refund.get("fully_refunded"):
+        KocOrderLine.objects.filter(order_id=order_id).update(refunded=True)
+    sale = KocSale.objects.select_for_update().filter(order_id=order_id).first()
+    if sale is None:
+        return None  # not completed yet: order_completed will carry the refunded amount
+    refunded = min(max(sale.refunded_fen, int(refund.get("refunded_fen") or 0)), sale.paid_fen)
+    if refunded != sale.refunded_fen:
+        sale.refunded_fen = refunded
+        sale.amount_fen = sale.paid_fen - refunded
+        sale.save(update_fields=["refunded_fen", "amount_fen", "updated_at"])
+    return sale.koc_id

@@ -1,0 +1,17 @@
+"""Celery tasks of the KOC app: they take ids, call services, and are safe to run twice."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="kocs.evaluate_upline_tiers", acks_late=True)
+def evaluate_upline_tiers(koc_id: int) -> list[int]:
+    """After a completed sale (or a new member): re-evaluate the KOC and the individuals above it."""
+    return services.upline_tiers_evaluate(koc_id=koc_id)
+
+
+@shared_task(name="kocs.evaluate_all_tiers")
+def evaluate_all_tiers() -> int:
+    """Nightly (beat): catches anything a lost per-order task missed. Returns how many upgraded."""
+    return services.all_tiers_evaluate()

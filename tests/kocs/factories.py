@@ -1,0 +1,84 @@
+"""KOC test data, built through the services (the tree is only ever written under its lock)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from apps.kocs import services
+from apps.kocs.models import Koc, KocSale, Level
+from tests.accounts.factories import UserFactory
+
+_orders = itertools.count(1)
+_names = itertools.count(1)
+
+
+class LevelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Level
+        django_get_or_create = ("rank",)
+
+    rank = factory.Sequence(lambda n: n + 1)
+    name = factory.LazyAttribute(lambda o: f"L{o.rank}")
+    commission_bonus_percent = Decimal("0")
+    own_purchase_discount_percent = Decimal("0")
+
+
+def make_branch(*, name: str = "", invite_code: str = "") -> Koc:
+    return services.koc_create(
+        role=Koc.Role.BRANCH,
+        legal_name=name or f"分公司{next(_names)}有限公司",
+        registration_number="91330100MA2XXXXX0X",
+        invite_code=invite_code,
+    )
+
+
+def make_agency(*, branch: Koc | None = None, name: str = "", invite_code: str = "") -> Koc:
+    return services.koc_create(
+        role=Koc.Role.AGENCY,
+        parent=branch or make_branch(),
+        legal_name=name or f"机构{next(_names)}",
+        invite_code=invite_code,
+    )
+
+
+def make_individual(
+    *, parent: Koc | None = None, role: str = Koc.Role.KOC, user=None, invite_code: str = "", **fields
+) -> Koc:
+    return services.koc_create(
+        role=role,
+        parent=parent,
+        user=user if user is not None else UserFactory(),
+        real_name=fields.pop("real_name", "张三丰"),
+        invite_code=invite_code,
+        **fields,
+    )
+
+
+def make_leader(*, agency: Koc | None = None, user=None, invite_code: str = "") -> Koc:
+    return make_individual(
+        parent=agency or make_agency(), role=Koc.Role.LEADER, user=user, invite_code=invite_code
+    )
+
+
+def make_approved_koc(*, user=None, parent: Koc | None = None) -> Koc:
+    """An approved KOC for `user` (used by the schema test's KOC role too)."""
+    return make_individual(parent=parent, user=user if user is not None else UserFactory())
+
+
+def make_sale(*, koc: Koc, amount_fen: int, completed_at: datetime | None = None, units: int = 1) -> KocSale:
+    """A completed sale in the read model, as the order_completed handler would record it."""
+    order_id = next(_orders) + 10_000_000
+    return KocSale.objects.create(
+        koc=koc,
+        order_id=order_id,
+        order_no=f"T{order_id}",
+        paid_fen=amount_fen,
+        amount_fen=amount_fen,
+        units=units,
+        completed_at=completed_at or timezone.now(),
+    )
