@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from apps.core.exports import ExportMixin
+
 from .models import Address, User
 
 
@@ -10,7 +12,15 @@ class AddressInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ExportMixin, DjangoUserAdmin):
+    export_filename = "users"
+    export_columns = [
+        ("ID", "id"),
+        ("openid", "openid"),
+        ("昵称", "nickname"),
+        ("手机", "phone_masked"),
+        ("注册时间", "date_joined"),
+    ]
     list_display = ["id", "username", "nickname", "phone", "openid", "is_staff", "date_joined"]
     search_fields = ["username", "openid", "unionid", "phone", "nickname"]
     list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
