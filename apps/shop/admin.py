@@ -1,0 +1,330 @@
+"""Admin for brand staff: catalogue with inline SKUs and pictures, orders (ship), refunds (approve/reject).
+
+Orders, payments and refunds are read-only here: every change goes through the services, so the
+admin obeys the same rules (stock, locks, events, WeChat exactly once) as the API.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Min, Sum
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+from mptt.admin import MPTTModelAdmin, TreeRelatedFieldListFilter
+
+from apps.core.errors import ApplicationError
+from apps.core.money import yuan
+
+from . import images, services
+from .errors import InvalidImage
+from .models import Brand, Category, Order, OrderItem, Payment, Product, ProductImage, Refund, Sku
+
+
+def _thumb(file, size: int = 60) -> str:
+    if not file:
+        return "-"
+    return format_html(
+        '<img src="{}" style="max-width:{}px;max-height:{}px;border-radius:4px" alt="">', file.url, size, size
+    )
+
+
+@admin.register(Brand)
+class BrandAdmin(admin.ModelAdmin):
+    list_display = ["id", "logo_preview", "name", "max_commission_rate", "is_active", "created_at"]
+    list_display_links = ["id", "name"]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+
+    @admin.display(description="Logo")
+    def logo_preview(self, brand: Brand) -> str:
+        return _thumb(brand.logo, 40)
+
+
+@admin.register(Category)
+class CategoryAdmin(MPTTModelAdmin):
+    list_display = ["name", "sort_order", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+
+
+class SkuInline(admin.TabularInline):
+    model = Sku
+    extra = 0
+    fields = ["spec", "price_fen", "stock", "is_active"]
+
+
+class ProductImageInlineForm(forms.ModelForm):
+    class Meta:
+        model = ProductImage
+        fields = ["position", "original"]
+
+    def clean_original(self):
+        upload = self.cleaned_data.get("original")
+        if isinstance(upload, UploadedFile):
+            if self.instance.pk:
+                raise forms.ValidationError("图片不能替换：请删除后重新上传")
+            try:
+                images.validate(images._read(upload))
+            except InvalidImage as exc:
+                raise forms.ValidationError(exc.message) from exc
+            upload.seek(0)
+        return upload
+
+
+class ProductImageInline(admin.TabularInline):
+    model = ProductImage
+    form = ProductImageInlineForm
+    extra = 1
+    fields = ["preview", "share_preview", "position", "original", "size"]
+    readonly_fields = ["preview", "share_preview", "size"]
+
+    @admin.display(description="缩略图")
+    def preview(self, image: ProductImage) -> str:
+        return _thumb(image.thumb, 80)
+
+    @admin.display(description="分享封面 5:4")
+    def share_preview(self, image: ProductImage) -> str:
+        return _thumb(image.share_cover, 100)
+
+    @admin.display(description="尺寸")
+    def size(self, image: ProductImage) -> str:
+        return f"{image.width}×{image.height} {image.format}" if image.pk else "-"
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["id", "cover", "title", "brand", "category", "price", "stock", "sales", "is_active"]
+    list_display_links = ["id", "title"]
+    list_filter = ["is_active", "brand", ("category", TreeRelatedFieldListFilter)]
+    search_fields = ["title", "brand__name"]
+    list_select_related = ["brand", "category"]
+    inlines = [SkuInline, ProductImageInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(min_price_fen=Min("skus__price_fen"), total_stock=Sum("skus__stock"))
+            .prefetch_related("images")
+        )
+
+    @admin.display(description="封面")
+    def cover(self, product: Product) -> str:
+        first = next(iter(sorted(product.images.all(), key=lambda i: (i.position, i.id))), None)
+        return _thumb(first.thumb if first else None)
+
+    @admin.display(description="价格（元起）", ordering="min_price_fen")
+    def price(self, product: Product) -> str:
+        return yuan(product.min_price_fen) if product.min_price_fen is not None else "-"
+
+    @admin.display(description="库存", ordering="total_stock")
+    def stock(self, product: Product) -> int:
+        return product.total_stock or 0
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ProductImage:
+            return super().save_formset(request, form, formset, change)
+        # New pictures go through the upload service (variants, share cover); existing ones may
+        # only move; deleted ones take their files with them.
+        for image_form in formset.forms:
+            if image_form in formset.deleted_forms:
+                if image_form.instance.pk:
+                    services.product_image_delete(image=image_form.instance)
+                continue
+            if not image_form.has_changed():
+                continue
+            if image_form.instance.pk is None:
+                upload = image_form.cleaned_data.get("original")
+                if upload:
+                    services.product_image_add(
+                        product=form.instance,
+                        upload=upload,
+                        position=image_form.cleaned_data.get("position") or 0,
+                    )
+            elif "position" in image_form.changed_data:
+                ProductImage.objects.filter(pk=image_form.instance.pk).update(
+                    position=image_form.cleaned_data["position"]
+                )
+        return None
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class OrderItemInline(_ReadOnlyInline):
+    model = OrderItem
+    fields = ["title", "spec", "price_fen", "quantity", "line_fen", "price_source", "sku"]
+    readonly_fields = fields
+
+
+class PaymentInline(_ReadOnlyInline):
+    model = Payment
+    fields = ["transaction_id", "amount_fen", "outcome", "success_time", "created_at"]
+    readonly_fields = fields
+
+
+class RefundInline(_ReadOnlyInline):
+    model = Refund
+    fields = ["out_refund_no", "amount_fen", "status", "kind", "reason", "created_at", "refunded_at"]
+    readonly_fields = fields
+    show_change_link = True
+
+
+class ShipForm(forms.Form):
+    carrier = forms.CharField(max_length=32, label="快递公司")
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = [
+        "no",
+        "buyer",
+        "status",
+        "kind",
+        "total",
+        "paid",
+        "refunded",
+        "receiver_phone",
+        "shipping_hold",
+        "created_at",
+        "paid_at",
+        "shipped_at",
+    ]
+    list_filter = ["status", "kind", "shipping_hold", ("created_at", admin.DateFieldListFilter)]
+    date_hierarchy = "created_at"
+    search_fields = ["no", "receiver_phone", "buyer__phone"]
+    list_select_related = ["buyer"]
+    inlines = [OrderItemInline, PaymentInline, RefundInline]
+    actions = ["ship_orders"]
+    readonly_fields = [f.name for f in Order._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="金额", ordering="total_fen")
+    def total(self, order: Order) -> str:
+        return yuan(order.total_fen)
+
+    @admin.display(description="已付", ordering="paid_fen")
+    def paid(self, order: Order) -> str:
+        return yuan(order.paid_fen)
+
+    @admin.display(description="已退", ordering="refunded_fen")
+    def refunded(self, order: Order) -> str:
+        return yuan(order.refunded_fen)
+
+    @admin.action(description="发货（填写快递单号）")
+    def ship_orders(self, request, queryset):
+        orders = list(queryset.filter(status=Order.Status.PAID).order_by("id"))
+        if "apply" in request.POST:
+            form = ShipForm(request.POST)
+            if form.is_valid():
+                shipped, failed = 0, []
+                for order in orders:
+                    tracking_no = request.POST.get(f"tracking_{order.pk}", "").strip()
+                    if not tracking_no:
+                        failed.append(f"{order.no}: 缺少快递单号")
+                        continue
+                    try:
+                        services.order_ship(
+                            order=order, carrier=form.cleaned_data["carrier"], tracking_no=tracking_no
+                        )
+                        shipped += 1
+                    except ApplicationError as exc:
+                        failed.append(f"{order.no}: {exc.message}")
+                self.message_user(request, f"已发货 {shipped} 单", messages.SUCCESS)
+                for line in failed:
+                    self.message_user(request, line, messages.WARNING)
+                return None
+        else:
+            form = ShipForm()
+        if not orders:
+            self.message_user(request, "所选订单中没有待发货（已支付）的订单", messages.WARNING)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "批量发货",
+            "orders": orders,
+            "form": form,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/shop/order/ship_orders.html", context)
+
+
+@admin.register(Refund)
+class RefundAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "out_refund_no",
+        "order",
+        "amount",
+        "status",
+        "kind",
+        "reason",
+        "created_at",
+        "refunded_at",
+    ]
+    list_filter = ["status", "kind", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["out_refund_no", "order__no", "order__receiver_phone"]
+    list_select_related = ["order"]
+    actions = ["approve_refunds", "reject_refunds"]
+    readonly_fields = [f.name for f in Refund._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="金额", ordering="amount_fen")
+    def amount(self, refund: Refund) -> str:
+        return yuan(refund.amount_fen)
+
+    def _decide(self, request, queryset, service, verb: str) -> None:
+        done, failed = 0, []
+        for refund in queryset.order_by("id"):
+            try:
+                service(refund=refund, note=f"{verb} by {request.user}")
+                done += 1
+            except ApplicationError as exc:
+                failed.append(f"{refund.out_refund_no}: {exc.message}")
+        self.message_user(request, f"{verb} {done} 笔退款", messages.SUCCESS)
+        for line in failed:
+            self.message_user(request, line, messages.WARNING)
+
+    @admin.action(description="同意退款（提交微信支付）")
+    def approve_refunds(self, request, queryset):
+        self._decide(request, queryset, services.refund_approve, "已同意")
+
+    @admin.action(description="拒绝退款")
+    def reject_refunds(self, request, queryset):
+        self._decide(request, queryset, services.refund_reject, "已拒绝")
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    list_display = ["transaction_id", "order", "amount_fen", "outcome", "success_time", "created_at"]
+    list_filter = ["outcome"]
+    search_fields = ["transaction_id", "order__no"]
+    list_select_related = ["order"]
+    readonly_fields = [f.name for f in Payment._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,570 @@
+"""The shop's HTTP API (API.md: Catalogue, Orders and payment, Operators). Thin: parse, call, render."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts import selectors as account_selectors
+from apps.core.pagination import PageNumberPagination
+from apps.core.permissions import IsOperator
+from apps.core.schema import error_responses
+from apps.wechat import pay as wechatpay
+
+from . import selectors, services
+from .errors import AddressNotFound
+from .models import Order, Product, Refund
+
+MAX_ID = 2**63 - 1
+
+
+def id_field(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+def paginated(serializer_class: type[serializers.Serializer], name: str):
+    """The list envelope of API.md ({count, next, previous, results}) for the OpenAPI schema."""
+    return inline_serializer(
+        name,
+        {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        },
+    )
+
+
+PAGE_PARAMETERS = inline_serializer(
+    "ShopPageParameters",
+    {
+        "page": serializers.IntegerField(required=False, min_value=1),
+        "page_size": serializers.IntegerField(required=False, min_value=1, max_value=100),
+    },
+)
+
+
+# --- catalogue ----------------------------------------------------------------------------------
+
+
+class BrandOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    logo_url = serializers.SerializerMethodField()
+    intro = serializers.CharField()
+
+    def get_logo_url(self, brand) -> str | None:
+        return selectors.media_url(brand.logo)
+
+
+class BrandListApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="brands_list",
+        parameters=[PAGE_PARAMETERS],
+        responses={200: paginated(BrandOutputSerializer, "PaginatedBrandList"), **error_responses(400, 404)},
+    )
+    def get(self, request):
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(selectors.brand_list(), request, view=self)
+        return paginator.get_paginated_response(BrandOutputSerializer(page, many=True).data)
+
+
+class BrandDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="brands_retrieve", responses={200: BrandOutputSerializer, **error_responses(404)}
+    )
+    def get(self, request, brand_id: int):
+        brand = selectors.brand_get(brand_id=brand_id)
+        if brand is None:
+            raise Http404
+        return Response(BrandOutputSerializer(brand).data)
+
+
+_CATEGORY_CHILDREN_SCHEMA = {"type": "array", "items": {"$ref": "#/components/schemas/CategoryNode"}}
+
+
+class CategoryNodeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    children = serializers.SerializerMethodField()
+
+    class Meta:
+        ref_name = "CategoryNode"
+
+    @extend_schema_field(_CATEGORY_CHILDREN_SCHEMA)
+    def get_children(self, category) -> list:
+        return CategoryNodeSerializer(category.get_children(), many=True).data
+
+
+class CategoryTreeApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="categories_list", responses={200: CategoryNodeSerializer(many=True)})
+    def get(self, request):
+        return Response(CategoryNodeSerializer(selectors.category_tree(), many=True).data)
+
+
+class BrandRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class GroupBuySummarySerializer(serializers.Serializer):
+    campaign_id = serializers.IntegerField()
+    group_price_fen = serializers.IntegerField()
+    group_size = serializers.IntegerField()
+
+
+class ProductOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    brand = BrandRefSerializer()
+    cover_url = serializers.SerializerMethodField()
+    price_fen = serializers.IntegerField()
+    sales = serializers.IntegerField()
+    group_buy = serializers.SerializerMethodField()
+
+    def get_cover_url(self, product: Product) -> str | None:
+        cover = selectors.product_cover(product)
+        return selectors.media_url(cover.display) if cover else None
+
+    @extend_schema_field(GroupBuySummarySerializer(allow_null=True))
+    def get_group_buy(self, product: Product):
+        summary = self.context.get("group_buys", {}).get(product.pk)
+        return GroupBuySummarySerializer(summary).data if summary else None
+
+
+class SkuOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    spec = serializers.CharField()
+    price_fen = serializers.IntegerField()
+    stock = serializers.IntegerField()
+
+
+class ProductDetailOutputSerializer(ProductOutputSerializer):
+    images = serializers.SerializerMethodField()
+    share_cover_url = serializers.SerializerMethodField()
+    description = serializers.CharField()
+    skus = SkuOutputSerializer(many=True)
+
+    def get_images(self, product: Product) -> list[str]:
+        return [selectors.media_url(image.display) for image in product.images.all()]
+
+    def get_share_cover_url(self, product: Product) -> str | None:
+        cover = selectors.product_cover(product)
+        return selectors.media_url(cover.share_cover) if cover else None
+
+
+class ProductListApi(APIView):
+    permission_classes = [AllowAny]
+
+    class FilterSerializer(serializers.Serializer):
+        category = id_field(required=False)
+        brand = id_field(required=False)
+        q = serializers.CharField(required=False, allow_blank=True, max_length=64)
+        ordering = serializers.ChoiceField(choices=["price_fen", "-price_fen", "-sales"], required=False)
+
+    @extend_schema(
+        operation_id="products_list",
+        parameters=[FilterSerializer, PAGE_PARAMETERS],
+        responses={
+            200: paginated(ProductOutputSerializer, "PaginatedProductList"),
+            **error_responses(400, 404),
+        },
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        qs = selectors.product_list(
+            category_id=data.get("category"),
+            brand_id=data.get("brand"),
+            q=data.get("q", "").strip(),
+            ordering=data.get("ordering", ""),
+        )
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        context = {"group_buys": selectors.group_buy_summaries(page)}
+        return paginator.get_paginated_response(
+            ProductOutputSerializer(page, many=True, context=context).data
+        )
+
+
+class ProductDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="products_retrieve",
+        responses={200: ProductDetailOutputSerializer, **error_responses(404)},
+    )
+    def get(self, request, product_id: int):
+        product = selectors.product_get(product_id=product_id)
+        if product is None:
+            raise Http404
+        context = {"group_buys": selectors.group_buy_summaries([product])}
+        return Response(ProductDetailOutputSerializer(product, context=context).data)
+
+
+class ProductImageOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    position = serializers.IntegerField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    format = serializers.CharField()
+    original_url = serializers.SerializerMethodField()
+    thumb_url = serializers.SerializerMethodField()
+    display_url = serializers.SerializerMethodField()
+    share_cover_url = serializers.SerializerMethodField()
+
+    def get_original_url(self, image) -> str | None:
+        return selectors.media_url(image.original)
+
+    def get_thumb_url(self, image) -> str | None:
+        return selectors.media_url(image.thumb)
+
+    def get_display_url(self, image) -> str | None:
+        return selectors.media_url(image.display)
+
+    def get_share_cover_url(self, image) -> str | None:
+        return selectors.media_url(image.share_cover)
+
+
+class ProductImageUploadApi(APIView):
+    """Operators add a product picture (multipart `image`); it is validated and resized at upload."""
+
+    permission_classes = [IsOperator]
+    parser_classes = [MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):
+        image = serializers.FileField(allow_empty_file=False)
+
+    @extend_schema(
+        operation_id="ops_product_images_create",
+        request={"multipart/form-data": InputSerializer},
+        responses={201: ProductImageOutputSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request, product_id: int):
+        product = Product.objects.filter(pk=product_id).first()
+        if product is None:
+            raise Http404
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        image = services.product_image_add(product=product, upload=data.validated_data["image"])
+        return Response(ProductImageOutputSerializer(image).data, status=status.HTTP_201_CREATED)
+
+
+# --- orders -------------------------------------------------------------------------------------
+
+
+class OrderItemOutputSerializer(serializers.Serializer):
+    sku_id = serializers.IntegerField()
+    product_id = serializers.IntegerField()
+    title = serializers.CharField()
+    spec = serializers.CharField()
+    price_fen = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    line_fen = serializers.IntegerField()
+
+
+class AddressSnapshotSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    phone = serializers.CharField()
+    province = serializers.CharField()
+    city = serializers.CharField()
+    district = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class OrderOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    no = serializers.CharField()
+    status = serializers.ChoiceField(choices=Order.Status.choices)
+    kind = serializers.CharField()
+    items = OrderItemOutputSerializer(many=True)
+    total_fen = serializers.IntegerField()
+    paid_fen = serializers.IntegerField()
+    refunded_fen = serializers.IntegerField()
+    pay_deadline = serializers.DateTimeField()
+    group_id = serializers.IntegerField(allow_null=True)
+    address = AddressSnapshotSerializer()
+    carrier = serializers.CharField()
+    tracking_no = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    paid_at = serializers.DateTimeField(allow_null=True)
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+
+
+def _order_out(order: Order) -> dict:
+    return OrderOutputSerializer(selectors.order_get_by_no(no=order.no)).data
+
+
+class OrderListApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
+
+    class InputSerializer(serializers.Serializer):
+        class ItemSerializer(serializers.Serializer):
+            sku_id = id_field()
+            # Bounds are the service's (400 invalid_quantity, API.md), not the serializer's.
+            quantity = serializers.IntegerField()
+
+        items = ItemSerializer(many=True, allow_empty=False, max_length=50)
+        address_id = id_field()
+        share_code = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+    @extend_schema(
+        operation_id="orders_list",
+        parameters=[FilterSerializer, PAGE_PARAMETERS],
+        responses={
+            200: paginated(OrderOutputSerializer, "PaginatedOrderList"),
+            **error_responses(400, 401, 404),
+        },
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        qs = selectors.order_list(buyer=request.user, status=filters.validated_data.get("status"))
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(OrderOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="orders_create",
+        request=InputSerializer,
+        responses={201: OrderOutputSerializer, **error_responses(400, 401, 404, 409)},
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        payload = data.validated_data
+        address = account_selectors.address_get(user=request.user, address_id=payload["address_id"])
+        if address is None:
+            raise AddressNotFound()
+        order = services.order_create(
+            buyer=request.user,
+            items=[(item["sku_id"], item["quantity"]) for item in payload["items"]],
+            address=address,
+            share_code=payload.get("share_code") or None,
+        )
+        return Response(_order_out(order), status=status.HTTP_201_CREATED)
+
+
+class OrderApiMixin:
+    def get_order(self, request, order_id: int) -> Order:
+        order = selectors.order_get(buyer=request.user, order_id=order_id)
+        if order is None:
+            raise Http404
+        return order
+
+
+class OrderDetailApi(OrderApiMixin, APIView):
+    @extend_schema(
+        operation_id="orders_retrieve", responses={200: OrderOutputSerializer, **error_responses(401, 404)}
+    )
+    def get(self, request, order_id: int):
+        return Response(OrderOutputSerializer(self.get_order(request, order_id)).data)
+
+
+class OrderPayApi(OrderApiMixin, APIView):
+    class OutputSerializer(serializers.Serializer):
+        timeStamp = serializers.CharField()  # wx.requestPayment names these
+        nonceStr = serializers.CharField()
+        package = serializers.CharField()
+        signType = serializers.CharField()
+        paySign = serializers.CharField()
+
+    @extend_schema(
+        operation_id="orders_pay",
+        request=None,
+        responses={200: OutputSerializer, **error_responses(401, 404, 409, 502, 503)},
+    )
+    def post(self, request, order_id: int):
+        order = self.get_order(request, order_id)
+        params = services.order_pay(order=order, buyer=request.user)
+        return Response(self.OutputSerializer(params).data)
+
+
+class OrderCancelApi(OrderApiMixin, APIView):
+    @extend_schema(
+        operation_id="orders_cancel",
+        request=None,
+        responses={200: OrderOutputSerializer, **error_responses(401, 404, 409)},
+    )
+    def post(self, request, order_id: int):
+        order = services.order_cancel(order=self.get_order(request, order_id), reason="buyer")
+        return Response(_order_out(order))
+
+
+class OrderConfirmReceiptApi(OrderApiMixin, APIView):
+    @extend_schema(
+        operation_id="orders_confirm_receipt",
+        request=None,
+        responses={200: OrderOutputSerializer, **error_responses(401, 404, 409)},
+    )
+    def post(self, request, order_id: int):
+        order = services.order_confirm_receipt(order=self.get_order(request, order_id))
+        return Response(_order_out(order))
+
+
+class RefundOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField(help_text=" | ".join(Refund.Status.values))
+    amount_fen = serializers.IntegerField()
+    order_id = serializers.IntegerField()
+    reason = serializers.CharField()
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    refunded_at = serializers.DateTimeField(allow_null=True)
+
+
+class OrderRefundsApi(OrderApiMixin, APIView):
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=200, allow_blank=True)
+        amount_fen = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+
+    @extend_schema(
+        operation_id="orders_refunds_list",
+        responses={200: RefundOutputSerializer(many=True), **error_responses(401, 404)},
+    )
+    def get(self, request, order_id: int):
+        refunds = selectors.order_refunds(order=self.get_order(request, order_id))
+        return Response(RefundOutputSerializer(refunds, many=True).data)
+
+    @extend_schema(
+        operation_id="orders_refunds_create",
+        request=InputSerializer,
+        responses={201: RefundOutputSerializer, **error_responses(400, 401, 404, 409)},
+    )
+    def post(self, request, order_id: int):
+        order = self.get_order(request, order_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        refund = services.refund_create(
+            order=order,
+            amount_fen=data.validated_data.get("amount_fen"),
+            reason=data.validated_data["reason"],
+            requested_by=request.user,
+        )
+        return Response(RefundOutputSerializer(refund).data, status=status.HTTP_201_CREATED)
+
+
+# --- WeChat Pay notifications -------------------------------------------------------------------
+
+
+class _WeChatNotifyApi(APIView):
+    """WeChat Pay's callbacks: no user, proven by signature; the raw body is what is verified."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get_authenticate_header(self, request):
+        return 'WECHATPAY2-SHA256-RSA2048 realm="notify"'
+
+
+class PaymentNotifyApi(_WeChatNotifyApi):
+    @extend_schema(
+        operation_id="payments_wechat_notify",
+        request=OpenApiTypes.OBJECT,
+        responses={
+            204: OpenApiResponse(description="processed, or a duplicate"),
+            **error_responses(400, 401),
+        },
+    )
+    def post(self, request):
+        notice = wechatpay.parse_payment_notification(headers=request.headers, body=request.body)
+        services.payment_notification_handle(notice=notice)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RefundNotifyApi(_WeChatNotifyApi):
+    @extend_schema(
+        operation_id="payments_wechat_refund_notify",
+        request=OpenApiTypes.OBJECT,
+        responses={
+            204: OpenApiResponse(description="processed, or a duplicate"),
+            **error_responses(400, 401),
+        },
+    )
+    def post(self, request):
+        notice = wechatpay.parse_refund_notification(headers=request.headers, body=request.body)
+        services.refund_notification_handle(notice=notice)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- operators ----------------------------------------------------------------------------------
+
+
+class OpsOrderShipApi(APIView):
+    permission_classes = [IsOperator]
+
+    class InputSerializer(serializers.Serializer):
+        carrier = serializers.CharField(max_length=32)
+        tracking_no = serializers.CharField(max_length=64)
+
+    @extend_schema(
+        operation_id="ops_orders_ship",
+        request=InputSerializer,
+        responses={200: OrderOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request, no: str):
+        order = selectors.order_get_by_no(no=no)
+        if order is None:
+            raise Http404
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = services.order_ship(order=order, **data.validated_data)
+        return Response(_order_out(order))
+
+
+class OpsRefundOutputSerializer(RefundOutputSerializer):
+    order_no = serializers.CharField(source="order.no")
+    kind = serializers.CharField()
+    out_refund_no = serializers.CharField()
+
+
+class _OpsRefundDecisionApi(APIView):
+    permission_classes = [IsOperator]
+
+    class InputSerializer(serializers.Serializer):
+        note = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    def decide(self, request, refund_id: int, service):
+        refund = selectors.refund_get(refund_id=refund_id)
+        if refund is None:
+            raise Http404
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        service(refund=refund, note=data.validated_data.get("note", ""))
+        return Response(OpsRefundOutputSerializer(selectors.refund_get(refund_id=refund_id)).data)
+
+
+class OpsRefundApproveApi(_OpsRefundDecisionApi):
+    @extend_schema(
+        operation_id="ops_refunds_approve",
+        request=_OpsRefundDecisionApi.InputSerializer,
+        responses={200: OpsRefundOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request, refund_id: int):
+        return self.decide(request, refund_id, services.refund_approve)
+
+
+class OpsRefundRejectApi(_OpsRefundDecisionApi):
+    @extend_schema(
+        operation_id="ops_refunds_reject",
+        request=_OpsRefundDecisionApi.InputSerializer,
+        responses={200: OpsRefundOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request, refund_id: int):
+        return self.decide(request, refund_id, services.refund_reject)

@@ -1,0 +1,42 @@
+"""The shop's writes. Other apps import these (group buys: order_create, order_cancel, refund_create,
+order_release_hold); each is keyword-only and typed, and runs in its own transaction."""
+
+from .catalogue import product_image_add, product_image_delete
+from .fulfilment import auto_confirm_orders, order_confirm_receipt, order_ship
+from .orders import (
+    OrderLine,
+    cancel_unpaid_order,
+    cancel_unpaid_orders,
+    order_cancel,
+    order_create,
+    order_release_hold,
+)
+from .payments import order_pay, payment_notification_handle
+from .refunds import (
+    refund_approve,
+    refund_create,
+    refund_notification_handle,
+    refund_reject,
+    refund_submit,
+)
+
+__all__ = [
+    "OrderLine",
+    "auto_confirm_orders",
+    "cancel_unpaid_order",
+    "cancel_unpaid_orders",
+    "order_cancel",
+    "order_confirm_receipt",
+    "order_create",
+    "order_pay",
+    "order_release_hold",
+    "order_ship",
+    "payment_notification_handle",
+    "product_image_add",
+    "product_image_delete",
+    "refund_approve",
+    "refund_create",
+    "refund_notification_handle",
+    "refund_reject",
+    "refund_submit",
+]

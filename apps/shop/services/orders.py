@@ -1,0 +1,263 @@
+"""Orders: creation with atomic stock reservation, cancellation, and the payment deadline."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.accounts.models import Address, User
+from apps.core.errors import InvalidInput
+
+from .. import attribution, events, pricing
+from ..errors import AddressNotFound, InvalidQuantity, OrderNotCancellable, OutOfStock, SkuNotFound
+from ..lock_objects import order_lock
+from ..models import Order, OrderItem, Sku
+
+logger = logging.getLogger(__name__)
+
+MAX_QUANTITY = 99  # per SKU in one order
+MAX_LINES = 50
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku: Sku | int
+    quantity: int
+
+
+def new_order_no(now: datetime | None = None) -> str:
+    """20 digits: the local date, then 12 random digits from `secrets` (10^12 per day: not guessable)."""
+    day = timezone.localtime(now or timezone.now()).strftime("%Y%m%d")
+    return f"{day}{secrets.randbelow(10**12):012d}"
+
+
+def _valid_quantity(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_QUANTITY
+
+
+def _lines(items) -> OrderedDict[int, int]:
+    """sku_id -> quantity, in the caller's order, with repeated SKUs merged; quantities checked."""
+    if not items:
+        raise InvalidInput("订单至少需要一件商品", code="validation_error", fields={"items": ["不能为空"]})
+    if len(items) > MAX_LINES:
+        raise InvalidInput(
+            f"一个订单最多 {MAX_LINES} 行", code="validation_error", fields={"items": ["行数过多"]}
+        )
+    merged: OrderedDict[int, int] = OrderedDict()
+    for index, item in enumerate(items):
+        if isinstance(item, tuple | list):
+            sku, quantity = item
+        else:
+            sku, quantity = item.sku, item.quantity
+        sku_id = sku.pk if isinstance(sku, Sku) else sku
+        message = f"每件商品购买数量须为 1 到 {MAX_QUANTITY}"
+        if not _valid_quantity(quantity):
+            raise InvalidQuantity(message, fields={f"items.{index}.quantity": [message]})
+        merged[sku_id] = merged.get(sku_id, 0) + quantity
+        if merged[sku_id] > MAX_QUANTITY:
+            raise InvalidQuantity(message, fields={f"items.{index}.quantity": [message]})
+    return merged
+
+
+def _reserve_stock(quantities: dict[int, int], skus: dict[int, Sku]) -> None:
+    """Take the stock with one conditional UPDATE per SKU, in pk order (the lock order).
+
+    `stock >= quantity` is checked by the UPDATE itself, under the row lock it takes, so two
+    buyers can never both take the last unit; a miss rolls back every earlier line.
+    """
+    for sku_id in sorted(quantities):
+        quantity = quantities[sku_id]
+        taken = Sku.objects.filter(pk=sku_id, is_active=True, stock__gte=quantity).update(
+            stock=F("stock") - quantity
+        )
+        if taken != 1:
+            sku = skus[sku_id]
+            raise OutOfStock(f"{sku.product.title} {sku.spec} 库存不足")
+
+
+def _release_stock(order: Order) -> None:
+    for item in sorted(order.items.all(), key=lambda i: i.sku_id):
+        Sku.objects.filter(pk=item.sku_id).update(stock=F("stock") + item.quantity)
+
+
+def _offer_for(*, buyer: User, sku: Sku, overrides: dict[int, Any] | None, kind: str) -> pricing.PriceOffer:
+    if overrides and sku.pk in overrides:
+        value = overrides[sku.pk]
+        if isinstance(value, pricing.PriceOffer):
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise TypeError(f"unit price override for SKU {sku.pk} must be a non-negative int, not {value!r}")
+        return pricing.PriceOffer(
+            unit_price_fen=value, source=kind if kind != Order.Kind.STANDARD else "override"
+        )
+    return pricing.unit_price_for(buyer=buyer, sku=sku)
+
+
+@transaction.atomic
+def order_create(
+    *,
+    buyer: User,
+    items,
+    address: Address | None,
+    share_code: str | None = None,
+    kind: str = Order.Kind.STANDARD,
+    group_id: int | None = None,
+    unit_price_overrides: dict[int, int] | None = None,
+    hold_shipping: bool = False,
+) -> Order:
+    """Create an unpaid order: stock reserved, prices and address snapshotted, deadline set.
+
+    `items` is a list of (sku or sku_id, quantity) or OrderLine. `unit_price_overrides` maps
+    sku_id -> unit price in fen (a group price; it bypasses the pricing policies). An order with
+    `hold_shipping` cannot ship until `order_release_hold()`.
+    """
+    quantities = _lines(items)
+    if address is None or address.user_id != buyer.pk:
+        raise AddressNotFound()
+    skus = {
+        s.pk: s
+        for s in Sku.objects.select_related("product").filter(
+            pk__in=list(quantities), is_active=True, product__is_active=True, product__brand__is_active=True
+        )
+    }
+    missing = [sku_id for sku_id in quantities if sku_id not in skus]
+    if missing:
+        raise SkuNotFound(f"商品不存在或已下架（SKU {missing[0]}）")
+
+    _reserve_stock(quantities, skus)
+
+    lines = []
+    for sku_id, quantity in quantities.items():
+        sku = skus[sku_id]
+        offer = _offer_for(buyer=buyer, sku=sku, overrides=unit_price_overrides, kind=kind)
+        lines.append((sku, quantity, offer))
+    total_fen = sum(offer.unit_price_fen * quantity for _sku, quantity, offer in lines)
+    if total_fen < 1:
+        raise InvalidInput("订单金额必须大于 0", code="order_total_invalid")
+
+    resolved = attribution.resolve_attribution(buyer=buyer, share_code=share_code)
+    now = timezone.now()
+    snapshot = address.as_snapshot()
+    order = Order(
+        buyer=buyer,
+        kind=kind,
+        group_id=group_id,
+        total_fen=total_fen,
+        address=snapshot,
+        receiver_phone=snapshot.get("phone", ""),
+        pay_deadline=now + timedelta(minutes=settings.SHOP_PAYMENT_TIMEOUT_MINUTES),
+        shipping_hold=hold_shipping,
+        attributed_koc_id=(resolved or {}).get("koc_id"),
+        share_link_id=(resolved or {}).get("share_link_id"),
+        attribution=resolved or {},
+    )
+    _save_with_unique_no(order, now)
+    OrderItem.objects.bulk_create(
+        [
+            OrderItem(
+                order=order,
+                sku=sku,
+                product_id=sku.product_id,
+                brand_id=sku.product.brand_id,
+                category_id=sku.product.category_id,
+                title=sku.product.title,
+                spec=sku.spec,
+                price_fen=offer.unit_price_fen,
+                quantity=quantity,
+                line_fen=offer.unit_price_fen * quantity,
+                price_source=offer.source,
+            )
+            for sku, quantity, offer in lines
+        ]
+    )
+    order_id, deadline = order.pk, order.pay_deadline
+
+    def schedule_timeout() -> None:
+        from ..tasks import cancel_unpaid_order
+
+        cancel_unpaid_order.apply_async((order_id,), eta=deadline)
+
+    transaction.on_commit(schedule_timeout)
+    return order
+
+
+def _save_with_unique_no(order: Order, now: datetime) -> None:
+    for attempt in range(5):
+        order.no = new_order_no(now)
+        try:
+            with transaction.atomic():
+                order.save()
+            return
+        except IntegrityError:
+            if attempt == 4 or not Order.objects.filter(no=order.no).exists():
+                raise
+
+
+def _cancel_locked(order: Order, *, reason: str, now: datetime) -> None:
+    order.status = Order.Status.CANCELLED
+    order.cancelled_at = now
+    order.cancel_reason = reason[:32]
+    order.save(update_fields=["status", "cancelled_at", "cancel_reason", "updated_at"])
+    _release_stock(order)
+    events.publish_order_cancelled(order, reason=reason)
+    if order.prepay_id:
+        order_id = order.pk
+
+        def close() -> None:
+            from ..tasks import close_wechat_transaction
+
+            close_wechat_transaction.delay(order_id)
+
+        transaction.on_commit(close)
+
+
+@transaction.atomic
+def order_cancel(*, order: Order, reason: str) -> Order:
+    """Cancel an unpaid order and give its stock back. Anything else: 409 order_not_cancellable."""
+    order = order_lock(order_id=order.pk)
+    if order.status != Order.Status.PENDING_PAYMENT:
+        raise OrderNotCancellable()
+    _cancel_locked(order, reason=reason, now=timezone.now())
+    return order
+
+
+@transaction.atomic
+def cancel_unpaid_order(*, order_id: int, now: datetime | None = None) -> bool:
+    """Cancel one order whose payment deadline has passed; False when there is nothing to do.
+
+    Safe to run any number of times, early (it checks the deadline) or late (it checks the status).
+    """
+    now = now or timezone.now()
+    order = order_lock(order_id=order_id)
+    if order.status != Order.Status.PENDING_PAYMENT or order.pay_deadline > now:
+        return False
+    _cancel_locked(order, reason="timeout", now=now)
+    return True
+
+
+def cancel_unpaid_orders(*, now: datetime | None = None) -> int:
+    """The sweeper: cancel every unpaid order past its deadline, each in its own transaction."""
+    now = now or timezone.now()
+    ids = list(
+        Order.objects.filter(status=Order.Status.PENDING_PAYMENT, pay_deadline__lte=now)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    return sum(1 for order_id in ids if cancel_unpaid_order(order_id=order_id, now=now))
+
+
+def order_release_hold(*, order_id: int) -> Order:
+    """Let a held (group-buy) order ship. Idempotent."""
+    Order.objects.filter(pk=order_id, shipping_hold=True).update(
+        shipping_hold=False, updated_at=timezone.now()
+    )
+    return Order.objects.get(pk=order_id)

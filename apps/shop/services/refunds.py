@@ -1,0 +1,263 @@
+"""Refunds: requested, approved, sent to WeChat exactly once, credited to the order exactly once.
+
+The call to WeChat never runs inside a transaction: `refund_submit` first moves the refund from
+`approved` to `submitting` with a conditional UPDATE and commits (so a second approval, a retried
+task or a concurrent worker finds it taken), then calls WeChat, then records the answer. WeChat's
+refund notification may arrive at any moment, even before the call has returned; whichever of the
+answer and the notification first moves the refund to `succeeded` (again a conditional UPDATE,
+under the order's row lock) credits the order and publishes `order_refunded`; the other does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from apps.core.money import yuan
+from apps.wechat import pay as wechatpay
+
+from .. import events
+from ..errors import PaymentMismatch, RefundNotAllowed, RefundNotPending
+from ..lock_objects import order_lock, refund_lock
+from ..models import Order, Payment, Refund, Sku
+from .common import notify_url
+
+logger = logging.getLogger(__name__)
+
+REFUNDABLE_STATUSES = (Order.Status.PAID, Order.Status.SHIPPED, Order.Status.COMPLETED)
+
+
+def new_out_refund_no(now: datetime | None = None) -> str:
+    day = timezone.localtime(now or timezone.now()).strftime("%Y%m%d")
+    return f"R{day}{secrets.randbelow(10**12):012d}"
+
+
+def _in_flight_fen(order: Order) -> int:
+    total = Refund.objects.filter(order=order, status__in=Refund.IN_FLIGHT).aggregate(s=Sum("amount_fen"))[
+        "s"
+    ]
+    return int(total or 0)
+
+
+def refundable_fen(order: Order) -> int:
+    """Paid, minus refunded, minus refunds still on their way."""
+    return max(0, order.paid_fen - order.refunded_fen - _in_flight_fen(order))
+
+
+def _submit_on_commit(refund_id: int) -> None:
+    def submit() -> None:
+        from ..tasks import submit_refund
+
+        submit_refund.delay(refund_id)
+
+    transaction.on_commit(submit)
+
+
+@transaction.atomic
+def refund_create(
+    *,
+    order: Order,
+    amount_fen: int | None,
+    reason: str,
+    auto_approve: bool = False,
+    idempotency_key: str | None = None,
+    requested_by=None,
+    kind: str = Refund.Kind.AFTER_SALE,
+    payment: Payment | None = None,
+) -> Refund:
+    """Ask for a refund of `amount_fen` (None: everything still refundable).
+
+    A shopper's after-sale request needs a paid, shipped or completed order; system refunds
+    (kind != after_sale, e.g. a failed group or a late payment) need only refundable money.
+    `auto_approve` sends it to WeChat after commit without an operator. With `idempotency_key`,
+    a second call answers the first refund and changes nothing (a failed group refunds each member
+    once: key "group_failed:<order id>").
+    """
+    if idempotency_key:
+        existing = Refund.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    order = order_lock(order_id=order.pk)
+    if idempotency_key:  # a concurrent call with the same key may have committed while we waited
+        existing = Refund.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    if kind == Refund.Kind.AFTER_SALE and order.status not in REFUNDABLE_STATUSES:
+        raise RefundNotAllowed("订单当前状态不能申请退款")
+    available = refundable_fen(order)
+    amount = available if amount_fen is None else amount_fen
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1 or amount > available:
+        raise RefundNotAllowed(
+            f"退款金额须在 0.01 到 {yuan(available)} 元之间" if available else "没有可退款的金额"
+        )
+    now = timezone.now()
+    refund = Refund(
+        order=order,
+        payment=payment,
+        out_refund_no=new_out_refund_no(now),
+        amount_fen=amount,
+        reason=(reason or "")[:200],
+        kind=kind,
+        idempotency_key=idempotency_key or None,
+        requested_by=requested_by,
+        status=Refund.Status.APPROVED if auto_approve else Refund.Status.REQUESTED,
+        approved_at=now if auto_approve else None,
+    )
+    try:
+        with transaction.atomic():
+            refund.save()
+    except IntegrityError:
+        if idempotency_key and (existing := Refund.objects.filter(idempotency_key=idempotency_key).first()):
+            return existing
+        raise
+    if auto_approve:
+        _submit_on_commit(refund.pk)
+    return refund
+
+
+@transaction.atomic
+def refund_approve(*, refund: Refund, note: str = "") -> Refund:
+    """Approve a requested refund; it is sent to WeChat after commit, once however often approved."""
+    order_lock(order_id=refund.order_id)
+    refund = refund_lock(refund_id=refund.pk)
+    if refund.status in (Refund.Status.REJECTED, Refund.Status.FAILED):
+        raise RefundNotPending()
+    if refund.status != Refund.Status.REQUESTED:
+        return refund  # already approved: approving again sends nothing more
+    refund.status = Refund.Status.APPROVED
+    refund.approved_at = timezone.now()
+    refund.note = (note or refund.note)[:200]
+    refund.save(update_fields=["status", "approved_at", "note", "updated_at"])
+    _submit_on_commit(refund.pk)
+    return refund
+
+
+@transaction.atomic
+def refund_reject(*, refund: Refund, note: str = "") -> Refund:
+    order_lock(order_id=refund.order_id)
+    refund = refund_lock(refund_id=refund.pk)
+    if refund.status == Refund.Status.REJECTED:
+        return refund
+    if refund.status != Refund.Status.REQUESTED:
+        raise RefundNotPending()
+    refund.status = Refund.Status.REJECTED
+    refund.note = (note or refund.note)[:200]
+    refund.save(update_fields=["status", "note", "updated_at"])
+    return refund
+
+
+def refund_submit(*, refund_id: int) -> Refund:
+    """Send an approved refund to WeChat (outside any transaction); a no-op unless it is `approved`."""
+    claimed = Refund.objects.filter(pk=refund_id, status=Refund.Status.APPROVED).update(
+        status=Refund.Status.SUBMITTING, submitted_at=timezone.now(), updated_at=timezone.now()
+    )
+    refund = Refund.objects.select_related("order", "payment").get(pk=refund_id)
+    if not claimed:
+        return refund
+    order = refund.order
+    try:
+        answer = wechatpay.refund_create(
+            out_refund_no=refund.out_refund_no,
+            out_trade_no=order.no,
+            amount_fen=refund.amount_fen,
+            total_fen=refund.payment.amount_fen if refund.payment_id else order.total_fen,
+            reason=refund.reason,
+            notify_url=notify_url("shop-refund-notify"),
+        )
+    except wechatpay.WeChatPayUnavailable as exc:
+        # Unknown outcome: back to `approved`, so a retry sends the same out_refund_no, which
+        # WeChat answers as the same refund (a notification meanwhile still credits it once).
+        Refund.objects.filter(pk=refund_id, status=Refund.Status.SUBMITTING).update(
+            status=Refund.Status.APPROVED, last_error=str(exc.message)[:2000], updated_at=timezone.now()
+        )
+        raise
+    except wechatpay.WeChatPayError as exc:
+        _refund_failed(refund_id=refund_id, wechat_status=exc.wechat_code or "ERROR", error=exc.message)
+        return Refund.objects.get(pk=refund_id)
+    if answer.status == "SUCCESS":
+        _refund_succeeded(refund_id=refund_id, wechat_refund_id=answer.refund_id, refunded_at=None)
+    elif answer.status in ("CLOSED", "ABNORMAL"):
+        _refund_failed(refund_id=refund_id, wechat_status=answer.status, error="")
+    else:
+        Refund.objects.filter(pk=refund_id, status=Refund.Status.SUBMITTING).update(
+            status=Refund.Status.PROCESSING,
+            wechat_refund_id=answer.refund_id,
+            wechat_status=answer.status,
+            updated_at=timezone.now(),
+        )
+    return Refund.objects.get(pk=refund_id)
+
+
+_CREDITABLE = (Refund.Status.APPROVED, Refund.Status.SUBMITTING, Refund.Status.PROCESSING)
+
+
+@transaction.atomic
+def _refund_succeeded(*, refund_id: int, wechat_refund_id: str, refunded_at: datetime | None) -> bool:
+    """Credit a refund to its order, once. False when it was already credited (or cannot be)."""
+    order_id = Refund.objects.values_list("order_id", flat=True).get(pk=refund_id)
+    order = order_lock(order_id=order_id)
+    refund = refund_lock(refund_id=refund_id)
+    now = timezone.now()
+    moved = Refund.objects.filter(pk=refund_id, status__in=_CREDITABLE).update(
+        status=Refund.Status.SUCCEEDED,
+        refunded_at=refunded_at or now,
+        wechat_refund_id=wechat_refund_id or refund.wechat_refund_id,
+        wechat_status="SUCCESS",
+        updated_at=now,
+    )
+    if moved != 1:
+        return False
+    refund.refresh_from_db()
+    Order.objects.filter(pk=order.pk).update(
+        refunded_fen=F("refunded_fen") + refund.amount_fen, updated_at=now
+    )
+    order.refresh_from_db()
+    if order.refunded_fen >= order.paid_fen and order.status in REFUNDABLE_STATUSES:
+        if order.status == Order.Status.PAID:
+            # Nothing was shipped: the goods are back on the shelf.
+            for item in sorted(order.items.all(), key=lambda i: i.sku_id):
+                Sku.objects.filter(pk=item.sku_id).update(stock=F("stock") + item.quantity)
+        order.status = Order.Status.REFUNDED
+        order.save(update_fields=["status", "updated_at"])
+    events.publish_order_refunded(order, refund)
+    return True
+
+
+def _refund_failed(*, refund_id: int, wechat_status: str, error: str) -> bool:
+    moved = Refund.objects.filter(pk=refund_id, status__in=_CREDITABLE).update(
+        status=Refund.Status.FAILED,
+        wechat_status=wechat_status[:20],
+        last_error=error[:2000],
+        updated_at=timezone.now(),
+    )
+    if moved:
+        logger.error("refund %s failed at WeChat: %s %s", refund_id, wechat_status, error)
+    return bool(moved)
+
+
+def refund_notification_handle(*, notice: wechatpay.RefundNotice) -> str:
+    """Apply one verified refund notification: "refunded", "failed" or "duplicate"."""
+    if notice.mchid != wechatpay.pay_config().mchid:
+        raise PaymentMismatch("商户号不符")
+    refund = Refund.objects.select_related("order").filter(out_refund_no=notice.out_refund_no).first()
+    if refund is None or (notice.out_trade_no and notice.out_trade_no != refund.order.no):
+        raise PaymentMismatch("退款单不存在")
+    if notice.amount_refund != refund.amount_fen:
+        raise PaymentMismatch("退款金额不符")
+    if notice.refund_status == "SUCCESS":
+        done = _refund_succeeded(
+            refund_id=refund.pk, wechat_refund_id=notice.refund_id, refunded_at=notice.success_time
+        )
+        return "refunded" if done else "duplicate"
+    if notice.refund_status in ("CLOSED", "ABNORMAL"):
+        return (
+            "failed"
+            if _refund_failed(refund_id=refund.pk, wechat_status=notice.refund_status, error="")
+            else "duplicate"
+        )
+    return "duplicate"

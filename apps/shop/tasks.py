@@ -1,0 +1,55 @@
+"""Celery tasks: each takes ids, calls a service, and is safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from apps.wechat import pay as wechatpay
+
+from . import services
+from .models import Order
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="shop.cancel_unpaid_order")
+def cancel_unpaid_order(order_id: int) -> bool:
+    """Scheduled at creation for the payment deadline; checks the deadline and status itself."""
+    return services.cancel_unpaid_order(order_id=order_id)
+
+
+@shared_task(name="shop.cancel_unpaid_orders")
+def cancel_unpaid_orders() -> int:
+    return services.cancel_unpaid_orders()
+
+
+@shared_task(name="shop.auto_confirm_orders")
+def auto_confirm_orders() -> int:
+    return services.auto_confirm_orders()
+
+
+@shared_task(name="shop.submit_refund", bind=True, max_retries=10)
+def submit_refund(self, refund_id: int) -> str:
+    try:
+        return services.refund_submit(refund_id=refund_id).status
+    except wechatpay.WeChatPayUnavailable as exc:
+        if self.request.is_eager:
+            logger.warning("refund %s not submitted: WeChat Pay unavailable", refund_id)
+            return "approved"
+        raise self.retry(exc=exc, countdown=min(600, 30 * 2**self.request.retries)) from exc
+
+
+@shared_task(name="shop.close_wechat_transaction")
+def close_wechat_transaction(order_id: int) -> bool:
+    """Close a cancelled order's WeChat transaction; best effort (a late payment is refunded anyway)."""
+    order = Order.objects.filter(pk=order_id, status=Order.Status.CANCELLED).exclude(prepay_id="").first()
+    if order is None:
+        return False
+    try:
+        wechatpay.close_transaction(out_trade_no=order.no)
+    except wechatpay.WeChatPayError as exc:
+        logger.info("could not close WeChat transaction of %s: %s", order.no, exc.message)
+        return False
+    return True

@@ -1,0 +1,446 @@
+"""WeChat Pay API v3: the project's one gateway to it (wechatpayv3 in public-key mode).
+
+Everything the project asks of api.mch.weixin.qq.com goes through here: JSAPI prepay and the
+`wx.requestPayment` arguments, closing a transaction, refunds, and verifying notifications. Callers
+get plain dataclasses and `ApplicationError`s; nothing from WeChat becomes a 500.
+
+Keys: with WECHAT_SANDBOX on, the sandbox's generated keys (sandbox/keys.py) and its base URL;
+otherwise settings.WECHATPAY_* and api.mch.weixin.qq.com.
+
+Adding a call (e.g. merchant transfers): build it on `client()` and run it through `call()`, which
+turns transport failures, WeChat's error answers and a bad answer signature into errors; add a
+sandbox view under /wechat-sandbox/v3/... that signs its answer with `sandbox.pay.signed_json`.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import requests
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from wechatpayv3 import WeChatPay, WeChatPayType
+
+from apps.core.errors import ApplicationError
+
+from . import conf
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class WeChatPayError(ApplicationError):
+    """WeChat Pay refused or failed a call; `wechat_code` is its error code (e.g. NOT_ENOUGH)."""
+
+    status_code = 502
+    code = "wechatpay_error"
+    default_message = "微信支付接口调用失败"
+
+    def __init__(self, message=None, *, wechat_code: str = "", http_status: int | None = None, **kwargs):
+        self.wechat_code = wechat_code
+        self.http_status = http_status
+        super().__init__(message, **kwargs)
+
+
+class WeChatPayUnavailable(WeChatPayError):
+    """No answer, or WeChat Pay's own failure (5xx, SYSTEM_ERROR): the outcome is unknown, retry later."""
+
+    status_code = 503
+    code = "wechatpay_unavailable"
+    default_message = "微信支付服务繁忙，请稍后再试"
+
+
+class NotificationRejected(ApplicationError):
+    """Not provably from WeChat Pay (signature, serial) or too old: answered 401, nothing done."""
+
+    status_code = 401
+    code = "notification_rejected"
+    default_message = "通知验签失败"
+
+
+class NotificationInvalid(ApplicationError):
+    """Signed, but unreadable (bad JSON, undecryptable resource): answered 400, nothing done."""
+
+    status_code = 400
+    code = "notification_invalid"
+    default_message = "通知内容无效"
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PayConfig:
+    appid: str
+    mchid: str
+    merchant_serial_no: str
+    merchant_private_key: str
+    apiv3_key: str
+    platform_public_key: str
+    platform_public_key_id: str
+    api_base: str
+
+
+def pay_config() -> PayConfig:
+    if settings.WECHAT_SANDBOX:
+        from .sandbox.keys import sandbox_keys
+
+        keys = sandbox_keys()
+        return PayConfig(
+            appid=settings.WECHAT_APPID,
+            mchid=settings.WECHATPAY_MCHID,
+            merchant_serial_no=keys.merchant_serial_no,
+            merchant_private_key=keys.merchant_private_key,
+            apiv3_key=keys.apiv3_key,
+            platform_public_key=keys.platform_public_key,
+            platform_public_key_id=keys.platform_public_key_id,
+            api_base=conf.wechatpay_api_base(),
+        )
+    return PayConfig(
+        appid=settings.WECHAT_APPID,
+        mchid=settings.WECHATPAY_MCHID,
+        merchant_serial_no=settings.WECHATPAY_CERT_SERIAL_NO,
+        merchant_private_key=settings.WECHATPAY_PRIVATE_KEY,
+        apiv3_key=settings.WECHATPAY_APIV3_KEY,
+        platform_public_key=settings.WECHATPAY_PUBLIC_KEY,
+        platform_public_key_id=settings.WECHATPAY_PUBLIC_KEY_ID,
+        api_base=conf.wechatpay_api_base(),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _client_for(config: PayConfig) -> WeChatPay:
+    client = WeChatPay(
+        wechatpay_type=WeChatPayType.MINIPROG,
+        mchid=config.mchid,
+        private_key=config.merchant_private_key,
+        cert_serial_no=config.merchant_serial_no,
+        appid=config.appid,
+        apiv3_key=config.apiv3_key,
+        public_key=config.platform_public_key,
+        public_key_id=config.platform_public_key_id,
+        timeout=(5, 15),
+        logger=logger,
+    )
+    # wechatpayv3 has no setting for its host; the sandbox (or a proxy) is reached through this.
+    client._core._gate_way = config.api_base.rstrip("/")
+    return client
+
+
+def client() -> WeChatPay:
+    return _client_for(pay_config())
+
+
+def call(fn: Callable[..., tuple[int, Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Run one wechatpayv3 call and answer WeChat Pay's JSON, or raise a WeChatPayError.
+
+    wechatpayv3 verifies each 2xx answer's signature with the platform public key and raises a bare
+    Exception when it does not match; it also raises bare Exceptions for missing arguments.
+    """
+    try:
+        status, body = fn(*args, **kwargs)
+    except requests.RequestException as exc:
+        logger.warning("WeChat Pay unreachable: %r", exc)
+        raise WeChatPayUnavailable() from exc
+    except Exception as exc:
+        logger.exception("WeChat Pay call failed")
+        raise WeChatPayError(f"微信支付接口调用失败: {exc}") from exc
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(body) if body else {}
+    except ValueError:
+        data = {"message": str(body)[:200]}
+    if 200 <= status < 300:
+        return data
+    wechat_code = str(data.get("code") or "")
+    message = str(data.get("message") or "")
+    if status >= 500 or status == 429 or wechat_code in {"SYSTEM_ERROR", "FREQUENCY_LIMITED"}:
+        raise WeChatPayUnavailable(wechat_code=wechat_code, http_status=status)
+    raise WeChatPayError(
+        f"微信支付: {wechat_code} {message}".strip(), wechat_code=wechat_code, http_status=status
+    )
+
+
+def _rfc3339(value: datetime) -> str:
+    return timezone.localtime(value).isoformat(timespec="seconds")
+
+
+# --- payments -----------------------------------------------------------------------------------
+
+
+def jsapi_prepay(
+    *,
+    out_trade_no: str,
+    description: str,
+    amount_fen: int,
+    openid: str,
+    notify_url: str,
+    time_expire: datetime | None = None,
+    attach: str = "",
+) -> str:
+    """Create (or re-create) the JSAPI transaction of an order; answers its prepay_id."""
+    wxpay = client()
+    data = call(
+        wxpay.pay,
+        description=description[:127],
+        out_trade_no=out_trade_no,
+        amount={"total": int(amount_fen), "currency": "CNY"},
+        payer={"openid": openid},
+        time_expire=_rfc3339(time_expire) if time_expire else None,
+        attach=attach or None,
+        notify_url=notify_url,
+        pay_type=WeChatPayType.JSAPI,
+    )
+    prepay_id = data.get("prepay_id")
+    if not prepay_id:
+        raise WeChatPayError("微信支付未返回 prepay_id")
+    return str(prepay_id)
+
+
+def jsapi_payment_params(*, prepay_id: str) -> dict[str, str]:
+    """The arguments of `wx.requestPayment`, signed with the merchant key (RSA over appId...package)."""
+    config = pay_config()
+    timestamp = str(int(time.time()))
+    nonce = secrets.token_hex(16)
+    package = f"prepay_id={prepay_id}"
+    pay_sign = client().sign([config.appid, timestamp, nonce, package])
+    return {
+        "timeStamp": timestamp,
+        "nonceStr": nonce,
+        "package": package,
+        "signType": "RSA",
+        "paySign": pay_sign,
+    }
+
+
+def close_transaction(*, out_trade_no: str) -> None:
+    """Close an unpaid transaction so it can no longer be paid (after an order is cancelled)."""
+    call(client().close, out_trade_no=out_trade_no)
+
+
+def query_transaction(*, out_trade_no: str) -> dict[str, Any]:
+    return call(client().query, out_trade_no=out_trade_no)
+
+
+# --- refunds ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefundAnswer:
+    """WeChat's answer to a refund request: status is SUCCESS, PROCESSING, CLOSED or ABNORMAL."""
+
+    refund_id: str
+    out_refund_no: str
+    status: str
+    raw: dict = field(default_factory=dict, compare=False)
+
+
+def refund_create(
+    *,
+    out_refund_no: str,
+    out_trade_no: str,
+    amount_fen: int,
+    total_fen: int,
+    reason: str,
+    notify_url: str,
+) -> RefundAnswer:
+    """Ask for a refund. WeChat treats a repeated out_refund_no as the same refund."""
+    data = call(
+        client().refund,
+        out_refund_no=out_refund_no,
+        amount={"refund": int(amount_fen), "total": int(total_fen), "currency": "CNY"},
+        out_trade_no=out_trade_no,
+        reason=(reason or "")[:80] or None,
+        notify_url=notify_url,
+    )
+    return RefundAnswer(
+        refund_id=str(data.get("refund_id", "")),
+        out_refund_no=str(data.get("out_refund_no", out_refund_no)),
+        status=str(data.get("status", "PROCESSING")),
+        raw=data,
+    )
+
+
+# --- notifications ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: str
+    event_type: str
+    resource: dict
+
+
+def verify_notification(*, headers: Mapping[str, str], body: bytes, now: float | None = None) -> Notification:
+    """Prove a notification comes from WeChat Pay, now; answer its decrypted resource.
+
+    The signature is RSA-SHA256 (PKCS#1 v1.5) over "timestamp\\nnonce\\nbody\\n" with the platform
+    public key, on the raw body exactly as received (re-serialising JSON would change it). The
+    serial must name our platform public key. A timestamp more than five minutes from now is a
+    replay. Only then is the resource decrypted with the APIv3 key (AES-256-GCM).
+    """
+    config = pay_config()
+    signature = headers.get("Wechatpay-Signature", "")
+    timestamp = headers.get("Wechatpay-Timestamp", "")
+    nonce = headers.get("Wechatpay-Nonce", "")
+    serial = headers.get("Wechatpay-Serial", "")
+    signature_type = headers.get("Wechatpay-Signature-Type", SIGNATURE_TYPE)
+    if not (signature and timestamp and nonce and serial):
+        raise NotificationRejected("缺少微信支付签名头")
+    if signature_type != SIGNATURE_TYPE:
+        raise NotificationRejected("不支持的签名类型")
+    if serial != config.platform_public_key_id:
+        raise NotificationRejected("微信支付公钥 ID 不符")
+    try:
+        text = body.decode("utf-8")
+        raw_signature = base64.b64decode(signature, validate=True)
+        public_key = load_pem_public_key(config.platform_public_key.encode())
+        public_key.verify(
+            raw_signature,
+            f"{timestamp}\n{nonce}\n{text}\n".encode(),
+            padding.PKCS1v15(),
+            hashes.SHA256(),
+        )
+    except (InvalidSignature, ValueError, UnicodeDecodeError) as exc:
+        raise NotificationRejected() from exc
+    try:
+        sent_at = int(timestamp)
+    except ValueError as exc:
+        raise NotificationRejected("时间戳无效") from exc
+    now = time.time() if now is None else now
+    if abs(now - sent_at) > settings.WECHATPAY_NOTIFY_MAX_AGE_SECONDS:
+        raise NotificationRejected("通知已过期")
+    try:
+        envelope = json.loads(text)
+        resource = envelope["resource"]
+        if resource.get("algorithm") != "AEAD_AES_256_GCM":
+            raise NotificationInvalid("不支持的加密算法")
+        plaintext = AESGCM(config.apiv3_key.encode()).decrypt(
+            resource["nonce"].encode(),
+            base64.b64decode(resource["ciphertext"]),
+            (resource.get("associated_data") or "").encode(),
+        )
+        decrypted = json.loads(plaintext)
+    except NotificationInvalid:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError, InvalidTag) as exc:
+        raise NotificationInvalid() from exc
+    if not isinstance(decrypted, dict):
+        raise NotificationInvalid()
+    return Notification(
+        id=str(envelope.get("id", "")), event_type=str(envelope.get("event_type", "")), resource=decrypted
+    )
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise NotificationInvalid("金额无效")
+    return value
+
+
+def _time(value: Any) -> datetime | None:
+    return parse_datetime(value) if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class PaymentNotice:
+    event_type: str
+    appid: str
+    mchid: str
+    out_trade_no: str
+    transaction_id: str
+    trade_state: str
+    amount_total: int
+    payer_total: int
+    payer_openid: str
+    success_time: datetime | None
+    raw: dict = field(compare=False)
+
+
+def parse_payment_notification(
+    *, headers: Mapping[str, str], body: bytes, now: float | None = None
+) -> PaymentNotice:
+    notification = verify_notification(headers=headers, body=body, now=now)
+    r = notification.resource
+    try:
+        amount = r["amount"]
+        return PaymentNotice(
+            event_type=notification.event_type,
+            appid=str(r.get("appid", "")),
+            mchid=str(r.get("mchid", "")),
+            out_trade_no=str(r["out_trade_no"]),
+            transaction_id=str(r["transaction_id"]),
+            trade_state=str(r.get("trade_state", "")),
+            amount_total=_int(amount["total"]),
+            payer_total=_int(amount.get("payer_total", amount["total"])),
+            payer_openid=str((r.get("payer") or {}).get("openid", "")),
+            success_time=_time(r.get("success_time")),
+            raw=r,
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise NotificationInvalid() from exc
+
+
+@dataclass(frozen=True)
+class RefundNotice:
+    event_type: str
+    mchid: str
+    out_trade_no: str
+    transaction_id: str
+    out_refund_no: str
+    refund_id: str
+    refund_status: str
+    amount_refund: int
+    amount_total: int
+    success_time: datetime | None
+    raw: dict = field(compare=False)
+
+
+def parse_refund_notification(
+    *, headers: Mapping[str, str], body: bytes, now: float | None = None
+) -> RefundNotice:
+    notification = verify_notification(headers=headers, body=body, now=now)
+    r = notification.resource
+    try:
+        amount = r["amount"]
+        return RefundNotice(
+            event_type=notification.event_type,
+            mchid=str(r.get("mchid", "")),
+            out_trade_no=str(r.get("out_trade_no", "")),
+            transaction_id=str(r.get("transaction_id", "")),
+            out_refund_no=str(r["out_refund_no"]),
+            refund_id=str(r.get("refund_id", "")),
+            refund_status=str(r.get("refund_status", "")),
+            amount_refund=_int(amount["refund"]),
+            amount_total=_int(amount["total"]),
+            success_time=_time(r.get("success_time")),
+            raw=r,
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise NotificationInvalid() from exc
+
+
+if settings.WECHAT_SANDBOX:
+    # The sandbox sends refund notifications from a Celery task; importing it here registers the
+    # task in every process that can pay (web and worker), since the worker never loads URLconfs.
+    from .sandbox import pay as _sandbox_pay  # noqa: F401
