@@ -26,6 +26,8 @@ from tests.helpers import bearer_client, token_client
 
 SANDBOX_ORIGIN = "http://testserver"
 
+pytest_plugins = ["tests.browser_fixtures"]
+
 
 def pytest_collection_modifyitems(config, items):
     on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))

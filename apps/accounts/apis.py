@@ -9,7 +9,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
 from apps.core.pagination import PageNumberPagination
-from apps.core.schema import PAGE_PARAMETERS, error_responses, paginated
+from apps.core.schema import error_responses, list_responses
 
 from . import selectors, services
 from .models import Address, User
@@ -133,8 +133,7 @@ class AddressSerializer(serializers.ModelSerializer):
 class AddressListApi(APIView):
     @extend_schema(
         operation_id="me_addresses_list",
-        parameters=PAGE_PARAMETERS,
-        responses={200: paginated(AddressSerializer), **error_responses(401)},
+        **list_responses(AddressSerializer, 401),
     )
     def get(self, request):
         paginator = PageNumberPagination()

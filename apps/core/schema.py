@@ -83,3 +83,12 @@ def paginated(serializer_class, *, name: str | None = None):
             },
         )
     return _paginated_cache[component]
+
+
+def list_responses(serializer_class, *statuses: int) -> dict:
+    """extend_schema kwargs for a paginated list: the page parameters, the envelope, a 400 for a bad
+    page or page_size and a 404 for a page past the end (always possible), plus `statuses`."""
+    return {
+        "parameters": PAGE_PARAMETERS,
+        "responses": {200: paginated(serializer_class), **error_responses(400, 404, *statuses)},
+    }

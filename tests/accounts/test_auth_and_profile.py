@@ -177,9 +177,18 @@ def test_login_is_throttled_with_the_error_shape(api_client, wechat_sandbox, set
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("page_size", ["abc", "0", "-1", "1.5"])
-def test_a_bad_page_size_is_a_400_naming_the_field(shopper_client, page_size):
-    response = shopper_client.get(f"/api/v1/me/addresses?page_size={page_size}")
+@pytest.mark.parametrize("param", ["page_size", "page"])
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "1.5"])
+def test_a_bad_page_or_page_size_is_a_400_naming_the_field(shopper_client, param, value):
+    response = shopper_client.get(f"/api/v1/me/addresses?{param}={value}")
 
     assert response.status_code == 400
-    assert list(response.json()["error"]["fields"]) == ["page_size"]
+    assert list(response.json()["error"]["fields"]) == [param]
+
+
+@pytest.mark.django_db
+def test_a_page_past_the_end_is_404(shopper_client):
+    response = shopper_client.get("/api/v1/me/addresses?page=2")
+
+    assert response.status_code == 404
+    assert error_code(response) == "not_found"

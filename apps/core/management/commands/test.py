@@ -10,7 +10,7 @@ import sys
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 # The browser tests launch Debian's Chromium through Playwright (never a browser Playwright downloads).
 CHROMIUM = "/usr/bin/chromium"
@@ -48,14 +48,16 @@ class Command(BaseCommand):
         for name, cmd in steps:
             self.stdout.write(f"$ {name}")
             if subprocess.run(cmd, cwd=root).returncode != 0:
-                raise CommandError(f"{name} failed")
+                self.stderr.write(f"{name} failed: run `make format` to fix formatting")
+                sys.exit(1)
         self.ensure_chromium()
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
         cmd = [python, "-m", "pytest", *pytest_args]
         self.stdout.write("$ pytest " + " ".join(pytest_args))
         code = subprocess.run(cmd, cwd=root, env=env).returncode
         if code != 0:
-            raise CommandError(f"pytest failed (exit {code})", returncode=code)
+            self.stderr.write(f"pytest failed (exit {code})")
+            sys.exit(code)
 
     def ensure_chromium(self):
         """Install Debian's chromium for the browser tests when it is missing and we may.
