@@ -22,6 +22,7 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("s/", include("apps.sharing.landing_urls")),
     path("healthz", core_views.health),
 ]
 
