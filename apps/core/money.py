@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 
 def round_fen(amount: Decimal | int) -> int:
@@ -29,3 +29,35 @@ def yuan(amount_fen: int) -> str:
     sign = "-" if amount_fen < 0 else ""
     whole, cents = divmod(abs(int(amount_fen)), 100)
     return f"{sign}{whole}.{cents:02d}"
+
+
+def floor_fen(amount: Decimal | int) -> int:
+    """Round a Decimal amount of fen down to a whole fen: for ceilings that must never be exceeded
+    (the commission cap of an order is floor(paid × cap%), so the parts can never pass the percent)."""
+    if isinstance(amount, float):
+        raise TypeError("money is never a float")
+    return int(Decimal(amount).quantize(Decimal(1), rounding=ROUND_FLOOR))
+
+
+def allocate_fen(total_fen: int, weights: list[Decimal | int]) -> list[int]:
+    """Split `total_fen` over `weights` exactly (largest remainder): the parts sum to `total_fen`.
+
+    Each part is first floored; the fen left over go one each to the largest fractional remainders,
+    ties to the earlier weight, so the answer is deterministic. Zero weights get zero; all-zero
+    weights get nothing (an empty split, every part 0, unless total is 0 anyway).
+    """
+    if total_fen < 0:
+        raise ValueError("total_fen must not be negative")
+    weights = [Decimal(w) for w in weights]
+    if any(w < 0 for w in weights):
+        raise ValueError("weights must not be negative")
+    whole = sum(weights, Decimal(0))
+    if whole <= 0:
+        return [0 for _ in weights]
+    exact = [Decimal(total_fen) * w / whole for w in weights]
+    parts = [floor_fen(x) for x in exact]
+    left = total_fen - sum(parts)
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - parts[i]), i))
+    for i in order[:left]:
+        parts[i] += 1
+    return parts

@@ -1,0 +1,403 @@
+"""The engine in the admin: rule sets (with compliance on save), the ledger (read only), withdrawals,
+payout limits, the monthly tax statement (CSV) and the dry run."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, datetime, time
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from apps.core.errors import ApplicationError
+from apps.core.money import yuan
+
+from . import compliance, selectors
+from .models import (
+    Account,
+    Commission,
+    LedgerEntry,
+    OrderFact,
+    PayoutSettings,
+    PeriodRun,
+    RefundFact,
+    Rule,
+    RuleSet,
+    TaxRecord,
+    Withdrawal,
+)
+from .services import rules as rule_services
+from .services import withdrawals as withdrawal_services
+from .services.dry_run import dry_run
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- rule sets ----------------------------------------------------------------------------------------
+
+
+class ComplianceFormSet(BaseInlineFormSet):
+    """Runs the compliance checks of the whole set on what is about to be saved: one error per
+    violation, shown above the rules, and nothing saved."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        rules = []
+        for form in self.forms:
+            if not getattr(form, "cleaned_data", None) or form.cleaned_data.get("DELETE"):
+                continue
+            rules.append(form.instance)
+        violations = compliance.check(rules)
+        if violations:
+            raise ValidationError([f"[{v.code}] {v.message}" for v in violations])
+
+
+class RuleInline(admin.StackedInline):
+    model = Rule
+    formset = ComplianceFormSet
+    extra = 0
+    fieldsets = [
+        (None, {"fields": [("name", "kind"), ("level", "basis", "rate_percent", "amount_fen")]}),
+        ("范围", {"fields": [("scope", "scope_id"), ("product_ids", "koc_ids"), ("valid_from", "valid_to")]}),
+        ("机构 / 周期奖励", {"fields": [("beneficiary_role",), ("period", "measure", "metric", "target")]}),
+    ]
+
+    def _editable(self, obj) -> bool:
+        return obj is None or obj.is_editable
+
+    def has_add_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
+
+class DryRunForm(forms.Form):
+    start = forms.DateField(label="开始日期 (含)", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="结束日期 (不含)", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] <= data["start"]:
+            raise ValidationError("结束日期必须晚于开始日期")
+        return data
+
+
+@admin.register(RuleSet)
+class RuleSetAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "version",
+        "status",
+        "effective_from",
+        "effective_to",
+        "activated_at",
+        "dry_run_link",
+    ]
+    list_filter = ["status"]
+    readonly_fields = ["version", "status", "activated_at", "created_at"]
+    inlines = [RuleInline]
+    actions = ["activate", "copy_as_new_version", "retire"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not obj.is_editable:
+            return ["name", "notes", "effective_from", "effective_to", *self.readonly_fields]
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.version = rule_services.next_version()
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="试算")
+    def dry_run_link(self, obj):
+        from django.utils.html import format_html
+
+        return format_html(
+            '<a href="{}">试算 dry run</a>', reverse("admin:commissions_ruleset_dry_run", args=[obj.pk])
+        )
+
+    @admin.action(description="启用所选规则集（合规检查）")
+    def activate(self, request, queryset):
+        for rule_set in queryset.order_by("effective_from", "version"):
+            try:
+                rule_services.ruleset_activate(rule_set=rule_set)
+            except ApplicationError as exc:
+                messages.error(request, f"{rule_set}: {exc.message}")
+            else:
+                messages.success(request, f"{rule_set.name} v{rule_set.version} 已启用")
+
+    @admin.action(description="复制为新版本草稿")
+    def copy_as_new_version(self, request, queryset):
+        for rule_set in queryset:
+            copy = rule_services.ruleset_copy(rule_set=rule_set)
+            messages.success(request, f"已创建草稿 v{copy.version}")
+
+    @admin.action(description="停用所选规则集")
+    def retire(self, request, queryset):
+        for rule_set in queryset:
+            try:
+                rule_services.ruleset_retire(rule_set=rule_set)
+            except ApplicationError as exc:
+                messages.error(request, f"{rule_set}: {exc.message}")
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/dry-run/",
+                self.admin_site.admin_view(self.dry_run_view),
+                name="commissions_ruleset_dry_run",
+            ),
+            *super().get_urls(),
+        ]
+
+    def dry_run_view(self, request, pk: int):
+        rule_set = get_object_or_404(RuleSet, pk=pk)
+        if not self.has_view_permission(request, rule_set):
+            raise admin.sites.PermissionDenied
+        form = DryRunForm(request.GET or None)
+        report = None
+        if form.is_valid():
+            tz = timezone.get_current_timezone()
+            start = datetime.combine(form.cleaned_data["start"], time.min, tzinfo=tz)
+            end = datetime.combine(form.cleaned_data["end"], time.min, tzinfo=tz)
+            report = dry_run(rule_set=rule_set, start=start, end=end)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"试算：{rule_set}",
+            "opts": self.model._meta,
+            "original": rule_set,
+            "form": form,
+            "report": report,
+            "report_rows_level": report.rows("per_level") if report else [],
+            "report_rows_rule": report.rows("per_rule") if report else [],
+            "report_rows_koc": report.rows("per_koc") if report else [],
+        }
+        return TemplateResponse(request, "admin/commissions/dry_run.html", context)
+
+
+# --- facts and the ledger ------------------------------------------------------------------------------
+
+
+@admin.register(OrderFact)
+class OrderFactAdmin(ReadOnlyAdmin):
+    list_display = [
+        "order_no",
+        "attributed_koc_id",
+        "paid_fen",
+        "refunded_fen",
+        "paid_at",
+        "completed_at",
+        "accrued_at",
+    ]
+    search_fields = ["order_no", "=order_id"]
+    list_filter = [("completed_at", admin.EmptyFieldListFilter)]
+
+
+@admin.register(RefundFact)
+class RefundFactAdmin(ReadOnlyAdmin):
+    list_display = ["refund_id", "order_id", "amount_fen", "refunded_fen", "paid_fen", "applied_at"]
+    search_fields = ["=order_id", "=refund_id"]
+
+
+@admin.register(Commission)
+class CommissionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "koc_id",
+        "order_no",
+        "kind",
+        "level",
+        "amount_fen",
+        "reversed_fen",
+        "status",
+        "available_at",
+    ]
+    list_filter = ["status", "kind", "level"]
+    search_fields = ["order_no", "=koc_id", "key"]
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "koc_id",
+        "kind",
+        "from_bucket",
+        "to_bucket",
+        "amount_fen",
+        "order_id",
+        "created_at",
+    ]
+    list_filter = ["kind", "to_bucket", "from_bucket"]
+    search_fields = ["=koc_id", "=order_id", "key"]
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ["koc_id", "is_organisation", "balances", "created_at"]
+    search_fields = ["=koc_id"]
+
+    @admin.display(description="余额 (分)")
+    def balances(self, obj):
+        b = selectors.account_balances(account=obj)
+        return "，".join(
+            f"{k} {b[k]}" for k in ("pending", "frozen", "available", "withdrawing", "paid", "tax")
+        )
+
+
+@admin.register(PeriodRun)
+class PeriodRunAdmin(ReadOnlyAdmin):
+    list_display = ["rule", "period_start", "period_end", "closed_at", "rewarded"]
+
+
+# --- payouts --------------------------------------------------------------------------------------------
+
+
+@admin.register(PayoutSettings)
+class PayoutSettingsAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "min_withdrawal_fen", "daily_max_fen", "transfer_remark", "updated_at"]
+
+    def has_add_permission(self, request):
+        return not PayoutSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        settings_row = PayoutSettings.load()
+        return HttpResponseRedirect(
+            reverse("admin:commissions_payoutsettings_change", args=[settings_row.pk])
+        )
+
+
+@admin.register(Withdrawal)
+class WithdrawalAdmin(ReadOnlyAdmin):
+    list_display = [
+        "out_bill_no",
+        "koc_id",
+        "channel",
+        "amount_fen",
+        "tax_fen",
+        "net_fen",
+        "status",
+        "created_at",
+    ]
+    list_filter = ["status", "channel"]
+    search_fields = ["out_bill_no", "=koc_id", "transfer_bill_no"]
+    actions = ["mark_b2b_paid", "mark_b2b_failed", "poll_wechat"]
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser if obj is None else False
+
+    @admin.action(description="对公打款已完成（机构）")
+    def mark_b2b_paid(self, request, queryset):
+        for w in queryset.filter(channel=Withdrawal.Channel.B2B, status=Withdrawal.Status.B2B_PENDING):
+            withdrawal_services.withdrawal_succeed(withdrawal_id=w.pk)
+            messages.success(request, f"{w.out_bill_no} 已标记到账")
+
+    @admin.action(description="对公打款失败，退回余额（机构）")
+    def mark_b2b_failed(self, request, queryset):
+        for w in queryset.filter(channel=Withdrawal.Channel.B2B, status=Withdrawal.Status.B2B_PENDING):
+            withdrawal_services.withdrawal_fail(withdrawal_id=w.pk, reason="对公打款失败")
+            messages.success(request, f"{w.out_bill_no} 已退回")
+
+    @admin.action(description="向微信查询转账状态")
+    def poll_wechat(self, request, queryset):
+        for w in queryset.filter(channel=Withdrawal.Channel.WECHAT):
+            w = withdrawal_services.withdrawal_poll(withdrawal_id=w.pk)
+            messages.info(request, f"{w.out_bill_no}: {w.get_status_display()}")
+
+
+class StatementForm(forms.Form):
+    month = forms.CharField(label="月份 (YYYY-MM)", max_length=7)
+
+    def clean_month(self) -> date:
+        try:
+            year, month = (int(p) for p in self.cleaned_data["month"].split("-"))
+            return date(year, month, 1)
+        except (ValueError, TypeError) as exc:
+            raise ValidationError("格式为 YYYY-MM") from exc
+
+
+def tax_statement_csv(month: date) -> HttpResponse:
+    """The month's withholding per person: what operators file (扣缴申报) for 劳务报酬."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="labour-tax-{month:%Y-%m}.csv"'
+    response.write("\ufeff")  # Excel opens UTF-8 CSV correctly with a BOM
+    writer = csv.writer(response)
+    writer.writerow(
+        ["月份", "KOC ID", "姓名", "身份证号", "所得项目", "收入额(元)", "已扣缴税额(元)", "实发(元)", "笔数"]
+    )
+    for record in TaxRecord.objects.filter(month=month, payouts__gt=0).order_by("koc_id"):
+        writer.writerow(
+            [
+                f"{month:%Y-%m}",
+                record.koc_id,
+                record.real_name,
+                record.id_number,
+                "劳务报酬",
+                yuan(record.gross_fen),
+                yuan(record.withheld_fen),
+                yuan(record.net_fen),
+                record.payouts,
+            ]
+        )
+    return response
+
+
+@admin.register(TaxRecord)
+class TaxRecordAdmin(ReadOnlyAdmin):
+    list_display = ["month", "koc_id", "real_name", "gross_fen", "withheld_fen", "net", "payouts"]
+    list_filter = ["month"]
+    search_fields = ["=koc_id", "real_name"]
+    change_list_template = "admin/commissions/taxrecord/change_list.html"
+
+    @admin.display(description="实发 (分)")
+    def net(self, obj):
+        return obj.net_fen
+
+    def get_urls(self):
+        return [
+            path(
+                "statement/",
+                self.admin_site.admin_view(self.statement_view),
+                name="commissions_taxrecord_statement",
+            ),
+            *super().get_urls(),
+        ]
+
+    def statement_view(self, request):
+        if not self.has_view_permission(request):
+            raise admin.sites.PermissionDenied
+        form = StatementForm(request.GET or None)
+        if form.is_valid():
+            return tax_statement_csv(form.cleaned_data["month"])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "个税月度报表",
+            "opts": self.model._meta,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/commissions/tax_statement.html", context)

@@ -1,0 +1,80 @@
+"""Error codes of the commission engine (clients and the admin switch on `code`)."""
+
+from apps.core.errors import ApplicationError, InvalidInput, NotFound
+
+
+class NotAKoc(NotFound):
+    code = "not_a_koc"
+    default_message = "您还不是 KOC"
+
+
+class InsufficientBalance(ApplicationError):
+    code = "insufficient_balance"
+    default_message = "可提现余额不足"
+
+
+class IdempotencyKeyRequired(InvalidInput):
+    code = "idempotency_key_required"
+    default_message = "请求头需要 Idempotency-Key"
+
+
+class IdempotencyKeyReused(ApplicationError):
+    code = "idempotency_key_reused"
+    default_message = "该 Idempotency-Key 已用于另一个请求"
+
+
+class WithdrawalBelowMinimum(InvalidInput):
+    code = "withdrawal_below_minimum"
+    default_message = "低于单笔最低提现金额"
+
+
+class DailyLimitExceeded(ApplicationError):
+    code = "daily_limit_exceeded"
+    default_message = "超过每日提现上限"
+
+
+class RealNameRequired(ApplicationError):
+    code = "real_name_required"
+    default_message = "单笔 2000 元及以上的提现需要实名信息"
+
+
+class PayeeUnavailable(ApplicationError):
+    code = "payee_unavailable"
+    default_message = "无法向该账户打款（未绑定微信或未通过审核）"
+
+
+class WithdrawalInProgress(ApplicationError):
+    """The first request with this key is still talking to WeChat: retry the same request later."""
+
+    code = "withdrawal_in_progress"
+    default_message = "提现处理中，请稍后重试"
+
+
+class RuleSetNotEditable(ApplicationError):
+    code = "rule_set_not_editable"
+    default_message = "已生效或已停用的规则集不能修改，请复制为新版本"
+
+
+class RuleSetOverlap(ApplicationError):
+    code = "rule_set_overlap"
+    default_message = "生效时间与另一个生效中的规则集重叠"
+
+
+class RuleSetNotCompliant(ApplicationError):
+    """One or more compliance violations; `fields` maps each violation's code to its messages."""
+
+    status_code = 400
+    code = "rule_set_not_compliant"
+    default_message = "规则集不合规"
+
+    def __init__(self, violations):
+        self.violations = list(violations)
+        fields: dict[str, list[str]] = {}
+        for v in self.violations:
+            fields.setdefault(v.code, []).append(v.message)
+        message = "；".join(v.message for v in self.violations) or self.default_message
+        super().__init__(message, fields=fields)
+
+    @property
+    def codes(self) -> list[str]:
+        return [v.code for v in self.violations]

@@ -1,0 +1,83 @@
+"""Rule sets as the engine sees them: which set is in force at an instant, and its frozen spec."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Q
+
+from .engine import PlanSpec, RuleSpec
+from .models import Rule, RuleSet
+
+IN_FORCE_STATUSES = (RuleSet.Status.ACTIVE, RuleSet.Status.RETIRED)
+
+
+def rule_spec(rule: Rule) -> RuleSpec:
+    return RuleSpec(
+        id=rule.pk or 0,
+        kind=rule.kind,
+        name=rule.name,
+        level=rule.level,
+        basis=rule.basis,
+        rate_percent=Decimal(rule.rate_percent) if rule.rate_percent is not None else None,
+        amount_fen=rule.amount_fen,
+        scope=rule.scope,
+        scope_id=rule.scope_id,
+        product_ids=frozenset(rule.product_ids or ()),
+        koc_ids=frozenset(rule.koc_ids or ()),
+        valid_from=rule.valid_from,
+        valid_to=rule.valid_to,
+        beneficiary_role=rule.beneficiary_role or "",
+    )
+
+
+def plan_spec(rule_set: RuleSet, rules: list[Rule] | None = None) -> PlanSpec:
+    if rules is None:
+        rules = list(rule_set.rules.all())
+    return PlanSpec(
+        rule_set_id=rule_set.pk or 0,
+        version=rule_set.version or 0,
+        name=rule_set.name,
+        rules=tuple(rule_spec(r) for r in rules if r.kind != Rule.Kind.PERIODIC),
+    )
+
+
+def rule_set_in_force(at: datetime) -> RuleSet | None:
+    """The activated set whose window holds `at` (windows of activated sets never overlap).
+
+    Retired sets count: an order paid while a since-retired set was in force is paid by it.
+    """
+    return (
+        RuleSet.objects.filter(status__in=IN_FORCE_STATUSES, effective_from__lte=at)
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=at))
+        .order_by("-effective_from")
+        .first()
+    )
+
+
+class PlanCache:
+    """Specs of rule sets by id, loaded once per batch (settlement, dry run, benchmark)."""
+
+    def __init__(self) -> None:
+        self._specs: dict[int, PlanSpec] = {}
+        self._sets: list[RuleSet] | None = None
+
+    def spec(self, rule_set: RuleSet) -> PlanSpec:
+        if rule_set.pk not in self._specs:
+            self._specs[rule_set.pk] = plan_spec(rule_set)
+        return self._specs[rule_set.pk]
+
+    def in_force(self, at: datetime) -> RuleSet | None:
+        if self._sets is None:
+            self._sets = list(
+                RuleSet.objects.filter(status__in=IN_FORCE_STATUSES).order_by("-effective_from")
+            )
+        for rule_set in self._sets:
+            if (
+                rule_set.effective_from
+                and rule_set.effective_from <= at
+                and (rule_set.effective_to is None or at < rule_set.effective_to)
+            ):
+                return rule_set
+        return None

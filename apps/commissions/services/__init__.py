@@ -1,0 +1,1 @@
+"""Writes of the commission engine, one module per flow (rules, accrual, settlement, withdrawals)."""

@@ -1,0 +1,372 @@
+"""From the shop's order events to commissions in the ledger, whatever order the events come in.
+
+Every event is first merged into a fact row (`OrderFact` by order id, `RefundFact` by refund id);
+then `order_reconcile` brings the ledger to what the facts imply, doing only what is missing:
+
+1. accrue, once the payment is known (order_paid, or order_completed which carries the same data):
+   the commissions of the rule set in force at `paid_at`, into `pending`;
+2. reverse each known refund not yet applied, pro rata: refund r moves
+   pro_rata(a, refunded_after, paid) - pro_rata(a, refunded_before, paid) of a commission of `a` fen
+   to `reversed` - the differences telescope, so a full refund reverses exactly `a`, whatever the
+   number and the arrival order of the partial refunds, and each refund's own share never depends on
+   when it arrived;
+3. freeze what is left once the order is completed (available_at = completed_at + FREEZE_DAYS).
+
+So paid twice, completion twice, a refund before completion or before the payment, all end in the
+same ledger as the clean sequence. Each action is keyed (`c:<commission>:freeze`, ...) and runs under
+the order-fact lock, then the account locks (lock_objects.py order).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from apps.core.money import pro_rata, yuan
+
+from .. import sources
+from ..engine import Item, Node, OrderInput, Outcome, PlanSpec, compute, effective_max_levels
+from ..lock_objects import accounts_lock, commissions_lock, order_fact_lock
+from ..models import Bucket, Commission, LedgerEntry, OrderFact, OrderOrgLink, RefundFact, RuleSet
+from ..plans import PlanCache, plan_spec, rule_set_in_force
+from .ledger import accounts_for, bucket_of, move
+
+
+def _dt(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    return parse_datetime(value) if isinstance(value, str) and value else None
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+# --- facts ------------------------------------------------------------------------------------------
+
+
+def _fact_for(order_id: int, order_no: str) -> OrderFact:
+    """The fact row of an order, created when missing and locked."""
+    try:
+        with transaction.atomic():
+            OrderFact.objects.get_or_create(order_id=order_id, defaults={"order_no": order_no[:32]})
+    except IntegrityError:
+        pass  # a concurrent event created it
+    fact = order_fact_lock(order_id=order_id)
+    assert fact is not None
+    return fact
+
+
+def _merge_order(fact: OrderFact, payload: dict[str, Any]) -> None:
+    """Fill in the payment side of a fact from an order_paid / order_completed payload, once."""
+    if fact.payload or not _dt(payload.get("paid_at")):
+        return
+    items = [dict(i) for i in payload.get("items") or []]
+    fact.order_no = str(payload.get("order_no") or fact.order_no)[:32]
+    fact.buyer_id = payload.get("buyer_id")
+    fact.attributed_koc_id = payload.get("attributed_koc_id")
+    fact.paid_fen = _int(payload.get("paid_fen"))
+    fact.total_fen = _int(payload.get("total_fen"))
+    fact.paid_at = _dt(payload.get("paid_at"))
+    fact.units = sum(_int(i.get("quantity")) for i in items)
+    fact.payload = {
+        "attribution": payload.get("attribution") or {},
+        "share_link_id": payload.get("share_link_id"),
+        "kind": payload.get("kind"),
+        "items": items,
+    }
+
+
+@transaction.atomic
+def order_paid_record(*, payload: dict[str, Any]) -> OrderFact:
+    fact = _fact_for(_int(payload["order_id"]), str(payload.get("order_no") or ""))
+    _merge_order(fact, payload)
+    fact.save()
+    order_reconcile(order_id=fact.order_id)
+    return fact
+
+
+@transaction.atomic
+def order_completed_record(*, payload: dict[str, Any]) -> OrderFact:
+    fact = _fact_for(_int(payload["order_id"]), str(payload.get("order_no") or ""))
+    _merge_order(fact, payload)
+    completed_at = _dt(payload.get("completed_at")) or timezone.now()
+    if fact.completed_at is None:
+        fact.completed_at = completed_at
+    fact.refunded_fen = max(fact.refunded_fen, _int(payload.get("refunded_fen")))
+    fact.save()
+    order_reconcile(order_id=fact.order_id)
+    return fact
+
+
+@transaction.atomic
+def order_refunded_record(*, payload: dict[str, Any]) -> OrderFact:
+    order_id = _int(payload["order_id"])
+    fact = _fact_for(order_id, str(payload.get("order_no") or ""))
+    RefundFact.objects.get_or_create(
+        refund_id=_int(payload["refund_id"]),
+        defaults={
+            "order_id": order_id,
+            "amount_fen": _int(payload.get("amount_fen")),
+            "refunded_fen": _int(payload.get("refunded_fen")),
+            "paid_fen": _int(payload.get("paid_fen")),
+            "refunded_at": _dt(payload.get("refunded_at")),
+        },
+    )
+    fact.refunded_fen = max(fact.refunded_fen, _int(payload.get("refunded_fen")))
+    fact.save()
+    order_reconcile(order_id=order_id)
+    return fact
+
+
+# --- the engine's input -----------------------------------------------------------------------------
+
+
+class TreeReader:
+    """Reads the tree and the catalogue for many orders (caches what does not depend on the date)."""
+
+    def __init__(self) -> None:
+        self._paths: dict[int, tuple[int, ...]] = {}
+        self._brand_max: dict[int, Any] = {}
+
+    def category_paths(self, ids: set[int]) -> dict[int, tuple[int, ...]]:
+        missing = {i for i in ids if i not in self._paths}
+        if missing:
+            found = sources.category_paths(missing)
+            for i in missing:
+                self._paths[i] = found.get(i, (i,))
+        return {i: self._paths[i] for i in ids}
+
+    def brand_max(self, ids: set[int]) -> dict[int, Any]:
+        missing = {i for i in ids if i not in self._brand_max}
+        if missing:
+            self._brand_max.update(sources.brand_max_rates(missing))
+        return {i: self._brand_max[i] for i in ids if i in self._brand_max}
+
+
+def order_input(fact: OrderFact, *, reader: TreeReader | None = None) -> OrderInput:
+    """The engine's view of an order: its items, and the tree as it was on the paid date."""
+    reader = reader or TreeReader()
+    items_raw = fact.payload.get("items") or []
+    paths = reader.category_paths({_int(i.get("category_id")) for i in items_raw if i.get("category_id")})
+    items = tuple(
+        Item(
+            item_id=_int(i.get("item_id")),
+            product_id=_int(i.get("product_id")),
+            brand_id=_int(i.get("brand_id")),
+            category_path=paths.get(_int(i.get("category_id")), ()),
+            quantity=_int(i.get("quantity")),
+            line_fen=_int(i.get("line_fen")),
+        )
+        for i in items_raw
+    )
+    attribution = fact.payload.get("attribution") or {}
+    seller: Node | None = None
+    uplines: tuple[Node, ...] = ()
+    organisations: tuple[Node, ...] = ()
+    if fact.attributed_koc_id:
+        seller = sources.node(fact.attributed_koc_id)
+        if seller is not None:
+            levels = effective_max_levels(settings.COMMISSION_MAX_LEVELS)
+            uplines = tuple(
+                sources.individual_uplines(koc_id=seller.koc_id, on=fact.paid_at, levels=max(0, levels - 1))
+            )
+            organisations = tuple(sources.organisation_ancestors(koc_id=seller.koc_id, on=fact.paid_at))
+    return OrderInput(
+        order_id=fact.order_id,
+        order_no=fact.order_no,
+        paid_fen=fact.paid_fen,
+        total_fen=fact.total_fen,
+        paid_at=fact.paid_at,
+        items=items,
+        seller=seller,
+        self_purchase=bool(attribution.get("self_purchase")),
+        uplines=uplines,
+        organisations=organisations,
+    )
+
+
+def compute_for(order: OrderInput, plan: PlanSpec | None, *, reader: TreeReader | None = None) -> Outcome:
+    reader = reader or TreeReader()
+    return compute(
+        order,
+        plan,
+        brand_max=reader.brand_max({i.brand_id for i in order.items}),
+        cap_percent=settings.COMMISSION_CAP_PERCENT,
+        max_levels=settings.COMMISSION_MAX_LEVELS,
+    )
+
+
+# --- reconciliation ---------------------------------------------------------------------------------
+
+
+def order_reconcile(
+    *, order_id: int, plans: PlanCache | None = None, reader: TreeReader | None = None
+) -> None:
+    """Bring one order's ledger to what its facts imply (see the module docstring). Idempotent."""
+    with transaction.atomic():
+        fact = order_fact_lock(order_id=order_id)
+        if fact is None:
+            return
+        if fact.has_payment and fact.accrued_at is None:
+            _accrue(fact, plans=plans, reader=reader)
+        if fact.accrued_at is None:
+            return  # refunds and completion wait for the payment's facts
+        ids = list(Commission.objects.filter(order_id=order_id).values_list("pk", "account_id"))
+        pending_refunds = list(
+            RefundFact.objects.filter(order_id=order_id, applied_at__isnull=True).order_by("refund_id")
+        )
+        if not ids:
+            if pending_refunds:
+                RefundFact.objects.filter(pk__in=[r.pk for r in pending_refunds]).update(
+                    applied_at=timezone.now()
+                )
+            return
+        needs_freeze = fact.completed_at is not None
+        if not pending_refunds and not needs_freeze:
+            return
+        accounts = accounts_lock(account_ids=[a for _c, a in ids])
+        commissions = commissions_lock(ids=[c for c, _a in ids])
+        for refund in pending_refunds:
+            _reverse(fact, refund, commissions, accounts)
+            refund.applied_at = timezone.now()
+            refund.save(update_fields=["applied_at"])
+        if needs_freeze:
+            for commission in commissions:
+                if commission.status == Commission.Status.PENDING:
+                    _freeze(fact, commission, accounts[commission.account_id])
+
+
+def _accrue(fact: OrderFact, *, plans: PlanCache | None, reader: TreeReader | None) -> None:
+    reader = reader or TreeReader()
+    rule_set: RuleSet | None = plans.in_force(fact.paid_at) if plans else rule_set_in_force(fact.paid_at)
+    plan = (plans.spec(rule_set) if plans else plan_spec(rule_set)) if rule_set else None
+    order = order_input(fact, reader=reader)
+    outcome = compute_for(order, plan, reader=reader)
+    if order.organisations:
+        OrderOrgLink.objects.bulk_create(
+            [OrderOrgLink(order=fact, org_koc_id=org.koc_id) for org in order.organisations],
+            ignore_conflicts=True,
+        )
+    if outcome.parts:
+        accounts = accounts_for(
+            [p.koc_id for p in outcome.parts],
+            organisations=[p.koc_id for p in outcome.parts if p.is_organisation],
+        )
+        locked = accounts_lock(account_ids=[a.pk for a in accounts.values()])
+        rules = {r.pk: r for r in rule_set.rules.all()} if rule_set else {}
+        commissions = Commission.objects.bulk_create(
+            [
+                Commission(
+                    key=f"o:{fact.order_id}:r:{part.rule_id}:k:{part.koc_id}",
+                    account=locked[accounts[part.koc_id].pk],
+                    koc_id=part.koc_id,
+                    kind=part.kind,
+                    level=part.level,
+                    order_id=fact.order_id,
+                    order_no=fact.order_no,
+                    rule=rules[part.rule_id],
+                    rule_set=rule_set,
+                    rule_set_version=rule_set.version,
+                    base_fen=part.base_fen,
+                    rate_percent=part.rate_percent,
+                    unit_fen=part.unit_fen,
+                    quantity=part.quantity,
+                    amount_fen=part.amount_fen,
+                    explanation=part.explanation,
+                    status=Commission.Status.PENDING,
+                )
+                for part in outcome.parts
+            ]
+        )
+        if not all(c.pk for c in commissions):  # backends without RETURNING ids (none we run on)
+            commissions = list(Commission.objects.filter(order_id=fact.order_id).order_by("pk"))
+        LedgerEntry.objects.bulk_create(
+            [
+                LedgerEntry(
+                    key=f"c:{c.pk}:accrue",
+                    account_id=c.account_id,
+                    koc_id=c.koc_id,
+                    kind=LedgerEntry.Kind.ACCRUAL,
+                    from_bucket=Bucket.EARNED,
+                    to_bucket=Bucket.PENDING,
+                    amount_fen=c.amount_fen,
+                    commission=c,
+                    order_id=fact.order_id,
+                    explanation=c.explanation,
+                )
+                for c in commissions
+            ]
+        )
+    fact.accrued_at = timezone.now()
+    fact.rule_set = rule_set
+    fact.cap_fen = outcome.cap_fen
+    fact.save(update_fields=["accrued_at", "rule_set", "cap_fen", "updated_at"])
+
+
+def _reverse(fact: OrderFact, refund: RefundFact, commissions: list[Commission], accounts) -> None:
+    paid = refund.paid_fen or fact.paid_fen
+    after = max(0, min(refund.refunded_fen, paid))
+    before = max(0, after - refund.amount_fen)
+    for commission in commissions:
+        left = commission.amount_fen - commission.reversed_fen
+        share = pro_rata(commission.amount_fen, after, paid) - pro_rata(commission.amount_fen, before, paid)
+        amount = max(0, min(share, left))
+        if amount == 0:
+            continue
+        entry = move(
+            key=f"c:{commission.pk}:reverse:{refund.refund_id}",
+            account=accounts[commission.account_id],
+            kind=LedgerEntry.Kind.REVERSAL,
+            from_bucket=bucket_of(commission),
+            to_bucket=Bucket.REVERSED,
+            amount_fen=amount,
+            commission=commission,
+            refund_id=refund.refund_id,
+            explanation=(
+                f"订单 {fact.order_no} 退款 ¥{yuan(refund.amount_fen)}（累计退款 ¥{yuan(after)}，"
+                f"实付 ¥{yuan(paid)}），按比例冲回 ¥{yuan(amount)}"
+            ),
+        )
+        if entry is None:
+            continue
+        commission.reversed_fen += amount
+        if commission.reversed_fen >= commission.amount_fen:
+            commission.status = Commission.Status.REVERSED
+        elif commission.status not in (Commission.Status.PENDING, Commission.Status.FROZEN):
+            from .ledger import after_available_status
+
+            commission.status = after_available_status(commission)
+        commission.save(update_fields=["reversed_fen", "status"])
+
+
+def _freeze(fact: OrderFact, commission: Commission, account) -> None:
+    left = commission.amount_fen - commission.reversed_fen
+    available_at = fact.completed_at + timedelta(days=settings.COMMISSION_FREEZE_DAYS)
+    if left > 0:
+        move(
+            key=f"c:{commission.pk}:freeze",
+            account=account,
+            kind=LedgerEntry.Kind.FREEZE,
+            from_bucket=Bucket.PENDING,
+            to_bucket=Bucket.FROZEN,
+            amount_fen=left,
+            commission=commission,
+            explanation=(
+                f"订单 {fact.order_no} 已完成，售后期内冻结至 "
+                f"{timezone.localtime(available_at):%Y-%m-%d %H:%M}"
+            ),
+        )
+        commission.status = Commission.Status.FROZEN
+    else:
+        commission.status = Commission.Status.REVERSED
+    commission.available_at = available_at
+    commission.save(update_fields=["status", "available_at"])

@@ -1,0 +1,488 @@
+"""Withdrawals: debit the balance atomically, pay by WeChat merchant transfer, finish exactly once.
+
+Creating one (`withdrawal_create`):
+1. The Idempotency-Key: a withdrawal with this (KOC, key) already exists -> the same body again
+   answers the stored first answer; a different body is `idempotency_key_reused` (409).
+2. Under the account lock: the balance (a sum of entries) must cover the amount, the day's total
+   must stay under the admin's daily maximum; the tax of the month is computed under the same lock;
+   then the withdrawal row, the `available -> withdrawing` entry and the FIFO allocation to
+   commissions are written in one transaction. Fifty concurrent full-balance requests queue on the
+   lock and all but the first find the balance gone.
+3. Outside the transaction, WeChat Pay is asked for the transfer (`out_bill_no` makes a retry the
+   same bill); its `package_info` is the answer. WeChat unreachable: the withdrawal stays `created`,
+   the client gets 503 and may retry with the same key; the poll settles it either way.
+
+Finishing: the transfer notification and the poll both call `withdrawal_apply_state`; SUCCESS moves
+`withdrawing -> paid` (net) and `withdrawing -> tax`; FAIL / CANCELLED moves the whole amount back
+to `available` by a new entry. Both are keyed per withdrawal, under the account lock, so whichever
+comes first wins and the other changes nothing.
+
+Organisation nodes withdraw gross (B2B): no tax, no transfer; operators settle by bank transfer
+against an invoice and mark it paid or failed in the admin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from apps.core.money import yuan
+
+from .. import sources
+from ..errors import (
+    DailyLimitExceeded,
+    IdempotencyKeyReused,
+    InsufficientBalance,
+    PayeeUnavailable,
+    RealNameRequired,
+    WithdrawalBelowMinimum,
+    WithdrawalInProgress,
+)
+from ..lock_objects import accounts_lock, commissions_lock, withdrawal_lock
+from ..models import (
+    Bucket,
+    Commission,
+    LedgerEntry,
+    PayoutSettings,
+    Withdrawal,
+    WithdrawalAllocation,
+)
+from ..selectors import account_balances
+from .ledger import accounts_for, after_available_status, move
+from .tax import tax_month, tax_record_lock, withholding_fen
+
+logger = logging.getLogger(__name__)
+
+REAL_NAME_FROM_FEN = 200_000
+# A bill WeChat never heard of after this long is treated as never sent: the money goes back.
+LOST_BILL_AFTER = timedelta(minutes=10)
+NOTIFY_PATH = "/api/v1/payments/wechat/transfer-notify"
+
+
+def request_hash(*, amount_fen: int) -> str:
+    return hashlib.sha256(json.dumps({"amount_fen": amount_fen}, sort_keys=True).encode()).hexdigest()
+
+
+def _new_out_bill_no() -> str:
+    # Digits and letters only, unique, not guessable: W + yymmddHHMMSS + 12 hex.
+    return f"W{timezone.localtime():%y%m%d%H%M%S}{secrets.token_hex(6).upper()}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What POST koc/withdrawals answers: the first answer for a key, replayed verbatim."""
+
+    status: int
+    body: dict
+    withdrawal: Withdrawal
+
+
+def answer_body(withdrawal: Withdrawal) -> dict:
+    return {
+        "id": withdrawal.pk,
+        "status": withdrawal.status,
+        "amount_fen": withdrawal.amount_fen,
+        "tax_fen": withdrawal.tax_fen,
+        "net_fen": withdrawal.net_fen,
+        "package_info": withdrawal.package_info or None,
+    }
+
+
+def _replay(withdrawal: Withdrawal, *, digest: str) -> Answer | None:
+    if withdrawal.request_hash != digest:
+        raise IdempotencyKeyReused()
+    if withdrawal.response_body:
+        stored = withdrawal.response_body
+        return Answer(status=stored["status"], body=stored["body"], withdrawal=withdrawal)
+    return None
+
+
+def _remember(withdrawal: Withdrawal, *, status: int, body: dict) -> Answer:
+    """Store the first answer (the first writer wins: a racing retry replays the same body)."""
+    Withdrawal.objects.filter(pk=withdrawal.pk, response_body__isnull=True).update(
+        response_body={"status": status, "body": body}
+    )
+    withdrawal.refresh_from_db()
+    stored = withdrawal.response_body
+    return Answer(status=stored["status"], body=stored["body"], withdrawal=withdrawal)
+
+
+def withdrawal_create(*, koc_id: int, user_id: int | None, amount_fen: int, idempotency_key: str) -> Answer:
+    digest = request_hash(amount_fen=amount_fen)
+    existing = Withdrawal.objects.filter(koc_id=koc_id, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        replay = _replay(existing, digest=digest)
+        return replay if replay is not None else _submit(existing)
+
+    payee = sources.payee(koc_id)
+    if payee is None or not payee.approved:
+        raise PayeeUnavailable()
+    limits = PayoutSettings.load()
+    if amount_fen < max(1, limits.min_withdrawal_fen):
+        raise WithdrawalBelowMinimum(f"单笔最低提现 ¥{yuan(limits.min_withdrawal_fen)}")
+    if not payee.is_organisation and not payee.openid:
+        raise PayeeUnavailable("该账户未绑定微信，无法转账")
+
+    account = accounts_for([koc_id], organisations=[koc_id] if payee.is_organisation else [])[koc_id]
+    try:
+        withdrawal = _debit(
+            account_id=account.pk,
+            koc_id=koc_id,
+            user_id=user_id,
+            payee=payee,
+            amount_fen=amount_fen,
+            idempotency_key=idempotency_key,
+            digest=digest,
+            limits=limits,
+        )
+    except IntegrityError:
+        # The same key won a race we lost (unique (koc, key)): answer what it answers.
+        existing = Withdrawal.objects.get(koc_id=koc_id, idempotency_key=idempotency_key)
+        replay = _replay(existing, digest=digest)
+        return replay if replay is not None else _submit(existing)
+    if isinstance(withdrawal, Answer):
+        return withdrawal
+    if withdrawal.channel == Withdrawal.Channel.B2B:
+        return _remember(withdrawal, status=201, body=answer_body(withdrawal))
+    return _submit(withdrawal)
+
+
+@transaction.atomic
+def _debit(*, account_id, koc_id, user_id, payee, amount_fen, idempotency_key, digest, limits):
+    account = accounts_lock(account_ids=[account_id])[account_id]
+    existing = Withdrawal.objects.filter(koc_id=koc_id, idempotency_key=idempotency_key).first()
+    if existing is not None:  # the same key finished while we waited for the lock
+        replay = _replay(existing, digest=digest)
+        if replay is not None:
+            return replay
+        raise WithdrawalInProgress()
+    available = account_balances(account=account)[Bucket.AVAILABLE]
+    if amount_fen > available:
+        raise InsufficientBalance(f"可提现余额 ¥{yuan(max(0, available))}，不足 ¥{yuan(amount_fen)}")
+    now = timezone.now()
+    day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = (
+        Withdrawal.objects.filter(koc_id=koc_id, created_at__gte=day_start)
+        .exclude(status=Withdrawal.Status.FAILED)
+        .aggregate(t=Sum("amount_fen"))["t"]
+        or 0
+    )
+    if today + amount_fen > limits.daily_max_fen:
+        raise DailyLimitExceeded(f"每日提现上限 ¥{yuan(limits.daily_max_fen)}，今日已提 ¥{yuan(today)}")
+
+    month = tax_month(now)
+    tax = 0
+    if not payee.is_organisation:
+        record = tax_record_lock(
+            koc_id=koc_id, month=month, real_name=payee.real_name, id_number=payee.id_number
+        )
+        tax = withholding_fen(
+            gross_before_fen=record.gross_fen, withheld_before_fen=record.withheld_fen, amount_fen=amount_fen
+        )
+        if amount_fen - tax >= REAL_NAME_FROM_FEN and not payee.real_name:
+            raise RealNameRequired()
+        record.gross_fen += amount_fen
+        record.withheld_fen += tax
+        record.payouts += 1
+        record.real_name = payee.real_name or record.real_name
+        record.id_number = payee.id_number or record.id_number
+        record.save()
+    withdrawal = Withdrawal(
+        account=account,
+        koc_id=koc_id,
+        user_id=user_id,
+        channel=Withdrawal.Channel.B2B if payee.is_organisation else Withdrawal.Channel.WECHAT,
+        amount_fen=amount_fen,
+        tax_fen=tax,
+        net_fen=amount_fen - tax,
+        tax_month=month,
+        status=Withdrawal.Status.B2B_PENDING if payee.is_organisation else Withdrawal.Status.CREATED,
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+        out_bill_no=_new_out_bill_no(),
+        openid=payee.openid,
+    )
+    withdrawal.save()
+    move(
+        key=f"w:{withdrawal.pk}:debit",
+        account=account,
+        kind=LedgerEntry.Kind.WITHDRAWAL,
+        from_bucket=Bucket.AVAILABLE,
+        to_bucket=Bucket.WITHDRAWING,
+        amount_fen=amount_fen,
+        withdrawal=withdrawal,
+        explanation=f"申请提现 ¥{yuan(amount_fen)}（代扣个税 ¥{yuan(tax)}，实发 ¥{yuan(amount_fen - tax)}）",
+    )
+    _allocate(withdrawal)
+    return withdrawal
+
+
+def _allocate(withdrawal: Withdrawal) -> None:
+    """Take the amount from the oldest available commissions first (for their status only)."""
+    left = withdrawal.amount_fen
+    ids = list(
+        Commission.objects.filter(account_id=withdrawal.account_id, status=Commission.Status.AVAILABLE)
+        .order_by("available_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    for commission in commissions_lock(ids=ids):
+        if left <= 0:
+            break
+        free = commission.amount_fen - commission.reversed_fen - commission.allocated_fen
+        if free <= 0:
+            continue
+        take = min(free, left)
+        WithdrawalAllocation.objects.create(withdrawal=withdrawal, commission=commission, amount_fen=take)
+        commission.allocated_fen += take
+        commission.status = after_available_status(commission)
+        commission.save(update_fields=["allocated_fen", "status"])
+        left -= take
+
+
+def _submit(withdrawal: Withdrawal) -> Answer:
+    """Ask WeChat Pay for the transfer (again: the same out_bill_no is the same bill) and answer."""
+    from apps.wechat import pay, transfers
+
+    if withdrawal.status not in (Withdrawal.Status.CREATED, Withdrawal.Status.WAIT_USER_CONFIRM):
+        return _remember(withdrawal, status=201, body=answer_body(withdrawal))
+    payee = sources.payee(withdrawal.koc_id)
+    try:
+        bill = transfers.transfer_create(
+            out_bill_no=withdrawal.out_bill_no,
+            openid=withdrawal.openid,
+            amount_fen=withdrawal.net_fen,
+            remark=PayoutSettings.load().transfer_remark,
+            notify_url=f"{settings.PUBLIC_BASE_URL}{NOTIFY_PATH}",
+            user_name=(payee.real_name if payee else "") or None,
+        )
+    except pay.WeChatPayUnavailable:
+        raise  # outcome unknown: stays `created`; a retry with the same key or the poll finishes it
+    except pay.WeChatPayError as exc:
+        withdrawal_fail(withdrawal_id=withdrawal.pk, reason=exc.message[:200])
+        withdrawal.refresh_from_db()
+        raise
+    withdrawal = withdrawal_apply_state(
+        withdrawal_id=withdrawal.pk,
+        state=bill.state,
+        transfer_bill_no=bill.transfer_bill_no,
+        package_info=bill.package_info,
+        fail_reason=bill.fail_reason,
+    )
+    if withdrawal.status == Withdrawal.Status.FAILED:
+        return _remember(withdrawal, status=201, body=answer_body(withdrawal))
+    transaction.on_commit(lambda: _schedule_poll(withdrawal.pk))
+    return _remember(withdrawal, status=201, body=answer_body(withdrawal))
+
+
+def _schedule_poll(withdrawal_id: int) -> None:
+    from ..tasks import poll_withdrawal
+
+    poll_withdrawal.apply_async((withdrawal_id,), countdown=300)
+
+
+# --- finishing ---------------------------------------------------------------------------------------
+
+_STATE_STATUS = {
+    "WAIT_USER_CONFIRM": Withdrawal.Status.WAIT_USER_CONFIRM,
+    "ACCEPTED": Withdrawal.Status.PROCESSING,
+    "PROCESSING": Withdrawal.Status.PROCESSING,
+    "TRANSFERING": Withdrawal.Status.PROCESSING,
+    "CANCELING": Withdrawal.Status.PROCESSING,
+}
+
+
+@transaction.atomic
+def withdrawal_apply_state(
+    *,
+    withdrawal_id: int,
+    state: str,
+    transfer_bill_no: str = "",
+    package_info: str = "",
+    fail_reason: str = "",
+) -> Withdrawal:
+    """Apply what WeChat Pay says about a bill (create answer, query answer or notification)."""
+    if state == "SUCCESS":
+        return withdrawal_succeed(withdrawal_id=withdrawal_id, transfer_bill_no=transfer_bill_no)
+    if state in ("FAIL", "CANCELLED"):
+        return withdrawal_fail(withdrawal_id=withdrawal_id, reason=fail_reason or state, state=state)
+    withdrawal = withdrawal_lock(withdrawal_id=withdrawal_id)
+    if withdrawal.status in (Withdrawal.Status.SUCCEEDED, Withdrawal.Status.FAILED):
+        return withdrawal
+    status = _STATE_STATUS.get(state)
+    if status is None:
+        logger.warning("withdrawal %s: unknown transfer state %r", withdrawal_id, state)
+        return withdrawal
+    withdrawal.status = status
+    withdrawal.wechat_state = state
+    withdrawal.transfer_bill_no = transfer_bill_no or withdrawal.transfer_bill_no
+    withdrawal.package_info = package_info or withdrawal.package_info
+    withdrawal.save(
+        update_fields=["status", "wechat_state", "transfer_bill_no", "package_info", "updated_at"]
+    )
+    return withdrawal
+
+
+def _locked(withdrawal_id: int):
+    account_id = Withdrawal.objects.values_list("account_id", flat=True).get(pk=withdrawal_id)
+    account = accounts_lock(account_ids=[account_id])[account_id]
+    return account, withdrawal_lock(withdrawal_id=withdrawal_id)
+
+
+@transaction.atomic
+def withdrawal_succeed(*, withdrawal_id: int, transfer_bill_no: str = "") -> Withdrawal:
+    account, withdrawal = _locked(withdrawal_id)
+    if withdrawal.status in (Withdrawal.Status.SUCCEEDED, Withdrawal.Status.FAILED):
+        return withdrawal
+    move(
+        key=f"w:{withdrawal.pk}:pay",
+        account=account,
+        kind=LedgerEntry.Kind.PAYOUT,
+        from_bucket=Bucket.WITHDRAWING,
+        to_bucket=Bucket.PAID,
+        amount_fen=withdrawal.net_fen,
+        withdrawal=withdrawal,
+        explanation=(
+            f"提现到账 ¥{yuan(withdrawal.net_fen)}"
+            f"（{withdrawal.get_channel_display()} {withdrawal.out_bill_no}）"
+        ),
+    )
+    move(
+        key=f"w:{withdrawal.pk}:tax",
+        account=account,
+        kind=LedgerEntry.Kind.TAX,
+        from_bucket=Bucket.WITHDRAWING,
+        to_bucket=Bucket.TAX,
+        amount_fen=withdrawal.tax_fen,
+        withdrawal=withdrawal,
+        explanation=f"代扣个人所得税（劳务报酬）¥{yuan(withdrawal.tax_fen)}",
+    )
+    allocations = list(withdrawal.allocations.all())
+    by_commission = {a.commission_id: a.amount_fen for a in allocations}
+    for commission in commissions_lock(ids=by_commission):
+        commission.paid_out_fen += by_commission[commission.pk]
+        if commission.status != Commission.Status.REVERSED:
+            commission.status = after_available_status(commission)
+        commission.save(update_fields=["paid_out_fen", "status"])
+    withdrawal.status = Withdrawal.Status.SUCCEEDED
+    withdrawal.wechat_state = "SUCCESS" if withdrawal.channel == Withdrawal.Channel.WECHAT else ""
+    withdrawal.transfer_bill_no = transfer_bill_no or withdrawal.transfer_bill_no
+    withdrawal.finished_at = timezone.now()
+    withdrawal.save()
+    return withdrawal
+
+
+@transaction.atomic
+def withdrawal_fail(*, withdrawal_id: int, reason: str, state: str = "") -> Withdrawal:
+    """The money goes back to `available` (a new entry), the month's tax record gives its part back."""
+    account, withdrawal = _locked(withdrawal_id)
+    if withdrawal.status in (Withdrawal.Status.SUCCEEDED, Withdrawal.Status.FAILED):
+        return withdrawal
+    move(
+        key=f"w:{withdrawal.pk}:return",
+        account=account,
+        kind=LedgerEntry.Kind.RETURN,
+        from_bucket=Bucket.WITHDRAWING,
+        to_bucket=Bucket.AVAILABLE,
+        amount_fen=withdrawal.amount_fen,
+        withdrawal=withdrawal,
+        explanation=f"提现未完成（{reason or state}），¥{yuan(withdrawal.amount_fen)} 退回可提现余额",
+    )
+    by_commission = {a.commission_id: a.amount_fen for a in withdrawal.allocations.all()}
+    for commission in commissions_lock(ids=by_commission):
+        commission.allocated_fen -= by_commission[commission.pk]
+        if commission.status != Commission.Status.REVERSED:
+            commission.status = after_available_status(commission)
+        commission.save(update_fields=["allocated_fen", "status"])
+    if withdrawal.channel == Withdrawal.Channel.WECHAT:
+        record = tax_record_lock(koc_id=withdrawal.koc_id, month=withdrawal.tax_month)
+        record.gross_fen -= withdrawal.amount_fen
+        record.withheld_fen -= withdrawal.tax_fen
+        record.payouts = max(0, record.payouts - 1)
+        record.save()
+    withdrawal.status = Withdrawal.Status.FAILED
+    withdrawal.wechat_state = state or withdrawal.wechat_state
+    withdrawal.fail_reason = (reason or state)[:200]
+    withdrawal.finished_at = timezone.now()
+    withdrawal.save()
+    return withdrawal
+
+
+def withdrawal_poll(*, withdrawal_id: int, now: datetime | None = None) -> Withdrawal:
+    """Ask WeChat Pay how a bill stands and apply it (the notification's safety net)."""
+    from apps.wechat import pay, transfers
+
+    withdrawal = Withdrawal.objects.get(pk=withdrawal_id)
+    if withdrawal.channel != Withdrawal.Channel.WECHAT or withdrawal.status not in Withdrawal.IN_FLIGHT:
+        return withdrawal
+    now = now or timezone.now()
+    try:
+        bill = transfers.transfer_query(out_bill_no=withdrawal.out_bill_no)
+    except pay.WeChatPayUnavailable:
+        return withdrawal
+    except pay.WeChatPayError as exc:
+        if exc.wechat_code == "NOT_FOUND" and now - withdrawal.created_at > LOST_BILL_AFTER:
+            return withdrawal_fail(withdrawal_id=withdrawal.pk, reason="微信未受理该转账")
+        return withdrawal
+    return withdrawal_apply_state(
+        withdrawal_id=withdrawal.pk,
+        state=bill.state,
+        transfer_bill_no=bill.transfer_bill_no,
+        package_info=bill.package_info,
+        fail_reason=bill.fail_reason,
+    )
+
+
+def withdrawals_poll_stale(*, older_than: timedelta = timedelta(minutes=5), limit: int = 200) -> int:
+    cutoff = timezone.now() - older_than
+    ids = list(
+        Withdrawal.objects.filter(
+            channel=Withdrawal.Channel.WECHAT,
+            status__in=[
+                Withdrawal.Status.CREATED,
+                Withdrawal.Status.WAIT_USER_CONFIRM,
+                Withdrawal.Status.PROCESSING,
+            ],
+            updated_at__lte=cutoff,
+        )
+        .order_by("updated_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for withdrawal_id in ids:
+        try:
+            withdrawal_poll(withdrawal_id=withdrawal_id)
+        except Exception:  # one bad bill must not stop the sweep
+            logger.exception("polling withdrawal %s failed", withdrawal_id)
+    return len(ids)
+
+
+def transfer_notification_handle(
+    *,
+    out_bill_no: str,
+    state: str,
+    amount_fen: int | None,
+    transfer_bill_no: str,
+    fail_reason: str,
+    mch_id: str,
+) -> Withdrawal | None:
+    """A verified transfer notification: check it is ours and for the right amount, then apply it."""
+    from apps.wechat.pay import NotificationInvalid
+
+    withdrawal = Withdrawal.objects.filter(out_bill_no=out_bill_no).first()
+    if withdrawal is None:
+        return None  # not ours (or long gone): acknowledge, as WeChat would otherwise retry forever
+    if mch_id and mch_id != settings.WECHATPAY_MCHID:
+        raise NotificationInvalid("商户号不符")
+    if amount_fen is not None and amount_fen != withdrawal.net_fen:
+        raise NotificationInvalid("转账金额与提现不符")
+    return withdrawal_apply_state(
+        withdrawal_id=withdrawal.pk, state=state, transfer_bill_no=transfer_bill_no, fail_reason=fail_reason
+    )

@@ -1,0 +1,197 @@
+"""Everything the engine reads from the KOC app and the shop: the one module that imports them.
+
+The engine is a separate system (DOMAIN.md: 独立的分销系统): it learns about orders only from the
+shop's events and reads the team tree and the catalogue through the small functions below, each
+answering plain values or the engine's own dataclasses. Changing either app means changing only
+this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from .engine import Node
+
+
+def _koc_model():
+    from apps.kocs.models import Koc
+
+    return Koc
+
+
+def _node(koc) -> Node:
+    level = getattr(koc, "level", None) if koc.level_id else None
+    return Node(
+        koc_id=koc.pk,
+        role=koc.role,
+        is_organisation=koc.is_organisation,
+        approved=koc.is_approved,
+        bonus_percent=Decimal(level.commission_bonus_percent) if level else Decimal(0),
+    )
+
+
+# --- the team tree ----------------------------------------------------------------------------------
+
+
+def koc_for_user(user):
+    """The user's KOC row (any status) or None."""
+    from apps.kocs.selectors import koc_for_user as select
+
+    return select(user)
+
+
+def node(koc_id: int) -> Node | None:
+    koc = _koc_model().objects.select_related("level").filter(pk=koc_id).first()
+    return _node(koc) if koc else None
+
+
+def nodes(koc_ids: Iterable[int]) -> dict[int, Node]:
+    found = _koc_model().objects.select_related("level").in_bulk(list(set(koc_ids)))
+    return {pk: _node(koc) for pk, koc in found.items()}
+
+
+def individual_uplines(*, koc_id: int, on: datetime, levels: int) -> list[Node]:
+    """Individuals above `koc_id` on `on`, nearest first, at most `levels` (stops at an organisation)."""
+    if levels <= 0:
+        return []
+    from apps.kocs.selectors import individual_uplines as select
+
+    return [_node(k) for k in select(koc_id=koc_id, on=on, levels=levels)]
+
+
+def organisation_ancestors(*, koc_id: int, on: datetime) -> list[Node]:
+    from apps.kocs.selectors import organisation_ancestors as select
+
+    return [_node(k) for k in select(koc_id=koc_id, on=on)]
+
+
+def max_level_bonus_percent() -> Decimal:
+    """The largest tier bonus any level gives (compliance's worst case)."""
+    from django.db.models import Max
+
+    from apps.kocs.models import Level
+
+    value = Level.objects.aggregate(m=Max("commission_bonus_percent"))["m"]
+    return Decimal(value or 0)
+
+
+@dataclass(frozen=True)
+class Payee:
+    koc_id: int
+    user_id: int | None
+    openid: str
+    is_organisation: bool
+    real_name: str
+    id_number: str
+    legal_name: str
+    approved: bool
+
+
+def payee(koc_id: int) -> Payee | None:
+    koc = _koc_model().objects.select_related("user").filter(pk=koc_id).first()
+    if koc is None:
+        return None
+    user = koc.user if koc.user_id else None
+    return Payee(
+        koc_id=koc.pk,
+        user_id=koc.user_id,
+        openid=(user.openid or "") if user else "",
+        is_organisation=koc.is_organisation,
+        real_name=koc.real_name or "",
+        id_number=koc.id_number or "",
+        legal_name=koc.legal_name or "",
+        approved=koc.is_approved,
+    )
+
+
+def koc_labels(koc_ids: Iterable[int]) -> dict[int, str]:
+    """Readable names for reports (the dry run, the tax statement)."""
+    found = _koc_model().objects.select_related("user").in_bulk(list(set(koc_ids)))
+    return {pk: f"{koc.display_name} ({koc.get_role_display()})" for pk, koc in found.items()}
+
+
+def koc_exists(koc_ids: Iterable[int]) -> set[int]:
+    return set(_koc_model().objects.filter(pk__in=list(koc_ids)).values_list("pk", flat=True))
+
+
+# --- the catalogue ----------------------------------------------------------------------------------
+
+
+def category_paths(category_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:
+    """Each category with its ancestors, nearest first: one query for all of them (mptt bounds)."""
+    from apps.shop.models import Category
+
+    ids = list({c for c in category_ids if c is not None})
+    if not ids:
+        return {}
+    wanted = list(Category.objects.filter(pk__in=ids).values_list("pk", "tree_id", "lft", "rght"))
+    if not wanted:
+        return {}
+    from django.db.models import Q
+
+    condition = Q()
+    for _pk, tree_id, lft, rght in wanted:
+        condition |= Q(tree_id=tree_id, lft__lte=lft, rght__gte=rght)
+    rows = list(Category.objects.filter(condition).values_list("pk", "tree_id", "lft", "rght", "level"))
+    paths = {}
+    for pk, tree_id, lft, rght in wanted:
+        ancestors = [r for r in rows if r[1] == tree_id and r[2] <= lft and r[3] >= rght]
+        ancestors.sort(key=lambda r: -r[4])
+        paths[pk] = tuple(r[0] for r in ancestors)
+    return paths
+
+
+def brand_max_rates(brand_ids: Iterable[int] | None = None) -> dict[int, Decimal]:
+    from apps.shop.models import Brand
+
+    qs = Brand.objects.all()
+    if brand_ids is not None:
+        qs = qs.filter(pk__in=list(set(brand_ids)))
+    return {pk: Decimal(rate) for pk, rate in qs.values_list("pk", "max_commission_rate")}
+
+
+def brand_names(brand_ids: Iterable[int]) -> dict[int, str]:
+    from apps.shop.models import Brand
+
+    return dict(Brand.objects.filter(pk__in=list(set(brand_ids))).values_list("pk", "name"))
+
+
+def product_brands(product_ids: Iterable[int]) -> dict[int, int]:
+    from apps.shop.models import Product
+
+    return dict(Product.objects.filter(pk__in=list(set(product_ids))).values_list("pk", "brand_id"))
+
+
+def product_min_prices(product_ids: Iterable[int]) -> dict[int, int]:
+    """The lowest active SKU price of each product: the worst case of a per-unit reward in percent."""
+    from django.db.models import Min
+
+    from apps.shop.models import Sku
+
+    rows = (
+        Sku.objects.filter(product_id__in=list(set(product_ids)))
+        .values("product_id")
+        .annotate(m=Min("price_fen"))
+        .values_list("product_id", "m")
+    )
+    return {pid: int(m) for pid, m in rows}
+
+
+def category_exists(category_ids: Iterable[int]) -> set[int]:
+    from apps.shop.models import Category
+
+    return set(Category.objects.filter(pk__in=list(category_ids)).values_list("pk", flat=True))
+
+
+def brands_in_category(category_id: int) -> set[int]:
+    """Brands with products in the category or below it (to check a category rule against brands)."""
+    from apps.shop.models import Category, Product
+
+    category = Category.objects.filter(pk=category_id).first()
+    if category is None:
+        return set()
+    descendants = category.get_descendants(include_self=True)
+    return set(Product.objects.filter(category__in=descendants).values_list("brand_id", flat=True).distinct())
