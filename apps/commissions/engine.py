@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from apps.core.money import allocate_fen, floor_fen, round_fen, yuan
+from apps.core.money import allocate_fen, floor_fen, pro_rata, round_fen, yuan
 
 HUNDRED = Decimal(100)
 HARD_MAX_LEVELS = 3  # 禁止传销条例: three levels and more are criminal; never configurable above
@@ -384,3 +384,17 @@ def explain(*, order_no: str, part: Part, plan: PlanSpec, rule: RuleSpec, notes:
     tail = f"（{label}，{rule.name or '规则'} #{rule.id}，规则集「{plan.name}」v{plan.version}）"
     extra = "；" + "；".join(notes) if notes else ""
     return f"订单 {order_no} {calculation} = ¥{yuan(part.amount_fen)}{tail}{extra}"
+
+
+def reversal_fen(commission_fen: int, *, refunded_before: int, refunded_after: int, paid_fen: int) -> int:
+    """What one refund takes back from a commission of `commission_fen`.
+
+    pro_rata(commission, after, paid) - pro_rata(commission, before, paid): the shares telescope, so
+    any sequence of refunds reverses exactly pro_rata(commission, refunded in total, paid) - all of
+    it for a full refund - and a refund's share does not depend on when it arrived.
+    """
+    if paid_fen <= 0:
+        return 0
+    after = max(0, min(refunded_after, paid_fen))
+    before = max(0, min(refunded_before, after))
+    return pro_rata(commission_fen, after, paid_fen) - pro_rata(commission_fen, before, paid_fen)

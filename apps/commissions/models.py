@@ -211,6 +211,8 @@ class OrderFact(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True, db_index=True)
     refunded_fen = models.BigIntegerField(default=0, help_text="largest cumulative refund reported")
+    # What order_completed said was refunded by then: the freeze waits until those refunds are here.
+    refunded_at_completion_fen = models.BigIntegerField(default=0)
     payload = models.JSONField(default=dict, blank=True)
     accrued_at = models.DateTimeField(null=True, blank=True)
     rule_set = models.ForeignKey(RuleSet, on_delete=models.PROTECT, null=True, blank=True, related_name="+")

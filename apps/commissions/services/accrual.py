@@ -10,7 +10,8 @@ then `order_reconcile` brings the ledger to what the facts imply, doing only wha
    to `reversed` - the differences telescope, so a full refund reverses exactly `a`, whatever the
    number and the arrival order of the partial refunds, and each refund's own share never depends on
    when it arrived;
-3. freeze what is left once the order is completed (available_at = completed_at + FREEZE_DAYS).
+3. freeze what is left once the order is completed (available_at = completed_at + FREEZE_DAYS) and
+   every refund the completion payload already counted has arrived.
 
 So paid twice, completion twice, a refund before completion or before the payment, all end in the
 same ledger as the clean sequence. Each action is keyed (`c:<commission>:freeze`, ...) and runs under
@@ -24,13 +25,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from apps.core.money import pro_rata, yuan
+from apps.core.money import yuan
 
 from .. import sources
-from ..engine import Item, Node, OrderInput, Outcome, PlanSpec, compute, effective_max_levels
+from ..engine import Item, Node, OrderInput, Outcome, PlanSpec, compute, effective_max_levels, reversal_fen
 from ..lock_objects import accounts_lock, commissions_lock, order_fact_lock
 from ..models import Bucket, Commission, LedgerEntry, OrderFact, OrderOrgLink, RefundFact, RuleSet
 from ..plans import PlanCache, plan_spec, rule_set_in_force
@@ -101,6 +103,7 @@ def order_completed_record(*, payload: dict[str, Any]) -> OrderFact:
     completed_at = _dt(payload.get("completed_at")) or timezone.now()
     if fact.completed_at is None:
         fact.completed_at = completed_at
+        fact.refunded_at_completion_fen = _int(payload.get("refunded_fen"))
     fact.refunded_fen = max(fact.refunded_fen, _int(payload.get("refunded_fen")))
     fact.save()
     order_reconcile(order_id=fact.order_id)
@@ -230,7 +233,7 @@ def order_reconcile(
                     applied_at=timezone.now()
                 )
             return
-        needs_freeze = fact.completed_at is not None
+        needs_freeze = fact.completed_at is not None and _refunds_known(fact)
         if not pending_refunds and not needs_freeze:
             return
         accounts = accounts_lock(account_ids=[a for _c, a in ids])
@@ -243,6 +246,16 @@ def order_reconcile(
             for commission in commissions:
                 if commission.status == Commission.Status.PENDING:
                     _freeze(fact, commission, accounts[commission.account_id])
+
+
+def _refunds_known(fact: OrderFact) -> bool:
+    """Has every refund that order_completed already counted reached us? Freezing waits for them,
+    so a refund made before completion but delivered after it is reversed out of `pending`, exactly
+    as in the clean sequence."""
+    if fact.refunded_at_completion_fen <= 0:
+        return True
+    known = RefundFact.objects.filter(order_id=fact.order_id).aggregate(t=Sum("amount_fen"))["t"] or 0
+    return known >= fact.refunded_at_completion_fen
 
 
 def _accrue(fact: OrderFact, *, plans: PlanCache | None, reader: TreeReader | None) -> None:
@@ -318,7 +331,9 @@ def _reverse(fact: OrderFact, refund: RefundFact, commissions: list[Commission],
     before = max(0, after - refund.amount_fen)
     for commission in commissions:
         left = commission.amount_fen - commission.reversed_fen
-        share = pro_rata(commission.amount_fen, after, paid) - pro_rata(commission.amount_fen, before, paid)
+        share = reversal_fen(
+            commission.amount_fen, refunded_before=before, refunded_after=after, paid_fen=paid
+        )
         amount = max(0, min(share, left))
         if amount == 0:
             continue
