@@ -152,3 +152,22 @@ def completed(payload, **kwargs):
 
 def refunded(payload, **kwargs):
     return accrual.order_refunded_record(payload=refund_payload(payload, **kwargs))
+
+
+def earn_available(koc, amount_fen: int, *, when: datetime | None = None) -> dict:
+    """Give `koc` exactly `amount_fen` of available commission: an order of ten times that under a
+    10% plan (created if none is active), completed and settled without a freeze."""
+    from django.test import override_settings
+
+    from apps.commissions.services.settlement import settle_commissions
+
+    if not RuleSet.objects.filter(status=RuleSet.Status.ACTIVE).exists():
+        demo_plan()
+    product = make_product(max_rate="30.00")
+    when = when or at(0)
+    with override_settings(COMMISSION_FREEZE_DAYS=0):
+        order = order_payload(koc=koc, lines=[(product, 1, amount_fen * 10)], paid_at=when)
+        paid(order)
+        completed(order, completed_at=when)
+        settle_commissions(now=when)
+    return order

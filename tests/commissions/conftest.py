@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.commissions.factories import earn_available, make_team
+
+
+@pytest.fixture
+def transfer_sandbox(wechat_sandbox, settings):
+    """The WeChat sandbox with its merchant-transfer routes mounted (see sandbox_urls.py)."""
+    settings.ROOT_URLCONF = "tests.commissions.sandbox_urls"
+    return wechat_sandbox
+
+
+@pytest.fixture
+def earn(db):
+    """earn(koc, available_fen): give a KOC exactly that much available commission."""
+    return earn_available
+
+
+@pytest.fixture
+def team(db):
+    return make_team()
