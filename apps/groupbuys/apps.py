@@ -5,3 +5,9 @@ class GroupbuysConfig(AppConfig):
     name = "apps.groupbuys"
     label = "groupbuys"
     verbose_name = "拼团 Group buys"
+
+    def ready(self) -> None:
+        from . import handlers  # noqa: F401  (registers the order-event subscribers)
+        from .hooks import register
+
+        register()

@@ -1,0 +1,276 @@
+"""Group buys (拼团): campaigns, their groups, the members holding seats, and what we tell them.
+
+Every member is a real shopper with a real order: there is no way to add simulated members
+(虚拟成团), which WeChat forbids as misleading. A group's counters are moved only by conditional
+UPDATEs under the group's row (see services), and the database refuses any state where more seats
+are held than the group has, or more are paid than held.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+from apps.shop.models import Order, Product, Sku
+
+MIN_GROUP_SIZE = 2
+MAX_GROUP_SIZE = 100
+
+
+class Campaign(models.Model):
+    """A group-buy offer on one SKU, set by brand staff in the admin."""
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+", verbose_name="商品")
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="+", verbose_name="SKU")
+    group_price_fen = models.BigIntegerField("拼团价（分）", validators=[MinValueValidator(1)])
+    # The opener's price when set (团长价): a reward for starting a group, never above the group price.
+    leader_price_fen = models.BigIntegerField(
+        "团长价（分）", null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    group_size = models.PositiveSmallIntegerField(
+        "成团人数", validators=[MinValueValidator(MIN_GROUP_SIZE), MaxValueValidator(MAX_GROUP_SIZE)]
+    )
+    duration_minutes = models.PositiveIntegerField("每团时长（分钟）", validators=[MinValueValidator(1)])
+    starts_at = models.DateTimeField("开始时间")
+    ends_at = models.DateTimeField("结束时间")
+    # Units (件) one user may hold or have bought in this campaign, over all its groups.
+    per_user_limit = models.PositiveSmallIntegerField(
+        "每人限购（件）", default=1, validators=[MinValueValidator(1)]
+    )
+    is_active = models.BooleanField("启用", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["is_active", "ends_at"], name="gb_campaign_live")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(group_size__gte=MIN_GROUP_SIZE) & Q(group_size__lte=MAX_GROUP_SIZE),
+                name="gb_campaign_group_size_2_100",
+            ),
+            models.CheckConstraint(condition=Q(group_price_fen__gte=1), name="gb_campaign_price_positive"),
+            models.CheckConstraint(
+                condition=Q(leader_price_fen__isnull=True)
+                | (Q(leader_price_fen__gte=1) & Q(leader_price_fen__lte=F("group_price_fen"))),
+                name="gb_campaign_leader_price_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__gte=1), name="gb_campaign_duration_positive"
+            ),
+            models.CheckConstraint(condition=Q(per_user_limit__gte=1), name="gb_campaign_limit_positive"),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="gb_campaign_ends_after_start"
+            ),
+        ]
+        verbose_name = "拼团活动"
+        verbose_name_plural = "拼团活动"
+
+    def __str__(self) -> str:
+        title = self.product.title if self.product_id else "?"
+        return f"{title} · {self.group_size}人团"
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.sku_id and self.product_id and self.sku.product_id != self.product_id:
+            errors.setdefault("sku", []).append("SKU 不属于所选商品")
+        if self.sku_id and self.group_price_fen and self.group_price_fen > self.sku.price_fen:
+            # A "group price" above the list price would be a misleading offer.
+            errors.setdefault("group_price_fen", []).append("拼团价不能高于商品原价")
+        if (
+            self.leader_price_fen is not None
+            and self.group_price_fen
+            and (self.leader_price_fen > self.group_price_fen)
+        ):
+            errors.setdefault("leader_price_fen", []).append("团长价不能高于拼团价")
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors.setdefault("ends_at", []).append("结束时间必须晚于开始时间")
+        if errors:
+            raise ValidationError(errors)
+
+    def price_for(self, *, is_leader: bool) -> int:
+        if is_leader and self.leader_price_fen is not None:
+            return self.leader_price_fen
+        return self.group_price_fen
+
+
+class Group(models.Model):
+    """One group (团) of a campaign: `size` seats, open until `expires_at`.
+
+    `joined` counts held seats (members holding an unpaid or paid seat), `paid_count` the paid
+    ones. `status` moves forming -> succeeded or forming -> failed, once, by a conditional UPDATE.
+    """
+
+    class Status(models.TextChoices):
+        FORMING = "forming", "拼团中"
+        SUCCEEDED = "succeeded", "已成团"
+        FAILED = "failed", "未成团"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="groups")
+    leader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.FORMING)
+    size = models.PositiveSmallIntegerField()
+    joined = models.PositiveSmallIntegerField(default=0)
+    paid_count = models.PositiveSmallIntegerField(default=0)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["status", "expires_at"], name="gb_group_status_expiry"),
+            models.Index(fields=["campaign", "status"], name="gb_group_campaign_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(size__gte=MIN_GROUP_SIZE) & Q(size__lte=MAX_GROUP_SIZE),
+                name="gb_group_size_2_100",
+            ),
+            models.CheckConstraint(condition=Q(paid_count__gte=0), name="gb_group_paid_non_negative"),
+            models.CheckConstraint(condition=Q(paid_count__lte=F("joined")), name="gb_group_paid_le_joined"),
+            models.CheckConstraint(condition=Q(joined__lte=F("size")), name="gb_group_joined_le_size"),
+        ]
+        verbose_name = "拼团"
+        verbose_name_plural = "拼团"
+
+    def __str__(self) -> str:
+        return f"团 #{self.pk}"
+
+    @property
+    def seats_left(self) -> int:
+        return max(0, self.size - self.joined) if self.status == self.Status.FORMING else 0
+
+
+class GroupMember(models.Model):
+    """A shopper's seat in a group, backed by one shop order.
+
+    held (ordered, unpaid) -> paid, or -> released (the order was cancelled: the seat is free again);
+    paid -> refunded (the group failed, the payment came too late, or a full after-sales refund).
+    """
+
+    class Status(models.TextChoices):
+        HELD = "held", "占座待支付"
+        PAID = "paid", "已支付"
+        RELEASED = "released", "已释放"
+        REFUNDED = "refunded", "已退款"
+
+    ACTIVE = (Status.HELD, Status.PAID)
+
+    group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="+")
+    is_leader = models.BooleanField(default=False)
+    quantity = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    unit_price_fen = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.HELD)
+    # The shop refund that returned this member's money (failure or late payment), when we asked.
+    refund_id = models.BigIntegerField(null=True, blank=True)
+    joined_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["group_id", "id"]
+        constraints = [
+            # One seat per user per group; a user whose unpaid seat was released may join again.
+            models.UniqueConstraint(
+                fields=["group", "user"],
+                condition=Q(status__in=["held", "paid"]),
+                name="gb_member_one_active_seat",
+            ),
+            models.UniqueConstraint(
+                fields=["group"], condition=Q(is_leader=True), name="gb_member_one_leader"
+            ),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="gb_member_quantity_positive"),
+        ]
+        verbose_name = "团员"
+        verbose_name_plural = "团员"
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.group}"
+
+
+class CampaignUsage(models.Model):
+    """Units one user holds or has bought in a campaign: the per-user limit, as a guarded counter."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    units = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "user"], name="gb_usage_one_per_user"),
+            models.CheckConstraint(condition=Q(units__gte=0), name="gb_usage_units_non_negative"),
+        ]
+        verbose_name = "限购占用"
+        verbose_name_plural = "限购占用"
+
+    def __str__(self) -> str:
+        return f"{self.user_id} @ {self.campaign_id}: {self.units}"
+
+
+class SubscriptionQuota(models.Model):
+    """How many subscribe messages of one template the user has granted us (one per "accept")."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    template_id = models.CharField(max_length=128)
+    remaining = models.PositiveIntegerField(default=0)
+    granted_total = models.PositiveIntegerField(default=0)
+    # WeChat's 43101 ("user refused") clears the quota; recorded so support can see why.
+    last_errcode = models.IntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "template_id"], name="gb_quota_one_per_template"),
+            models.CheckConstraint(condition=Q(remaining__gte=0), name="gb_quota_non_negative"),
+        ]
+        verbose_name = "订阅消息额度"
+        verbose_name_plural = "订阅消息额度"
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.template_id}: {self.remaining}"
+
+
+class GroupNotification(models.Model):
+    """One subscribe message about a group's outcome to one user: queued once, sent at most once."""
+
+    class Kind(models.TextChoices):
+        SUCCEEDED = "succeeded", "拼团成功"
+        FAILED = "failed", "拼团失败"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "待发送"
+        SENDING = "sending", "发送中"
+        SENT = "sent", "已发送"
+        NO_QUOTA = "no_quota", "无订阅额度"
+        REFUSED = "refused", "用户拒收(43101)"
+        FAILED = "failed", "发送失败"
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    template_id = models.CharField(max_length=128)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    errcode = models.IntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "user", "kind"], name="gb_notification_once"),
+        ]
+        verbose_name = "拼团通知"
+        verbose_name_plural = "拼团通知"
+
+    def __str__(self) -> str:
+        return f"{self.kind} -> {self.user_id} ({self.status})"
