@@ -160,16 +160,15 @@ def test_pagination_shape_and_page_size_cap(shopper_client, shopper):
 
 
 @pytest.mark.django_db
-def test_login_is_throttled_with_the_error_shape(api_client, wechat_sandbox, settings):
-    from rest_framework.settings import api_settings
+def test_login_is_throttled_with_the_error_shape(api_client, wechat_sandbox, monkeypatch):
     from rest_framework.throttling import ScopedRateThrottle
 
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"login": "2/min"}}
-    ScopedRateThrottle.THROTTLE_RATES = {"login": "2/min"}
-    try:
-        codes = [api_client.post("/api/v1/auth/wechat-login", {"code": "x"}, format="json") for _ in range(3)]
-    finally:
-        ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    # DRF reads the rates into a class attribute at import; patch exactly that, restored afterwards.
+    monkeypatch.setattr(
+        ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "login": "2/min"}
+    )
+
+    codes = [api_client.post("/api/v1/auth/wechat-login", {"code": "x"}, format="json") for _ in range(3)]
 
     assert [r.status_code for r in codes] == [200, 200, 429]
     assert error_code(codes[2]) == "throttled"
