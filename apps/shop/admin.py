@@ -56,6 +56,10 @@ class SkuInline(admin.TabularInline):
 
 
 class ProductImageInlineForm(forms.ModelForm):
+    # A plain file field: the upload service's validation (content, format, pixels) gives the error,
+    # not Django's generic "upload a valid image".
+    original = forms.FileField(label="图片")
+
     class Meta:
         model = ProductImage
         fields = ["position", "original"]
@@ -127,26 +131,30 @@ class ProductAdmin(admin.ModelAdmin):
         if formset.model is not ProductImage:
             return super().save_formset(request, form, formset, change)
         # New pictures go through the upload service (variants, share cover); existing ones may
-        # only move; deleted ones take their files with them.
+        # only move; deleted ones take their files with them. The admin's history reads the lists.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for image_form in formset.forms:
+            image = image_form.instance
             if image_form in formset.deleted_forms:
-                if image_form.instance.pk:
-                    services.product_image_delete(image=image_form.instance)
+                if image.pk:
+                    formset.deleted_objects.append(image)
+                    services.product_image_delete(image=image)
                 continue
             if not image_form.has_changed():
                 continue
-            if image_form.instance.pk is None:
+            if image.pk is None:
                 upload = image_form.cleaned_data.get("original")
                 if upload:
-                    services.product_image_add(
-                        product=form.instance,
-                        upload=upload,
-                        position=image_form.cleaned_data.get("position") or 0,
+                    formset.new_objects.append(
+                        services.product_image_add(
+                            product=form.instance,
+                            upload=upload,
+                            position=image_form.cleaned_data.get("position") or 0,
+                        )
                     )
             elif "position" in image_form.changed_data:
-                ProductImage.objects.filter(pk=image_form.instance.pk).update(
-                    position=image_form.cleaned_data["position"]
-                )
+                ProductImage.objects.filter(pk=image.pk).update(position=image_form.cleaned_data["position"])
+                formset.changed_objects.append((image, ["position"]))
         return None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from apps.accounts import selectors as account_selectors
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsOperator
-from apps.core.schema import error_responses
+from apps.core.schema import PAGE_PARAMETERS, error_responses, paginated
 from apps.wechat import pay as wechatpay
 
 from . import selectors, services
@@ -28,26 +28,21 @@ def id_field(**kwargs) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
-def paginated(serializer_class: type[serializers.Serializer], name: str):
-    """The list envelope of API.md ({count, next, previous, results}) for the OpenAPI schema."""
-    return inline_serializer(
-        name,
-        {
-            "count": serializers.IntegerField(),
-            "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True),
-            "results": serializer_class(many=True),
-        },
-    )
+class QuerySerializer(serializers.Serializer):
+    """Query parameters. One given empty (`?status=`) is an error, as the schema says, not ignored.
 
+    DRF skips an empty query value of an optional field; a client that sent it meant something.
+    """
 
-PAGE_PARAMETERS = inline_serializer(
-    "ShopPageParameters",
-    {
-        "page": serializers.IntegerField(required=False, min_value=1),
-        "page_size": serializers.IntegerField(required=False, min_value=1, max_value=100),
-    },
-)
+    def to_internal_value(self, data):
+        blank = {
+            name: ["不能为空"]
+            for name, field in self.fields.items()
+            if data.get(name) == "" and not getattr(field, "allow_blank", False)
+        }
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
 
 
 # --- catalogue ----------------------------------------------------------------------------------
@@ -68,8 +63,11 @@ class BrandListApi(APIView):
 
     @extend_schema(
         operation_id="brands_list",
-        parameters=[PAGE_PARAMETERS],
-        responses={200: paginated(BrandOutputSerializer, "PaginatedBrandList"), **error_responses(400, 404)},
+        parameters=PAGE_PARAMETERS,
+        responses={
+            200: paginated(BrandOutputSerializer, name="PaginatedBrandList"),
+            **error_responses(400, 404),
+        },
     )
     def get(self, request):
         paginator = PageNumberPagination()
@@ -115,6 +113,9 @@ class CategoryTreeApi(APIView):
 
 
 class BrandRefSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ShopBrandRef"
+
     id = serializers.IntegerField()
     name = serializers.CharField()
 
@@ -168,7 +169,7 @@ class ProductDetailOutputSerializer(ProductOutputSerializer):
 class ProductListApi(APIView):
     permission_classes = [AllowAny]
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
         category = id_field(required=False)
         brand = id_field(required=False)
         q = serializers.CharField(required=False, allow_blank=True, max_length=64)
@@ -176,9 +177,9 @@ class ProductListApi(APIView):
 
     @extend_schema(
         operation_id="products_list",
-        parameters=[FilterSerializer, PAGE_PARAMETERS],
+        parameters=[FilterSerializer, *PAGE_PARAMETERS],
         responses={
-            200: paginated(ProductOutputSerializer, "PaginatedProductList"),
+            200: paginated(ProductOutputSerializer, name="PaginatedProductList"),
             **error_responses(400, 404),
         },
     )
@@ -311,7 +312,7 @@ def _order_out(order: Order) -> dict:
 
 
 class OrderListApi(APIView):
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
         status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
 
     class InputSerializer(serializers.Serializer):
@@ -326,9 +327,9 @@ class OrderListApi(APIView):
 
     @extend_schema(
         operation_id="orders_list",
-        parameters=[FilterSerializer, PAGE_PARAMETERS],
+        parameters=[FilterSerializer, *PAGE_PARAMETERS],
         responses={
-            200: paginated(OrderOutputSerializer, "PaginatedOrderList"),
+            200: paginated(OrderOutputSerializer, name="PaginatedOrderList"),
             **error_responses(400, 401, 404),
         },
     )

@@ -49,10 +49,14 @@ def tea_picture(width: int = 1000, height: int = 800) -> bytes:
     draw.polygon([rotate(x, y) for x, y in upper + lower], fill=(62, 128, 62), outline=(40, 92, 44))
     draw.line([rotate(-length / 2, 0), rotate(length / 2, 0)], fill=(190, 222, 170), width=6)
     for i in range(1, 6):
-        x = length * (i / 6 - 0.5)
-        reach = half_width * math.sin(math.pi * i / 6) * 0.8
+        start, end = i / 6 - 0.04, i / 6 + 0.06  # veins lean towards the tip, ending inside the edge
+        reach = half_width * math.sin(math.pi * end) * 0.75
         for sign in (-1, 1):
-            draw.line([rotate(x, 0), rotate(x + length * 0.09, sign * reach)], fill=(160, 204, 140), width=3)
+            draw.line(
+                [rotate(length * (start - 0.5), 0), rotate(length * (end - 0.5), sign * reach)],
+                fill=(160, 204, 140),
+                width=3,
+            )
     draw.line([rotate(-length / 2, 0), rotate(-length / 2 - 60, 25)], fill=(40, 92, 44), width=8)  # the stem
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)

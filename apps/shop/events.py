@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
+
 from apps.core import events
 
 from .models import Order, Refund
@@ -24,7 +26,7 @@ ORDER_CANCELLED = "order_cancelled"
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    return timezone.localtime(value).isoformat() if value else None
 
 
 def _order_payload(order: Order) -> dict[str, Any]:

@@ -11,7 +11,8 @@ with the APIv3 key, to the notify_url the project gave. So the project's real ve
   accepted as PROCESSING and its REFUND.SUCCESS notification follows from a Celery task, after the
   answer (as WeChat notifies later);
 - `POST pay/confirm {"prepay_id"}`: the shopper paid; the payment notification for the full amount
-  is sent synchronously and the answer is `{"transaction_id", "notify_status"}`;
+  is sent synchronously and the answer is `{"transaction_id", "notify_status"}` (the project's
+  HTTP status); with `"notify": false` the notification is held back for `pay/renotify`;
 - `POST pay/renotify {"out_trade_no"}`: WeChat's retry of a payment notification (replays).
 
 State (transactions, refunds) lives in Django's cache, shared by the web server and the worker.
@@ -105,7 +106,7 @@ def _error(status: int, code: str, message: str) -> HttpResponse:
     return signed_json({"code": code, "message": message}, status=status)
 
 
-def _verify_merchant(request: HttpRequest) -> HttpResponse | None:
+def verify_merchant_request(request: HttpRequest) -> HttpResponse | None:
     """Check the merchant's Authorization header as WeChat Pay does; an error answer, or None."""
     header = request.headers.get("Authorization", "")
     scheme, _, params = header.partition(" ")
@@ -305,7 +306,7 @@ def _expired(tx: dict[str, Any]) -> bool:
 @csrf_exempt
 @require_POST
 def jsapi(request: HttpRequest) -> HttpResponse:
-    if denied := _verify_merchant(request):
+    if denied := verify_merchant_request(request):
         return denied
     body = _json(request)
     amount = body.get("amount") or {}
@@ -353,7 +354,7 @@ def jsapi(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_GET
 def transaction_by_out_trade_no(request: HttpRequest, out_trade_no: str) -> HttpResponse:
-    if denied := _verify_merchant(request):
+    if denied := verify_merchant_request(request):
         return denied
     tx = get_transaction(out_trade_no)
     if tx is None:
@@ -364,7 +365,7 @@ def transaction_by_out_trade_no(request: HttpRequest, out_trade_no: str) -> Http
 @csrf_exempt
 @require_POST
 def close_transaction(request: HttpRequest, out_trade_no: str) -> HttpResponse:
-    if denied := _verify_merchant(request):
+    if denied := verify_merchant_request(request):
         return denied
     with _state_lock:
         tx = get_transaction(out_trade_no)
@@ -380,7 +381,7 @@ def close_transaction(request: HttpRequest, out_trade_no: str) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def refunds(request: HttpRequest) -> HttpResponse:
-    if denied := _verify_merchant(request):
+    if denied := verify_merchant_request(request):
         return denied
     body = _json(request)
     amount = body.get("amount") if isinstance(body.get("amount"), dict) else {}
@@ -458,7 +459,7 @@ def _refund_answer(refund: dict[str, Any]) -> dict[str, Any]:
 @csrf_exempt
 @require_GET
 def refund_by_out_refund_no(request: HttpRequest, out_refund_no: str) -> HttpResponse:
-    if denied := _verify_merchant(request):
+    if denied := verify_merchant_request(request):
         return denied
     refund = get_refund(out_refund_no)
     if refund is None:
@@ -492,8 +493,13 @@ def send_refund_notification(self, out_refund_no: str) -> int:
 @csrf_exempt
 @require_POST
 def confirm(request: HttpRequest) -> HttpResponse:
-    """The shopper paid in WeChat: mark the transaction paid and notify the project now."""
-    prepay_id = str(_json(request).get("prepay_id") or "")
+    """The shopper paid in WeChat: mark the transaction paid and notify the project now.
+
+    `{"prepay_id", "notify": false}` pays without notifying (a notification WeChat delivers late:
+    `pay/renotify` sends it), to rehearse a payment that races a cancellation.
+    """
+    body = _json(request)
+    prepay_id = str(body.get("prepay_id") or "")
     out_trade_no = cache.get(_PREPAY.format(prepay_id)) if prepay_id else None
     with _state_lock:
         tx = get_transaction(out_trade_no) if out_trade_no else None
@@ -510,8 +516,10 @@ def confirm(request: HttpRequest) -> HttpResponse:
         tx["success_time"] = _now_iso()
         _save_transaction(tx)
         cache.set(_TXID.format(tx["transaction_id"]), tx["out_trade_no"], STATE_TTL)
-    url, headers, body = payment_notification(tx["out_trade_no"])
-    status = send_notification(url, headers, body)
+    status = None
+    if body.get("notify", True) is not False:
+        url, headers, notification = payment_notification(tx["out_trade_no"])
+        status = send_notification(url, headers, notification)
     return signed_json({"transaction_id": tx["transaction_id"], "notify_status": status})
 
 

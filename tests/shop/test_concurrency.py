@@ -1,0 +1,146 @@
+"""What must hold under real concurrency, on PostgreSQL: threads, each with its own connection."""
+
+import threading
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from apps.core.models import OutboxEvent
+from apps.shop import services
+from apps.shop.errors import OutOfStock
+from apps.shop.models import Order, Payment, Refund, Sku
+from apps.wechat.sandbox import pay as sandbox
+from tests.accounts.factories import AddressFactory, UserFactory
+from tests.helpers import bearer_client
+from tests.shop.factories import SkuFactory, make_order
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def run_together(count: int, work) -> list:
+    """Run work(i) in `count` threads released at once; answers each result or exception."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as exc:
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def test_fifty_buyers_for_the_last_ten_units_make_exactly_ten_orders():
+    # given
+    sku = SkuFactory(stock=10, price_fen=9900)
+    buyers = [UserFactory() for _ in range(50)]
+    addresses = [AddressFactory(user=b) for b in buyers]
+
+    # when
+    results = run_together(
+        50, lambda i: services.order_create(buyer=buyers[i], items=[(sku.pk, 1)], address=addresses[i])
+    )
+
+    # then
+    orders = [r for r in results if isinstance(r, Order)]
+    refused = [r for r in results if isinstance(r, OutOfStock)]
+    assert (len(orders), len(refused)) == (10, 40), [
+        r for r in results if not isinstance(r, Order | OutOfStock)
+    ]
+    assert Sku.objects.get(pk=sku.pk).stock == 0
+    assert Order.objects.count() == 10
+    assert len({o.buyer_id for o in orders}) == 10
+
+
+def test_fifty_buyers_over_http_for_ten_units_in_two_sizes():
+    # given: two lines per order, taken in pk order whatever the request's order
+    small, large = SkuFactory(stock=10), SkuFactory(stock=1000)
+    buyers = [UserFactory() for _ in range(50)]
+    addresses = [AddressFactory(user=b) for b in buyers]
+    clients = [bearer_client(b) for b in buyers]
+
+    def order(i):
+        items = [{"sku_id": small.pk, "quantity": 1}, {"sku_id": large.pk, "quantity": 2}]
+        if i % 2:
+            items.reverse()
+        return (
+            clients[i]
+            .post("/api/v1/orders", {"items": items, "address_id": addresses[i].pk}, format="json")
+            .status_code
+        )
+
+    # when
+    statuses = run_together(50, order)
+
+    # then
+    assert sorted(statuses) == [201] * 10 + [409] * 40
+    assert Sku.objects.get(pk=small.pk).stock == 0
+    assert Sku.objects.get(pk=large.pk).stock == 1000 - 20
+
+
+def test_twenty_copies_of_one_notification_pay_once(wechat_sandbox):
+    # given: the order was paid at WeChat; its notification is about to arrive 20 times at once
+    shopper = UserFactory()
+    order = make_order(buyer=shopper, sku=SkuFactory(stock=5), quantity=1)
+    prepay_id = bearer_client(shopper).post(f"/api/v1/orders/{order.pk}/pay").json()["package"][10:]
+    Client().post(
+        "/wechat-sandbox/pay/confirm",
+        {"prepay_id": prepay_id, "notify": False},
+        content_type="application/json",
+    )
+    _url, headers, body = sandbox.payment_notification(order.no)
+
+    def deliver(_i):
+        return (
+            Client()
+            .generic(
+                "POST",
+                "/api/v1/payments/wechat/notify",
+                data=body,
+                content_type="application/json",
+                headers=headers,
+            )
+            .status_code
+        )
+
+    # when
+    statuses = run_together(20, deliver)
+    replays = [deliver(0) for _ in range(3)]
+
+    # then
+    assert statuses == [204] * 20
+    assert replays == [204] * 3
+    order.refresh_from_db()
+    assert (order.status, order.paid_fen) == ("paid", order.total_fen)
+    assert Payment.objects.count() == 1
+    assert OutboxEvent.objects.filter(type="order_paid").count() == 1
+
+
+def test_ten_concurrent_approvals_send_one_refund(wechat_sandbox, celery_eager):
+    # given: a paid order and its refund request
+    shopper = UserFactory()
+    order = make_order(buyer=shopper, sku=SkuFactory(stock=5), quantity=1)
+    client = bearer_client(shopper)
+    prepay_id = client.post(f"/api/v1/orders/{order.pk}/pay").json()["package"][10:]
+    Client().post("/wechat-sandbox/pay/confirm", {"prepay_id": prepay_id}, content_type="application/json")
+    refund = services.refund_create(order=Order.objects.get(pk=order.pk), amount_fen=None, reason="x")
+
+    # when
+    run_together(10, lambda _i: services.refund_approve(refund=Refund.objects.get(pk=refund.pk)))
+
+    # then
+    calls = [c for c in wechat_sandbox.calls if c.request.url.endswith("/v3/refund/domestic/refunds")]
+    assert len(calls) == 1
+    order.refresh_from_db()
+    assert (order.status, order.refunded_fen) == ("refunded", order.paid_fen)
+    assert OutboxEvent.objects.filter(type="order_refunded").count() == 1
