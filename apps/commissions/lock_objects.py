@@ -1,8 +1,9 @@
 """Row locks of the engine, always in this order so that concurrent flows cannot deadlock:
 
 1. the order fact (one order's events, one at a time);
-2. accounts, by primary key (every change of a KOC's money: accrual, reversal, settlement,
-   withdrawal, payout);
+2. accounts, by primary key: around everything that reads or moves `available` (withdrawals and
+   their outcomes, reversals, releases). Accrual and freezing touch only `pending`/`frozen` money of
+   one order, which its fact lock already serialises, so they take no account lock;
 3. commissions, by primary key;
 4. a withdrawal.
 

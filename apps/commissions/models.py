@@ -215,6 +215,7 @@ class OrderFact(models.Model):
     refunded_at_completion_fen = models.BigIntegerField(default=0)
     payload = models.JSONField(default=dict, blank=True)
     accrued_at = models.DateTimeField(null=True, blank=True)
+    frozen_at = models.DateTimeField(null=True, blank=True, help_text="completion applied to the commissions")
     rule_set = models.ForeignKey(RuleSet, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     cap_fen = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -56,6 +56,23 @@ def rule_set_in_force(at: datetime) -> RuleSet | None:
     )
 
 
+def plan_in_force(at: datetime) -> tuple[RuleSet | None, PlanSpec | None]:
+    """The set in force at `at` and its spec, in one query (its rules, each with its set).
+
+    A set in force with no rules pays nothing either way, so it is answered as no set at all.
+    """
+    rules = list(
+        Rule.objects.filter(rule_set__status__in=IN_FORCE_STATUSES, rule_set__effective_from__lte=at)
+        .filter(Q(rule_set__effective_to__isnull=True) | Q(rule_set__effective_to__gt=at))
+        .select_related("rule_set")
+        .order_by("-rule_set__effective_from", "pk")
+    )
+    if not rules:
+        return None, None
+    rule_set = rules[0].rule_set
+    return rule_set, plan_spec(rule_set, [r for r in rules if r.rule_set_id == rule_set.pk])
+
+
 class PlanCache:
     """Specs of rule sets by id, loaded once per batch (settlement, dry run, benchmark)."""
 

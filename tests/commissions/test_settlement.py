@@ -67,18 +67,20 @@ def test_nothing_is_freed_before_its_time_and_a_second_run_changes_nothing(world
 def test_a_worker_killed_mid_batch_then_rerun_credits_each_commission_once(world, monkeypatch):
     team, product = world
     _completed_orders(team, product, 5)  # 10 commissions
-    original = settlement._release_one
-    calls = {"n": 0}
+    original = settlement._set_statuses
+    batches = {"n": 0}
 
-    def crash_on_the_seventh(commission, account):
-        calls["n"] += 1
-        if calls["n"] == 7:
+    def die_in_the_second_batch(by_status):
+        batches["n"] += 1
+        if batches["n"] == 2:
+            # the second batch's release entries are written; the worker dies before it commits
+            assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.RELEASE).count() == 8
             raise SystemExit("worker killed")  # not an Exception: nothing may catch it on the way out
-        return original(commission, account)
+        return original(by_status)
 
-    monkeypatch.setattr(settlement, "_release_one", crash_on_the_seventh)
+    monkeypatch.setattr(settlement, "_set_statuses", die_in_the_second_batch)
 
-    # when: batches of 4; the second batch dies after writing two releases
+    # when: batches of 4
     with pytest.raises(SystemExit):
         settle_commissions(now=at(7), batch_size=4)
 
@@ -87,7 +89,7 @@ def test_a_worker_killed_mid_batch_then_rerun_credits_each_commission_once(world
     assert Commission.objects.filter(status="available").count() == 4
 
     # when: the rerun
-    monkeypatch.setattr(settlement, "_release_one", original)
+    monkeypatch.setattr(settlement, "_set_statuses", original)
     settle_commissions(now=at(7), batch_size=4)
 
     # then

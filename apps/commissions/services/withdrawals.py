@@ -57,7 +57,7 @@ from ..models import (
     WithdrawalAllocation,
 )
 from ..selectors import account_balances
-from .ledger import accounts_for, after_available_status, move
+from .ledger import accounts_for_kocs, after_available_status, move
 from .tax import tax_month, tax_record_lock, withholding_fen
 
 logger = logging.getLogger(__name__)
@@ -132,7 +132,9 @@ def withdrawal_create(*, koc_id: int, user_id: int | None, amount_fen: int, idem
     if not payee.is_organisation and not payee.openid:
         raise PayeeUnavailable("该账户未绑定微信，无法转账")
 
-    account = accounts_for([koc_id], organisations=[koc_id] if payee.is_organisation else [])[koc_id]
+    account = accounts_for_kocs(koc_ids=[koc_id], organisations=[koc_id] if payee.is_organisation else [])[
+        koc_id
+    ]
     try:
         withdrawal = _debit(
             account_id=account.pk,
