@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from wechatpayv3 import WeChatPay, WeChatPayType
@@ -129,6 +130,11 @@ def pay_config() -> PayConfig:
 
 @functools.lru_cache(maxsize=8)
 def _client_for(config: PayConfig) -> WeChatPay:
+    missing = [name for name, value in config.__dict__.items() if not value]
+    if missing:
+        # Without the platform public key wechatpayv3 would quietly fall back to downloading
+        # platform certificates; public-key mode is the only mode this project supports.
+        raise ImproperlyConfigured(f"WeChat Pay is not configured: {', '.join(missing)} empty (WECHATPAY_*)")
     client = WeChatPay(
         wechatpay_type=WeChatPayType.MINIPROG,
         mchid=config.mchid,

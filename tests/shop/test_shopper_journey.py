@@ -1,11 +1,14 @@
 """The whole shopper path over HTTP, with the real WeChat Pay client against the sandbox."""
 
 import pytest
+import requests
 
+from apps.accounts.models import User
 from apps.core.models import OutboxEvent
 from apps.shop.models import Order, Payment, Refund, Sku
+from tests.accounts.factories import AddressFactory
 from tests.helpers import bearer_client
-from tests.shop.factories import ProductFactory, SkuFactory
+from tests.shop.factories import ProductFactory, SkuFactory, make_order
 from tests.shop.journey import pay_through_sandbox
 
 ADDRESS = {
@@ -24,8 +27,6 @@ def test_browse_order_pay_ship_confirm_refund(api_client, ops_client, wechat_san
     sku = SkuFactory(product=ProductFactory(title="明前龙井 250g"), price_fen=9900, stock=10)
     login = api_client.post("/api/v1/auth/wechat-login", {"code": "journey"}, format="json")
     assert login.status_code == 200
-    from apps.accounts.models import User
-
     shopper = User.objects.get(pk=login.json()["user"]["id"])
     client = bearer_client(shopper)
     address = client.post("/api/v1/me/addresses", ADDRESS, format="json").json()
@@ -114,3 +115,32 @@ def test_browse_order_pay_ship_confirm_refund(api_client, ops_client, wechat_san
         (9900, 19800, True),
     ]
     assert Order.objects.get(pk=order["id"]).status == "refunded"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_payment_over_real_http_against_a_live_sandbox(live_server, settings, shopper):
+    # given: wechatpayv3 and the sandbox's notification really travel over TCP to a live server
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.WECHAT_SANDBOX_BASE_URL = f"{live_server.url}/wechat-sandbox"
+    order = make_order(
+        buyer=shopper, sku=SkuFactory(price_fen=4200, stock=3), address=AddressFactory(user=shopper)
+    )
+    client = bearer_client(shopper)
+
+    # when
+    params = client.post(f"/api/v1/orders/{order.pk}/pay").json()
+    confirm = requests.post(
+        f"{live_server.url}/wechat-sandbox/pay/confirm",
+        json={"prepay_id": params["package"].removeprefix("prepay_id=")},
+        timeout=30,
+    )
+
+    # then
+    assert confirm.status_code == 200, confirm.text
+    assert confirm.json()["notify_status"] == 204
+    order.refresh_from_db()
+    assert (order.status, order.paid_fen, order.transaction_id) == (
+        "paid",
+        4200,
+        confirm.json()["transaction_id"],
+    )

@@ -213,3 +213,13 @@ def test_the_loser_of_a_creation_race_uses_the_winners_keys(settings, tmp_path, 
     monkeypatch.setattr(sandbox_keys_module, "generate", generate_while_another_process_wins)
 
     assert sandbox_keys_module._create(tmp_path / "wechat-sandbox-keys.json") == winner
+
+
+def test_missing_production_keys_are_a_configuration_error_not_a_certificate_download(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.WECHAT_SANDBOX = False
+    settings.WECHATPAY_PUBLIC_KEY = ""
+
+    with pytest.raises(ImproperlyConfigured, match="platform_public_key"):
+        wechatpay.client()

@@ -5,7 +5,7 @@ WeChat Pay's API v3 paths begin with /v3/, so they live here as /wechat-sandbox/
 
 from django.urls import path
 
-from . import miniprogram, pay
+from . import miniprogram, pay, subscribe, transfers
 
 app_name = "wechat_sandbox"
 
@@ -15,7 +15,8 @@ urlpatterns = [
     path("wxa/business/getuserphonenumber", miniprogram.getuserphonenumber, name="getuserphonenumber"),
     path("wxa/getwxacodeunlimit", miniprogram.getwxacodeunlimit, name="getwxacodeunlimit"),
     path("wxa/generate_urllink", miniprogram.generate_urllink, name="generate_urllink"),
-    # WeChat Pay API v3
+    path("cgi-bin/message/subscribe/send", subscribe.send, name="subscribe_send"),
+    # WeChat Pay API v3: payments and refunds
     path("v3/pay/transactions/jsapi", pay.jsapi, name="pay_jsapi"),
     path(
         "v3/pay/transactions/out-trade-no/<str:out_trade_no>",
@@ -29,7 +30,20 @@ urlpatterns = [
     ),
     path("v3/refund/domestic/refunds", pay.refunds, name="pay_refunds"),
     path("v3/refund/domestic/refunds/<str:out_refund_no>", pay.refund_by_out_refund_no, name="pay_refund"),
-    # The shopper's side: "I paid" in WeChat, and WeChat's retries of a payment notification.
+    # WeChat Pay API v3: merchant transfers (商家转账)
+    path("v3/fund-app/mch-transfer/transfer-bills", transfers.transfer_bills, name="transfer_bills"),
+    path(
+        "v3/fund-app/mch-transfer/transfer-bills/out-bill-no/<str:out_bill_no>",
+        transfers.transfer_bill,
+        name="transfer_bill",
+    ),
+    path(
+        "v3/fund-app/mch-transfer/transfer-bills/out-bill-no/<str:out_bill_no>/cancel",
+        transfers.cancel_bill,
+        name="transfer_cancel",
+    ),
+    # The user's side: "I paid" / "I confirmed the transfer" in WeChat, and WeChat's notify retries.
     path("pay/confirm", pay.confirm, name="pay_confirm"),
     path("pay/renotify", pay.renotify, name="pay_renotify"),
+    path("transfer/confirm", transfers.confirm, name="transfer_confirm"),
 ]
