@@ -11,6 +11,11 @@ Loaded by tests/conftest.py with `pytest_plugins = ["tests.browser_fixtures"]`.
 
 We never let Playwright download a browser (`playwright install`): CI reaches Debian's and PyPI's
 mirrors only, so the browser is Debian's package, launched with `executable_path`.
+
+Chinese text: a bare Debian has no CJK font, and Chromium would draw boxes. The browser is launched
+with FONTCONFIG_FILE pointing at a fonts.conf that includes the system's and adds the folder of the
+CJK font the posters use (the pip-installed Noto Sans CJK, see apps/sharing/fonts.py), so pages
+render Chinese with no system package and no download.
 """
 
 from __future__ import annotations
@@ -37,6 +42,38 @@ PHONE_VIEWPORT = {"width": 390, "height": 844}
 PHONE_SCALE = 2
 
 
+FONTS_CONF = """<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">
+<fontconfig>
+  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>
+  <dir>{font_dir}</dir>
+  <cachedir>{cache_dir}</cachedir>
+  <alias><family>sans-serif</family><prefer><family>Noto Sans CJK SC</family></prefer></alias>
+</fontconfig>
+"""
+
+
+def cjk_fontconfig(folder: Path) -> Path:
+    """Write a fonts.conf into `folder` that adds the posters' CJK font to the system's fonts."""
+    from apps.sharing.fonts import font_source
+
+    cache = folder / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    conf = folder / "fonts.conf"
+    conf.write_text(FONTS_CONF.format(font_dir=font_source().path.parent, cache_dir=cache), encoding="utf-8")
+    return conf
+
+
+@pytest.fixture(scope="session")
+def _browser_fontconfig(tmp_path_factory) -> Path | None:
+    from apps.sharing.fonts import CJKFontNotFound
+
+    try:
+        return cjk_fontconfig(tmp_path_factory.mktemp("fontconfig"))
+    except CJKFontNotFound:  # the font tests say so loudly; pages then show whatever the system has
+        return None
+
+
 def artifacts_dir() -> Path:
     folder = Path(settings.BASE_DIR) / "test-artifacts"
     folder.mkdir(exist_ok=True)
@@ -59,7 +96,7 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
-def browser_page(request, monkeypatch) -> Iterator:
+def browser_page(request, monkeypatch, _browser_fontconfig) -> Iterator:
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         pytest.skip(
             f"browser test: no Chromium at {CHROMIUM}; `apt-get install chromium` "
@@ -77,7 +114,15 @@ def browser_page(request, monkeypatch) -> Iterator:
     # and Playwright is opened per test so that the other tests keep the check.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            env={
+                **os.environ,
+                **({"FONTCONFIG_FILE": str(_browser_fontconfig)} if _browser_fontconfig else {}),
+            },
+        )
         context = browser.new_context(
             viewport=PHONE_VIEWPORT, device_scale_factor=PHONE_SCALE, locale="zh-CN", is_mobile=True
         )

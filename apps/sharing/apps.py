@@ -5,3 +5,14 @@ class SharingConfig(AppConfig):
     name = "apps.sharing"
     label = "sharing"
     verbose_name = "分享与归因 Sharing"
+
+    def ready(self) -> None:
+        from apps.shop.attribution import set_attribution_resolver
+
+        from . import handlers  # noqa: F401  (registers the event subscribers)
+        from .attribution import resolve_attribution
+        from .shop_targets import resolve_product
+        from .targets import register_target
+
+        register_target("product", resolve_product)
+        set_attribution_resolver(resolve_attribution)

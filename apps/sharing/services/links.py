@@ -1,0 +1,147 @@
+"""Share links: one per (sharer, target), created with an unguessable code; opening one counts a visit."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.core.errors import InvalidInput
+
+from .. import codes, targets
+from ..errors import TargetNotFound
+from ..models import ShareLink, ShareVisit
+from ..targets import TargetInfo
+from . import bindings
+
+logger = logging.getLogger(__name__)
+
+CODE_ATTEMPTS = 5
+
+
+def _check_target(target: str) -> None:
+    if targets.is_registered(target):
+        return
+    allowed = targets.registered_targets()
+    message = f"可分享的对象：{', '.join(allowed)}" if allowed else "暂无可分享的对象"
+    raise InvalidInput(
+        "分享对象无效", code="validation_error", fields={"target": [f"“{target}”不可分享。{message}"]}
+    )
+
+
+def _card_fields(info: TargetInfo) -> dict[str, str]:
+    image_url = info.image_url or ""
+    if not image_url.startswith(("https://", "http://")) or len(image_url) > 500:
+        image_url = ""  # WeChat needs an absolute URL; without one it shows a screenshot of the page
+    return {
+        "title": (info.title or "")[:120],
+        "image_url": image_url,
+        "page": info.page.strip("/")[:128],
+    }
+
+
+@transaction.atomic
+def share_link_get_or_create(*, sharer, target: str, target_id: int) -> tuple[ShareLink, TargetInfo, bool]:
+    """The sharer's link to the target, made on the first share; (link, target card, created).
+
+    The same sharer sharing the same target again gets the same link (its card refreshed). Anyone
+    logged in may share (that is how groups fill); only links of approved KOCs bind customers and
+    earn. The poster is drawn by a Celery task once the link is committed.
+
+    A code collision or a concurrent first share of the same target hits a unique constraint: the
+    first retries with a new code, the second answers the link the other request made.
+    """
+    _check_target(target)
+    info = targets.resolve(target, target_id)
+    if info is None:
+        raise TargetNotFound()
+    card = _card_fields(info)
+
+    existing = ShareLink.objects.filter(sharer=sharer, target=target, target_id=target_id).first()
+    if existing is not None:
+        return _refreshed(existing, card), info, False
+
+    for _attempt in range(CODE_ATTEMPTS):
+        code = codes.new_code()
+        link = ShareLink(
+            code=code, scene=codes.scene_for(code), sharer=sharer, target=target, target_id=target_id, **card
+        )
+        link.full_clean(
+            exclude=["qr", "poster", "url_link"], validate_unique=False, validate_constraints=False
+        )
+        try:
+            with transaction.atomic():
+                link.save()
+        except IntegrityError:
+            existing = ShareLink.objects.filter(sharer=sharer, target=target, target_id=target_id).first()
+            if existing is not None:
+                return _refreshed(existing, card), info, False
+            logger.warning("share code collision on %s; drawing another", code)
+            continue
+        _render_poster_on_commit(link.pk)
+        return link, info, True
+    raise RuntimeError(f"no free share code after {CODE_ATTEMPTS} attempts")
+
+
+def _refreshed(link: ShareLink, card: dict[str, str]) -> ShareLink:
+    changed = {name: value for name, value in card.items() if getattr(link, name) != value}
+    if changed:
+        ShareLink.objects.filter(pk=link.pk).update(**changed)
+        for name, value in changed.items():
+            setattr(link, name, value)
+    return link
+
+
+def _render_poster_on_commit(link_id: int) -> None:
+    from ..tasks import render_poster
+
+    transaction.on_commit(lambda: render_poster.delay(link_id))
+
+
+def visitor_key(*, user=None, ip: str = "", user_agent: str = "") -> str:
+    """`u<id>` for a logged-in viewer; else a hash of IP and User-Agent (no personal data stored)."""
+    if user is not None and getattr(user, "is_authenticated", False):
+        return f"u{user.pk}"
+    digest = hashlib.sha256(f"{ip}|{user_agent}".encode()).hexdigest()[:32]
+    return f"a{digest}"
+
+
+@transaction.atomic
+def visit_record(
+    *, link: ShareLink, visitor_key: str, user=None, channel: str = "api", now: datetime | None = None
+) -> bool:
+    """Count one visit per viewer per (local) day: True when this one counted.
+
+    The unique (link, visitor, day) row decides, so two concurrent first visits count once; the
+    counter moves with F() only when the row is new.
+    """
+    day = timezone.localdate(now or timezone.now())
+    try:
+        with transaction.atomic():
+            ShareVisit.objects.create(
+                link=link,
+                visitor_key=visitor_key[:40],
+                day=day,
+                user=user if user is not None and getattr(user, "is_authenticated", False) else None,
+                channel=channel,
+            )
+    except IntegrityError:
+        return False
+    ShareLink.objects.filter(pk=link.pk).update(visits=F("visits") + 1)
+    return True
+
+
+@transaction.atomic
+def share_link_open(
+    *, link: ShareLink, viewer, visitor_key: str, channel: str = "api", now: datetime | None = None
+) -> bindings.BindingOutcome | None:
+    """Someone opened the link: count the visit, and for a logged-in viewer apply the binding policy."""
+    now = now or timezone.now()
+    visit_record(link=link, visitor_key=visitor_key, user=viewer, channel=channel, now=now)
+    if viewer is None or not getattr(viewer, "is_authenticated", False):
+        return None
+    return bindings.binding_touch(customer=viewer, link=link, via=channel, now=now)
