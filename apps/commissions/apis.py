@@ -106,7 +106,7 @@ class WithdrawalsApi(APIView):
     @extend_schema(
         operation_id="koc_withdrawals_list",
         parameters=PAGE_PARAMETERS,
-        responses={200: paginated(ListOutputSerializer), **error_responses(401, 404)},
+        responses={200: paginated(ListOutputSerializer), **error_responses(400, 401, 404)},
     )
     def get(self, request):
         qs = selectors.withdrawal_list(koc_id=_my_koc_id(request))
@@ -129,10 +129,11 @@ class WithdrawalsApi(APIView):
         responses={201: WithdrawalOutputSerializer, **error_responses(400, 401, 404, 409, 429, 502, 503)},
     )
     def post(self, request):
-        koc_id = _my_koc_id(request)
+        # The header first: a request without it is malformed whoever sends it (400 before 404).
         key = (request.headers.get("Idempotency-Key") or "").strip()
         if not key or len(key) > 128:
             raise IdempotencyKeyRequired()
+        koc_id = _my_koc_id(request)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         answer = withdrawal_services.withdrawal_create(
