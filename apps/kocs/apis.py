@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.errors import InvalidInput, NotFound
 from apps.core.pagination import PageNumberPagination
-from apps.core.schema import error_responses
+from apps.core.schema import PAGE_PARAMETERS, error_responses, list_responses
+from apps.shop import selectors as shop_selectors
 
 from . import selectors, services
 from .errors import NotAKoc
-from .models import Koc
+from .models import BrandInvitation, Koc
 
 
 def _my_koc(request) -> Koc:
@@ -66,6 +69,12 @@ class KocApplyApi(APIView):
 
 
 class KocMeApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        bio = serializers.CharField(max_length=500, required=False, allow_blank=True)
+        favorite_category_ids = serializers.ListField(
+            child=serializers.IntegerField(min_value=1), max_length=20, required=False
+        )
+
     class OutputSerializer(serializers.Serializer):
         class ParentSerializer(serializers.Serializer):
             nickname = serializers.CharField(source="display_name")
@@ -85,8 +94,12 @@ class KocMeApi(APIView):
         real_name_masked = serializers.CharField()
         id_number_masked = serializers.CharField()
         bio = serializers.CharField()
+        favorite_category_ids = serializers.SerializerMethodField()
         rejection_reason = serializers.CharField()
         stats = StatsSerializer()
+
+        def get_favorite_category_ids(self, koc: Koc) -> list[int]:
+            return sorted(c.pk for c in koc.favorite_categories.all())
 
         def get_invite_code(self, koc: Koc) -> str | None:
             # A code only works once its owner is approved; before that it is not handed out.
@@ -94,9 +107,23 @@ class KocMeApi(APIView):
 
     @extend_schema(operation_id="koc_me", responses={200: OutputSerializer, **error_responses(401, 404)})
     def get(self, request):
+        return Response(self._render(_my_koc(request)))
+
+    @extend_schema(
+        operation_id="koc_me_update",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **error_responses(400, 401, 404)},
+    )
+    def patch(self, request):
         koc = _my_koc(request)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        koc = services.koc_profile_update(koc=koc, **data.validated_data)
+        return Response(self._render(koc))
+
+    def _render(self, koc: Koc) -> dict:
         koc.stats = selectors.koc_stats(koc=koc)
-        return Response(self.OutputSerializer(koc).data)
+        return self.OutputSerializer(koc).data
 
 
 class KocTeamApi(APIView):
@@ -123,10 +150,7 @@ class KocTeamApi(APIView):
 
     @extend_schema(
         operation_id="koc_team",
-        parameters=[
-            OpenApiParameter("page", int, description="page of direct members"),
-            OpenApiParameter("page_size", int, description="direct members per page (at most 100)"),
-        ],
+        parameters=PAGE_PARAMETERS,
         responses={200: OutputSerializer, **error_responses(400, 401, 404)},
     )
     def get(self, request):
@@ -142,3 +166,182 @@ class KocTeamApi(APIView):
             "direct_members": members,
         }
         return Response(self.OutputSerializer(body).data)
+
+
+# --- storefront (选品) -----------------------------------------------------------------------------
+
+
+class BrandRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+def _cover_url(product) -> str | None:
+    cover = shop_selectors.product_cover(product)
+    return shop_selectors.media_url(cover.display) if cover else None
+
+
+class StorefrontPicksApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        product_id = serializers.IntegerField(min_value=1)
+
+    class OutputSerializer(serializers.Serializer):
+        product_id = serializers.IntegerField()
+        title = serializers.CharField(source="product.title")
+        brand = BrandRefSerializer(source="product.brand")
+        cover_url = serializers.SerializerMethodField()
+        price_fen = serializers.IntegerField(allow_null=True)
+        available = serializers.SerializerMethodField()
+        position = serializers.IntegerField()
+
+        def get_cover_url(self, pick) -> str | None:
+            return _cover_url(pick.product)
+
+        def get_available(self, pick) -> bool:
+            product = pick.product
+            return bool(product.is_active and product.brand.is_active and pick.price_fen is not None)
+
+    @extend_schema(
+        operation_id="koc_storefront_products_list",
+        **list_responses(OutputSerializer, 401),
+    )
+    def get(self, request):
+        koc = _approved_koc(request)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(selectors.storefront_picks(koc=koc), request, view=self)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="koc_storefront_products_add",
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            201: OutputSerializer,
+            **error_responses(400, 401, 404, 409),
+        },
+    )
+    def post(self, request):
+        koc = _approved_koc(request)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pick, created = services.storefront_pick_add(koc=koc, **data.validated_data)
+        pick = selectors.storefront_picks(koc=koc).get(pk=pick.pk)
+        return Response(
+            self.OutputSerializer(pick).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class StorefrontPickDetailApi(APIView):
+    @extend_schema(
+        operation_id="koc_storefront_products_remove", responses={204: None, **error_responses(401, 404)}
+    )
+    def delete(self, request, product_id: int):
+        services.storefront_pick_remove(koc=_approved_koc(request), product_id=product_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PublicStorefrontApi(APIView):
+    """A KOC's storefront for shoppers: who they are and what they picked. No login needed."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class OutputSerializer(serializers.Serializer):
+        class KocSerializer(serializers.Serializer):
+            nickname = serializers.CharField(source="display_name")
+            avatar_url = serializers.SerializerMethodField()
+            bio = serializers.CharField()
+            invite_code = serializers.CharField()
+
+            def get_avatar_url(self, koc: Koc) -> str:
+                return koc.user.avatar_url if koc.user_id else ""
+
+        class ProductSerializer(serializers.Serializer):
+            id = serializers.IntegerField()
+            title = serializers.CharField()
+            brand = BrandRefSerializer()
+            cover_url = serializers.SerializerMethodField()
+            price_fen = serializers.IntegerField()
+            sales = serializers.IntegerField()
+
+            def get_cover_url(self, product) -> str | None:
+                return _cover_url(product)
+
+        koc = KocSerializer()
+        products = ProductSerializer(many=True)
+
+    @extend_schema(
+        operation_id="storefront_retrieve", responses={200: OutputSerializer, **error_responses(404)}
+    )
+    def get(self, request, invite_code: str):
+        koc = selectors.storefront_koc(invite_code=invite_code)
+        if koc is None:
+            raise NotFound("店铺不存在")
+        products = list(selectors.storefront_products(koc=koc)[: services.MAX_PICKS])
+        return Response(self.OutputSerializer({"koc": koc, "products": products}).data)
+
+
+# --- brand partnerships ----------------------------------------------------------------------------
+
+
+class PartnershipOutputSerializer(serializers.Serializer):
+    class BrandSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        name = serializers.CharField()
+        logo_url = serializers.SerializerMethodField()
+
+        def get_logo_url(self, brand) -> str | None:
+            return shop_selectors.media_url(brand.logo)
+
+    id = serializers.IntegerField()
+    brand = BrandSerializer()
+    status = serializers.CharField()
+    message = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    responded_at = serializers.DateTimeField(allow_null=True)
+
+
+class PartnershipListApi(APIView):
+    @extend_schema(
+        operation_id="koc_partnerships_list",
+        parameters=[
+            OpenApiParameter("status", str, enum=[s.value for s in BrandInvitation.Status]),
+            *PAGE_PARAMETERS,
+        ],
+        responses=list_responses(PartnershipOutputSerializer, 401)["responses"],
+    )
+    def get(self, request):
+        koc = _approved_koc(request)
+        wanted = request.query_params.get("status") or None
+        if wanted is not None and wanted not in BrandInvitation.Status.values:
+            raise InvalidInput("状态无效", code="validation_error", fields={"status": ["状态无效"]})
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(
+            selectors.invitations_for(koc=koc, status=wanted), request, view=self
+        )
+        return paginator.get_paginated_response(PartnershipOutputSerializer(page, many=True).data)
+
+
+class PartnershipRespondApi(APIView):
+    accept = True
+
+    @extend_schema(
+        request=None,
+        responses={200: PartnershipOutputSerializer, **error_responses(401, 404, 409)},
+    )
+    def post(self, request, invitation_id: int):
+        koc = _approved_koc(request)
+        invitation = selectors.invitations_for(koc=koc).filter(pk=invitation_id).first()
+        if invitation is None:
+            raise NotFound()
+        invitation = services.brand_invitation_respond(invitation=invitation, accept=self.accept)
+        return Response(PartnershipOutputSerializer(invitation).data)
+
+
+class PartnershipAcceptApi(PartnershipRespondApi):
+    accept = True
+
+
+class PartnershipDeclineApi(PartnershipRespondApi):
+    accept = False

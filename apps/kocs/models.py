@@ -127,6 +127,10 @@ class Koc(MPTTModel):
     registration_number = models.CharField("统一社会信用代码", max_length=32, blank=True)
 
     bio = models.TextField("简介", blank=True)
+    # What the KOC likes: brands find KOCs by it (product preference first, money second).
+    favorite_categories = models.ManyToManyField(
+        "shop.Category", blank=True, related_name="+", verbose_name="喜欢的类目"
+    )
     level = models.ForeignKey(
         Level, on_delete=models.PROTECT, null=True, blank=True, related_name="kocs", verbose_name="等级"
     )
@@ -304,3 +308,57 @@ class KocOrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.item_id} ({self.koc_id})"
+
+
+class KocProductPick(models.Model):
+    """A product a KOC chose to feature in their storefront (选品)."""
+
+    koc = models.ForeignKey(Koc, on_delete=models.CASCADE, related_name="picks")
+    product = models.ForeignKey("shop.Product", on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["koc_id", "position", "id"]
+        constraints = [models.UniqueConstraint(fields=["koc", "product"], name="kocs_one_pick_per_product")]
+        verbose_name = "橱窗选品"
+        verbose_name_plural = "橱窗选品"
+
+    def __str__(self) -> str:
+        return f"{self.koc_id}: {self.product_id}"
+
+
+class BrandInvitation(models.Model):
+    """A brand invites a KOC to partner (品牌合作); the KOC accepts or declines."""
+
+    class Status(models.TextChoices):
+        INVITED = "invited", "待回复"
+        ACCEPTED = "accepted", "已接受"
+        DECLINED = "declined", "已拒绝"
+
+    brand = models.ForeignKey("shop.Brand", on_delete=models.CASCADE, related_name="koc_invitations")
+    koc = models.ForeignKey(Koc, on_delete=models.CASCADE, related_name="brand_invitations")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVITED, db_index=True)
+    message = models.CharField("邀请语", max_length=300, blank=True)
+    # The affinity score when invited, kept so the brand can see why it picked this KOC.
+    affinity_score = models.IntegerField(default=0)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "koc"],
+                condition=models.Q(status="invited"),
+                name="kocs_one_open_invitation_per_brand",
+            )
+        ]
+        verbose_name = "品牌合作邀请"
+        verbose_name_plural = "品牌合作邀请"
+
+    def __str__(self) -> str:
+        return f"{self.brand_id} -> {self.koc_id} ({self.status})"

@@ -11,10 +11,27 @@ from collections import defaultdict
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Exists, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce
 
-from .models import Koc, KocParentHistory, KocSale, Level
+from apps.shop import selectors as shop_selectors
+from apps.shop.models import Product, ProductImage
+
+from .models import BrandInvitation, Koc, KocOrderLine, KocParentHistory, KocProductPick, KocSale, Level
 
 # A tree deeper than this is a bug; the recursive walk stops there rather than loop.
 MAX_TREE_DEPTH = 64
@@ -147,7 +164,12 @@ def direct_members(*, koc: Koc) -> QuerySet[Koc]:
     return (
         Koc.objects.filter(parent=koc)
         .select_related("user", "level")
-        .annotate(own_sales_fen=Coalesce(Subquery(sales, output_field=IntegerField()), Value(0)))
+        .annotate(
+            own_sales_fen=Cast(
+                Coalesce(Subquery(sales, output_field=BigIntegerField()), Value(0)),
+                output_field=BigIntegerField(),
+            )
+        )
         .order_by("lft")
     )
 
@@ -244,3 +266,135 @@ def team_tree_problems() -> list[str]:
         if current != [parent_id]:
             problems.append(f"node {pk}: parent is {parent_id} but the open parent history says {current}")
     return problems
+
+
+# --- storefronts and partnerships ------------------------------------------------------------------
+
+
+def storefront_koc(*, invite_code: str) -> Koc | None:
+    """The approved individual whose public storefront this is, by invite code."""
+    return (
+        Koc.objects.select_related("user")
+        .filter(
+            invite_code=(invite_code or "").strip().upper(),
+            status=Koc.Status.APPROVED,
+            role__in=Koc.INDIVIDUAL_ROLES,
+        )
+        .first()
+    )
+
+
+def storefront_products(*, koc: Koc) -> QuerySet[Product]:
+    """The KOC's picks that can be bought now, in the KOC's order, with price and images: 2 queries."""
+    picks = KocProductPick.objects.filter(koc=koc, product=OuterRef("pk"))
+    return (
+        shop_selectors.product_list()
+        .filter(Exists(picks))
+        .annotate(pick_position=Subquery(picks.values("position")[:1]))
+        .order_by("pick_position", "id")
+    )
+
+
+def storefront_picks(*, koc: Koc) -> QuerySet[KocProductPick]:
+    """The KOC's own list of picks, unavailable ones included (`price_fen` None when unbuyable)."""
+    return (
+        KocProductPick.objects.filter(koc=koc)
+        .select_related("product__brand")
+        .annotate(
+            price_fen=Min("product__skus__price_fen", filter=Q(product__skus__is_active=True)),
+        )
+        .prefetch_related(
+            Prefetch("product__images", queryset=ProductImage.objects.order_by("position", "id"))
+        )
+        .order_by("position", "id")
+    )
+
+
+def invitations_for(*, koc: Koc, status: str | None = None) -> QuerySet[BrandInvitation]:
+    qs = BrandInvitation.objects.filter(koc=koc).select_related("brand")
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-created_at", "-id")
+
+
+# Brand affinity: a transparent, integer score. Preference first, money second (DOMAIN.md): what a
+# KOC buys of the brand with its own money and the categories it says it likes weigh more than
+# what it sold of the brand.
+AFFINITY_POINTS_PER_10_YUAN_BOUGHT = 3
+AFFINITY_POINTS_PER_FAVOURITE_CATEGORY = 20
+AFFINITY_POINTS_PER_10_YUAN_SOLD = 1
+AFFINITY_EXPLANATION = (
+    f"自购该品牌每 10 元 {AFFINITY_POINTS_PER_10_YUAN_BOUGHT} 分；"
+    f"每个与该品牌商品类目相符的喜欢类目 {AFFINITY_POINTS_PER_FAVOURITE_CATEGORY} 分；"
+    f"带货该品牌每 10 元 {AFFINITY_POINTS_PER_10_YUAN_SOLD} 分"
+)
+
+
+def brand_affinity(*, brand_id: int, limit: int = 100) -> list[Koc]:
+    """Approved individual KOCs ranked by affinity to a brand, best first, with the parts of the score.
+
+    Each KOC carries `bought_fen` (own completed purchases of the brand's products, not refunded),
+    `matched_categories` (favourite categories whose subtree holds one of the brand's active
+    products), `sold_fen` (completed sales of the brand's products) and `affinity_score`, plus
+    `open_invitation` (True when an invitation awaits an answer). One query.
+    """
+
+    def lines(kind: str):
+        # Cast: PostgreSQL's SUM(bigint) is numeric, and numeric / 1000 would not be whole tens.
+        return Cast(
+            Coalesce(
+                Subquery(
+                    KocOrderLine.objects.filter(
+                        koc=OuterRef("pk"), kind=kind, brand_id=brand_id, refunded=False
+                    )
+                    .order_by()
+                    .values("koc")
+                    .annotate(total=Sum("line_fen"))
+                    .values("total"),
+                    output_field=BigIntegerField(),
+                ),
+                Value(0),
+            ),
+            output_field=BigIntegerField(),
+        )
+
+    favourites = Koc.favorite_categories.through.objects.filter(koc_id=OuterRef("pk")).filter(
+        Exists(
+            Product.objects.filter(
+                brand_id=brand_id,
+                is_active=True,
+                category__tree_id=OuterRef("category__tree_id"),
+                category__lft__gte=OuterRef("category__lft"),
+                category__lft__lte=OuterRef("category__rght"),
+            )
+        )
+    )
+    matched = Cast(
+        Coalesce(
+            Subquery(
+                favourites.order_by().values("koc_id").annotate(n=Count("pk")).values("n"),
+                output_field=IntegerField(),
+            ),
+            Value(0),
+        ),
+        output_field=BigIntegerField(),
+    )
+    qs = (
+        Koc.objects.filter(status=Koc.Status.APPROVED, role__in=Koc.INDIVIDUAL_ROLES)
+        .select_related("user", "level")
+        .annotate(bought_fen=lines(KocOrderLine.Kind.PURCHASE), sold_fen=lines(KocOrderLine.Kind.SALE))
+        .annotate(matched_categories=matched)
+        .annotate(
+            affinity_score=F("bought_fen") / 1000 * AFFINITY_POINTS_PER_10_YUAN_BOUGHT
+            + F("matched_categories") * AFFINITY_POINTS_PER_FAVOURITE_CATEGORY
+            + F("sold_fen") / 1000 * AFFINITY_POINTS_PER_10_YUAN_SOLD,
+            open_invitation=Exists(
+                BrandInvitation.objects.filter(
+                    brand_id=brand_id, koc=OuterRef("pk"), status=BrandInvitation.Status.INVITED
+                )
+            ),
+        )
+        .filter(Q(bought_fen__gt=0) | Q(sold_fen__gt=0) | Q(matched_categories__gt=0))
+        .order_by("-affinity_score", "-bought_fen", "-matched_categories", "-sold_fen", "pk")
+    )
+    return list(qs[:limit])

@@ -18,17 +18,31 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.accounts.models import User
+from apps.core.errors import InvalidInput, NotFound
+from apps.shop.models import Brand, Category, Product
 
 from . import selectors
 from .errors import (
     AlreadyApplied,
     InvalidParent,
+    InvitationNotPending,
     InviteCodeInvalid,
     KocNotPending,
+    ProductNotAvailable,
     ReasonRequired,
+    StorefrontFull,
 )
 from .lock_objects import lock_koc, lock_team_tree
-from .models import Koc, KocOrderLine, KocParentHistory, KocSale, Level, LevelHistory
+from .models import (
+    BrandInvitation,
+    Koc,
+    KocOrderLine,
+    KocParentHistory,
+    KocProductPick,
+    KocSale,
+    Level,
+    LevelHistory,
+)
 
 # Uppercase without look-alikes (0/O, 1/I/L): codes are read aloud and typed from posters.
 INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -72,7 +86,7 @@ def _claim_invite_code(wanted: str = "") -> str:
 # --- placement rules -------------------------------------------------------------------------------
 
 
-def _check_placement(*, role: str, parent: Koc | None) -> None:
+def check_placement(*, role: str, parent: Koc | None) -> None:
     allowed = ALLOWED_PARENT_ROLES[role]
     if parent is None:
         if None not in allowed:
@@ -128,7 +142,7 @@ def koc_create(
     """Create an approved node directly under `parent` (operators, the seed, organisation nodes)."""
     lock_team_tree()
     parent = _fresh(parent)
-    _check_placement(role=role, parent=parent)
+    check_placement(role=role, parent=parent)
     if user is not None and Koc.objects.filter(user=user).exists():
         raise AlreadyApplied("该用户已是 KOC 或已提交申请")
     now = timezone.now()
@@ -216,9 +230,28 @@ def koc_apply(
     return koc
 
 
+@transaction.atomic
+def koc_profile_update(
+    *, koc: Koc, bio: str | None = None, favorite_category_ids: Iterable[int] | None = None
+) -> Koc:
+    """What a KOC may change about itself: the bio and the categories it likes."""
+    if bio is not None:
+        koc.bio = bio.strip()
+        koc.save(update_fields=["bio"])
+    if favorite_category_ids is not None:
+        _set_favorite_categories(koc=koc, category_ids=favorite_category_ids)
+    return koc
+
+
 def _set_favorite_categories(*, koc: Koc, category_ids: Iterable[int]) -> None:
-    """Placeholder until the shop's categories exist (replaced when the catalogue lands)."""
-    return None
+    """Replace the KOC's favourite categories; every id must be an active category."""
+    ids = sorted(set(category_ids))
+    found = set(Category.objects.filter(pk__in=ids, is_active=True).values_list("pk", flat=True))
+    unknown = [i for i in ids if i not in found]
+    if unknown:
+        message = f"类目不存在：{unknown[0]}"
+        raise InvalidInput(message, code="validation_error", fields={"favorite_category_ids": [message]})
+    koc.favorite_categories.set(ids)
 
 
 # --- reviews ---------------------------------------------------------------------------------------
@@ -237,7 +270,7 @@ def koc_approve(*, koc: Koc, by: User | None) -> Koc:
         if not parent.is_approved or parent.role == Role.BRANCH:
             raise InvalidParent("邀请人已不可用：请先为申请人换一个邀请人或清空邀请人")
         koc.role = _role_under(parent)
-    _check_placement(role=koc.role, parent=parent)
+    check_placement(role=koc.role, parent=parent)
     now = timezone.now()
     koc.status = Status.APPROVED
     koc.approved_at = now
@@ -304,7 +337,7 @@ def koc_move(*, koc: Koc, new_parent: Koc | None, by: User | None, reason: str) 
         raise InvalidParent("不能移到自己或自己的下级之下", code="move_into_own_subtree")
     if (new_parent.pk if new_parent else None) == koc.parent_id:
         raise InvalidParent("已经在该上级之下", code="same_parent")
-    _check_placement(role=koc.role, parent=new_parent)
+    check_placement(role=koc.role, parent=new_parent)
 
     now = timezone.now()
     Koc.objects.move_node(koc, new_parent, "last-child")
@@ -510,3 +543,71 @@ def order_refund_record(*, refund: dict) -> int | None:
         sale.amount_fen = sale.paid_fen - refunded
         sale.save(update_fields=["refunded_fen", "amount_fen", "updated_at"])
     return sale.koc_id
+
+
+# --- storefront picks (选品) -----------------------------------------------------------------------
+
+MAX_PICKS = 50
+
+
+@transaction.atomic
+def storefront_pick_add(*, koc: Koc, product_id: int) -> tuple[KocProductPick, bool]:
+    """Feature a product in the KOC's storefront (last position). Adding it again changes nothing.
+
+    Returns (pick, created). The KOC row is locked so the count and the position cannot race.
+    """
+    koc = lock_koc(koc_id=koc.pk)
+    product = Product.objects.filter(pk=product_id, is_active=True, brand__is_active=True).first()
+    if product is None:
+        raise ProductNotAvailable()
+    existing = KocProductPick.objects.filter(koc=koc, product=product).first()
+    if existing is not None:
+        return existing, False
+    picks = KocProductPick.objects.filter(koc=koc)
+    if picks.count() >= MAX_PICKS:
+        raise StorefrontFull(f"橱窗最多 {MAX_PICKS} 件商品")
+    last = picks.order_by("-position").values_list("position", flat=True).first()
+    pick = KocProductPick(koc=koc, product=product, position=(last or 0) + 1)
+    pick.full_clean()
+    pick.save()
+    return pick, True
+
+
+@transaction.atomic
+def storefront_pick_remove(*, koc: Koc, product_id: int) -> None:
+    deleted, _ = KocProductPick.objects.filter(koc=koc, product_id=product_id).delete()
+    if not deleted:
+        raise NotFound("橱窗里没有这件商品")
+
+
+# --- brand partnerships ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def brand_invitation_create(
+    *, brand: Brand, koc: Koc, message: str = "", by: User | None = None, affinity_score: int = 0
+) -> BrandInvitation:
+    """A brand invites a KOC to partner. One open invitation per brand and KOC."""
+    koc = lock_koc(koc_id=koc.pk)
+    if not (koc.is_approved and koc.is_individual):
+        raise InvalidInput("只能邀请已审核通过的个人 KOC", code="koc_not_invitable")
+    if BrandInvitation.objects.filter(brand=brand, koc=koc, status=BrandInvitation.Status.INVITED).exists():
+        raise InvitationNotPending("已邀请过该 KOC，等待对方回复", code="already_invited")
+    invitation = BrandInvitation(
+        brand=brand, koc=koc, message=message.strip()[:300], invited_by=by, affinity_score=affinity_score
+    )
+    invitation.full_clean()
+    invitation.save()
+    return invitation
+
+
+@transaction.atomic
+def brand_invitation_respond(*, invitation: BrandInvitation, accept: bool) -> BrandInvitation:
+    """The invited KOC accepts or declines; only a pending invitation can be answered (else 409)."""
+    invitation = BrandInvitation.objects.select_for_update().select_related("brand").get(pk=invitation.pk)
+    if invitation.status != BrandInvitation.Status.INVITED:
+        raise InvitationNotPending()
+    invitation.status = BrandInvitation.Status.ACCEPTED if accept else BrandInvitation.Status.DECLINED
+    invitation.responded_at = timezone.now()
+    invitation.save(update_fields=["status", "responded_at"])
+    return invitation

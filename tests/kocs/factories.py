@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from datetime import datetime
 from decimal import Decimal
 
 import factory
 from django.utils import timezone
+from PIL import Image
 
 from apps.kocs import services
 from apps.kocs.models import Koc, KocSale, Level
+from apps.shop.models import Brand, Category, Product, Sku
 from tests.accounts.factories import UserFactory
 
 _orders = itertools.count(1)
@@ -82,3 +85,47 @@ def make_sale(*, koc: Koc, amount_fen: int, completed_at: datetime | None = None
         units=units,
         completed_at=completed_at or timezone.now(),
     )
+
+
+# --- the shop's catalogue, as much of it as these tests need ---------------------------------------
+
+
+class BrandFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Brand
+
+    name = factory.Sequence(lambda n: f"KOC测品牌{n}")
+    max_commission_rate = Decimal("30.00")
+
+
+class CategoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Category
+
+    name = factory.Sequence(lambda n: f"KOC测类目{n}")
+    parent = None
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    brand = factory.SubFactory(BrandFactory)
+    category = factory.SubFactory(CategoryFactory)
+    title = factory.Sequence(lambda n: f"KOC测商品{n}")
+
+
+class SkuFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Sku
+
+    product = factory.SubFactory(ProductFactory)
+    spec = "250g"
+    price_fen = 9_900
+    stock = 100
+
+
+def png_bytes(width: int = 120, height: int = 90) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (80, 150, 80)).save(out, format="PNG")
+    return out.getvalue()

@@ -1,0 +1,219 @@
+"""The admin (review actions, tree view, filters, affinity invites) and the demo seed."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.test import Client
+
+from apps.kocs import demo, selectors, services
+from apps.kocs.models import BrandInvitation, Koc, KocOrderLine, LevelHistory
+from apps.shop import demo as shop_demo
+from tests.accounts.factories import UserFactory
+from tests.kocs.factories import (
+    BrandFactory,
+    CategoryFactory,
+    LevelFactory,
+    ProductFactory,
+    make_agency,
+    make_branch,
+    make_individual,
+    make_leader,
+    make_sale,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client() -> Client:
+    client = Client()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True, username="root"))
+    return client
+
+
+def post_action(client, action: str, kocs, **extra):
+    return client.post(
+        "/admin/kocs/koc/",
+        {"action": action, ACTION_CHECKBOX_NAME: [k.pk for k in kocs], **extra},
+        follow=True,
+    )
+
+
+def test_admin_approves_and_rejects_with_a_reason(admin_client):
+    # given
+    leader = make_leader()
+    a = services.koc_apply(user=UserFactory(), real_name="王五", invite_code=leader.invite_code)
+    b = services.koc_apply(user=UserFactory(), real_name="赵六")
+
+    # when
+    post_action(admin_client, "approve", [a])
+    page = post_action(admin_client, "reject", [b])  # the form asking for a reason
+    post_action(admin_client, "reject", [b], confirm="1", reason="资料不全")
+
+    # then
+    assert "原因" in page.content.decode()
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.status, a.parent_id) == ("approved", leader.pk)
+    assert (b.status, b.rejection_reason) == ("rejected", "资料不全")
+    assert selectors.team_tree_problems() == []
+
+
+def test_admin_moves_a_subtree_and_sets_a_level_with_a_reason(admin_client):
+    # given
+    leader, other = make_leader(), make_leader()
+    koc = make_individual(parent=leader)
+    make_individual(parent=koc)
+    gold = LevelFactory(rank=2, name="金牌")
+
+    # when
+    post_action(admin_client, "move", [koc], confirm="1", reason="团队合并", new_parent=other.pk)
+    post_action(admin_client, "set_level", [koc], confirm="1", reason="头部保护", level=gold.pk)
+
+    # then
+    koc.refresh_from_db()
+    assert koc.parent_id == other.pk and koc.level == gold
+    assert Koc.objects.get(pk=other.pk).team_size == 2
+    assert LevelHistory.objects.get(koc=koc).reason == "头部保护"
+    assert selectors.team_tree_problems() == []
+
+
+def test_admin_refuses_a_move_into_the_own_subtree_with_a_message(admin_client):
+    leader = make_leader()
+    koc = make_individual(parent=leader)
+    child = make_individual(parent=koc)
+    page = post_action(admin_client, "move", [koc], confirm="1", reason="x", new_parent=child.pk)
+    assert "不能移到自己或自己的下级之下" in page.content.decode()
+    assert Koc.objects.get(pk=koc.pk).parent_id == leader.pk
+
+
+def test_admin_lists_filters_by_branch_and_masks_personal_data(admin_client):
+    # given
+    east, south = make_branch(name="华东分公司"), make_branch(name="华南分公司")
+    in_east = make_individual(
+        parent=make_leader(agency=make_agency(branch=east)), id_number="330102199001011234"
+    )
+    in_south = make_individual(parent=make_leader(agency=make_agency(branch=south)))
+
+    # when
+    page = admin_client.get(f"/admin/kocs/koc/?branch={east.pk}&status=approved").content.decode()
+
+    # then
+    assert f'href="/admin/kocs/koc/{in_east.pk}/change/' in page
+    assert f'href="/admin/kocs/koc/{in_south.pk}/change/' not in page
+    assert "3301**********1234" in page and "330102199001011234" not in page
+    assert "张**" in page and "张三丰" not in page
+    assert admin_client.get(f"/admin/kocs/koc/{in_east.pk}/change/").status_code == 200
+    assert admin_client.get("/admin/kocs/koc/?role=leader&level__id__exact=1").status_code == 200
+
+
+def test_admin_tree_view_is_indented_with_team_sizes_and_sales(admin_client, django_assert_max_num_queries):
+    # given
+    leader = make_leader()
+    koc = make_individual(parent=leader)
+    make_sale(koc=koc, amount_fen=12_345)
+    make_sale(koc=leader, amount_fen=100)
+
+    # when
+    page = admin_client.get("/admin/kocs/koc/tree/").content.decode()
+    subtree = admin_client.get(f"/admin/kocs/koc/tree/?root={leader.pk}").content.decode()
+
+    # then
+    assert "padding-left:4.5em" in page  # leader at depth 2 (branch, agency above)
+    assert "124.45" in page and "123.45" in page
+    assert koc.user.nickname in subtree and "分公司" not in subtree
+
+
+def test_admin_adds_an_organisation_node_through_the_service(admin_client):
+    branch = make_branch()
+    resp = admin_client.post(
+        "/admin/kocs/koc/add/",
+        {"role": "agency", "parent": branch.pk, "legal_name": "宁波机构", "registration_number": "X1"},
+    )
+    assert resp.status_code == 302, resp.content.decode()[:2000]
+    agency = Koc.objects.get(legal_name="宁波机构")
+    assert agency.parent_id == branch.pk and agency.status == "approved"
+    assert agency.parent_history.get().parent_id == branch.pk
+    # a wrong parent is a form error, not a 500
+    resp = admin_client.post(
+        "/admin/kocs/koc/add/", {"role": "agency", "parent": "", "legal_name": "孤儿机构"}
+    )
+    assert resp.status_code == 200 and "必须有上级" in resp.content.decode()
+
+
+def test_a_brand_sees_kocs_by_affinity_and_invites_them_in_the_admin(admin_client):
+    # given
+    tea = CategoryFactory(name="茶饮")
+    brand = BrandFactory(name="山野茶")
+    ProductFactory(brand=brand, category=tea)
+    fan = make_individual()
+    fan.favorite_categories.set([tea])
+    buyer = make_individual()
+    KocOrderLine.objects.create(
+        kind="purchase",
+        koc=buyer,
+        order_id=1,
+        item_id=1,
+        brand_id=brand.pk,
+        quantity=1,
+        line_fen=50_000,
+        completed_at=fan.created_at,
+    )
+
+    # when
+    page = admin_client.get(f"/admin/kocs/brandinvitation/affinity/?brand={brand.pk}").content.decode()
+    admin_client.post(
+        "/admin/kocs/brandinvitation/affinity/",
+        {"brand": brand.pk, "koc": [fan.pk, buyer.pk], "message": "来合作"},
+    )
+
+    # then: ranked buyer (150) before fan (20), both invited with their score
+    assert page.index(buyer.user.nickname) < page.index(fan.user.nickname)
+    invitations = {i.koc_id: i for i in BrandInvitation.objects.all()}
+    assert set(invitations) == {fan.pk, buyer.pk}
+    assert invitations[buyer.pk].affinity_score == 150 and invitations[fan.pk].affinity_score == 20
+    assert invitations[fan.pk].message == "来合作" and invitations[fan.pk].status == "invited"
+    assert (
+        "已邀请，待回复"
+        in admin_client.get(f"/admin/kocs/brandinvitation/affinity/?brand={brand.pk}").content.decode()
+    )
+
+
+def test_seed_builds_the_demo_team_once_and_the_sandbox_logins_are_kocs(api_client, wechat_sandbox):
+    # given: Lily logged in before the seed ran
+    login = api_client.post("/api/v1/auth/wechat-login", {"code": "koc-lily"}, format="json").json()
+    assert login["user"]["is_koc"] is False
+
+    # when: seeded twice
+    shop_demo.seed(io.StringIO())
+    demo.seed(io.StringIO())
+    demo.seed(io.StringIO())
+
+    # then
+    lily = Koc.objects.get(invite_code="LILY2026")
+    mia = Koc.objects.get(invite_code="MIA2026")
+    agency = Koc.objects.get(pk=lily.parent_id)
+    branch = Koc.objects.get(pk=agency.parent_id)
+    assert (branch.legal_name, branch.role, branch.parent_id) == ("华东分公司", "branch", None)
+    assert (agency.legal_name, agency.role) == ("杭州机构", "agency")
+    assert (lily.role, lily.user.pk, lily.user.nickname, lily.status) == (
+        "leader",
+        login["user"]["id"],
+        "Lily 团长",
+        "approved",
+    )
+    assert (mia.role, mia.parent_id, mia.user.openid, mia.user.nickname) == (
+        "koc",
+        lily.pk,
+        "sandbox-koc-mia",
+        "Mia",
+    )
+    assert Koc.objects.count() == 4
+    assert selectors.team_tree_problems() == []
+    assert [k.pk for k in selectors.storefront_products(koc=mia)] != []
+    for code in ("koc-lily", "koc-mia"):
+        user = api_client.post("/api/v1/auth/wechat-login", {"code": code}, format="json").json()["user"]
+        assert user["is_koc"] is True
