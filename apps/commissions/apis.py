@@ -34,6 +34,8 @@ class CommissionListApi(APIView):
         id = serializers.IntegerField()
         order_no = serializers.CharField(allow_blank=True)
         amount_fen = serializers.IntegerField(source="net_fen", help_text="accrued minus reversed")
+        accrued_fen = serializers.IntegerField(source="amount_fen")
+        reversed_fen = serializers.IntegerField()
         kind = serializers.CharField()
         level = serializers.IntegerField(allow_null=True)
         status = serializers.CharField()

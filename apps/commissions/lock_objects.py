@@ -1,11 +1,11 @@
 """Row locks of the engine, always in this order so that concurrent flows cannot deadlock:
 
-1. the order fact (one order's events, one at a time);
+1. the order fact (one order's events, one at a time), or a period run (closing one period);
 2. accounts, by primary key: around everything that reads or moves `available` (withdrawals and
    their outcomes, reversals, releases). Accrual and freezing touch only `pending`/`frozen` money of
    one order, which its fact lock already serialises, so they take no account lock;
-3. commissions, by primary key;
-4. a withdrawal.
+3. a withdrawal (its outcome: paid or failed);
+4. commissions, by primary key (their status projection).
 
 On SQLite select_for_update is a no-op; the database runs IMMEDIATE transactions there, so writers
 are serialised anyway.
