@@ -383,28 +383,40 @@ class PaymentNotice:
     raw: dict = field(compare=False)
 
 
+def payment_from_transaction(resource: dict[str, Any], *, event_type: str = "") -> PaymentNotice:
+    """A transaction as WeChat Pay describes it (decrypted notification or query answer)."""
+    try:
+        amount = resource["amount"]
+        return PaymentNotice(
+            event_type=event_type,
+            appid=str(resource.get("appid", "")),
+            mchid=str(resource.get("mchid", "")),
+            out_trade_no=str(resource["out_trade_no"]),
+            transaction_id=str(resource.get("transaction_id", "")),
+            trade_state=str(resource.get("trade_state", "")),
+            amount_total=_int(amount["total"]),
+            payer_total=_int(amount.get("payer_total", amount["total"])),
+            payer_openid=str((resource.get("payer") or {}).get("openid", "")),
+            success_time=_time(resource.get("success_time")),
+            raw=resource,
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise NotificationInvalid() from exc
+
+
 def parse_payment_notification(
     *, headers: Mapping[str, str], body: bytes, now: float | None = None
 ) -> PaymentNotice:
     notification = verify_notification(headers=headers, body=body, now=now)
-    r = notification.resource
-    try:
-        amount = r["amount"]
-        return PaymentNotice(
-            event_type=notification.event_type,
-            appid=str(r.get("appid", "")),
-            mchid=str(r.get("mchid", "")),
-            out_trade_no=str(r["out_trade_no"]),
-            transaction_id=str(r["transaction_id"]),
-            trade_state=str(r.get("trade_state", "")),
-            amount_total=_int(amount["total"]),
-            payer_total=_int(amount.get("payer_total", amount["total"])),
-            payer_openid=str((r.get("payer") or {}).get("openid", "")),
-            success_time=_time(r.get("success_time")),
-            raw=r,
-        )
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise NotificationInvalid() from exc
+    notice = payment_from_transaction(notification.resource, event_type=notification.event_type)
+    if not notice.transaction_id:
+        raise NotificationInvalid()
+    return notice
+
+
+def query_payment(*, out_trade_no: str) -> PaymentNotice:
+    """The transaction's state at WeChat Pay (an answer whose signature wechatpayv3 has checked)."""
+    return payment_from_transaction(query_transaction(out_trade_no=out_trade_no))
 
 
 @dataclass(frozen=True)

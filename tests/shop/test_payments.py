@@ -3,6 +3,7 @@
 import base64
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -13,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.core.models import OutboxEvent
+from apps.shop import services
 from apps.shop.models import Order, Payment, Product, Refund, Sku
 from apps.wechat.sandbox import pay as sandbox
 from apps.wechat.sandbox.keys import sandbox_keys
@@ -310,3 +312,48 @@ def test_cancelling_a_prepaid_order_closes_its_wechat_transaction(
     )
     assert late.status_code == 400
     assert late.json()["code"] == "ORDER_CLOSED"
+
+
+@pytest.mark.django_db
+def test_the_deadline_applies_a_payment_whose_notification_is_late(shopper_client, order, wechat_sandbox):
+    # given: paid at WeChat just before the deadline; the notification has not arrived
+    confirm = sandbox_confirm(prepay(shopper_client, order), notify=False)
+    after_deadline = order.pay_deadline + timedelta(seconds=1)
+
+    # when: the deadline task asks WeChat before cancelling
+    cancelled = services.cancel_unpaid_order(order_id=order.pk, now=after_deadline)
+    swept = services.cancel_unpaid_orders(now=after_deadline)
+
+    # then: paid, not cancelled-then-refunded; the notification, when it comes, is a duplicate
+    assert (cancelled, swept) == (False, 0)
+    order.refresh_from_db()
+    assert (order.status, order.paid_fen, order.transaction_id) == ("paid", 19800, confirm["transaction_id"])
+    assert Refund.objects.count() == 0
+    renotified = Client().post(
+        "/wechat-sandbox/pay/renotify", {"out_trade_no": order.no}, content_type="application/json"
+    )
+    assert renotified.json()["notify_status"] == 204
+    assert snapshot(order)[3:] == (1, 1)
+
+
+@pytest.mark.django_db
+def test_the_deadline_cancels_a_prepaid_order_never_paid(shopper_client, order, wechat_sandbox):
+    prepay(shopper_client, order)
+
+    assert services.cancel_unpaid_order(order_id=order.pk, now=order.pay_deadline + timedelta(seconds=1))
+    order.refresh_from_db()
+    assert (order.status, order.cancel_reason) == ("cancelled", "timeout")
+
+
+@pytest.mark.django_db
+def test_the_deadline_keeps_the_order_while_wechat_cannot_be_asked(
+    shopper_client, order, wechat_sandbox, settings
+):
+    prepay(shopper_client, order)
+    settings.WECHAT_SANDBOX_BASE_URL = "http://127.0.0.1:9"  # WeChat unreachable
+
+    result = services.cancel_unpaid_order(order_id=order.pk, now=order.pay_deadline + timedelta(seconds=1))
+
+    assert result is False
+    order.refresh_from_db()
+    assert order.status == "pending_payment"

@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import Address, User
-from apps.core.errors import InvalidInput
+from apps.core.errors import ApplicationError, InvalidInput
 
 from .. import attribution, events, pricing
 from ..errors import AddressNotFound, InvalidQuantity, OrderNotCancellable, OutOfStock, SkuNotFound
@@ -230,13 +230,47 @@ def order_cancel(*, order: Order, reason: str) -> Order:
     return order
 
 
-@transaction.atomic
 def cancel_unpaid_order(*, order_id: int, now: datetime | None = None) -> bool:
     """Cancel one order whose payment deadline has passed; False when there is nothing to do.
 
     Safe to run any number of times, early (it checks the deadline) or late (it checks the status).
+    An order that reached WeChat is first asked about there (outside any transaction): a payment
+    whose notification is late is applied instead of being cancelled and then refunded.
     """
     now = now or timezone.now()
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None or order.status != Order.Status.PENDING_PAYMENT or order.pay_deadline > now:
+        return False
+    if order.prepay_id and _paid_at_wechat(order):
+        return False
+    return _cancel_if_due(order_id=order_id, now=now)
+
+
+def _paid_at_wechat(order: Order) -> bool:
+    from apps.wechat import pay as wechatpay
+
+    from .payments import payment_notification_handle
+
+    try:
+        payment = wechatpay.query_payment(out_trade_no=order.no)
+    except wechatpay.WeChatPayUnavailable:
+        logger.warning("WeChat Pay unreachable: order %s stays until the next sweep", order.no)
+        return True  # unknown: keep the order (and its stock) for now; the sweeper asks again
+    except (wechatpay.WeChatPayError, wechatpay.NotificationInvalid):
+        return False  # e.g. ORDER_NOT_EXIST: never paid
+    if payment.trade_state != "SUCCESS":
+        return False
+    try:
+        payment_notification_handle(notice=payment)
+    except ApplicationError:
+        logger.exception(
+            "order %s: WeChat says paid but the payment does not match; left for a person", order.no
+        )
+    return True
+
+
+@transaction.atomic
+def _cancel_if_due(*, order_id: int, now: datetime) -> bool:
     order = order_lock(order_id=order_id)
     if order.status != Order.Status.PENDING_PAYMENT or order.pay_deadline > now:
         return False
