@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from apps.shop.models import Order, Product, Sku
 
@@ -143,7 +144,10 @@ class Group(models.Model):
 
     @property
     def seats_left(self) -> int:
-        return max(0, self.size - self.joined) if self.status == self.Status.FORMING else 0
+        """Seats one can still take: none once the group closed or its deadline passed."""
+        if self.status != self.Status.FORMING or self.expires_at <= timezone.now():
+            return 0
+        return max(0, self.size - self.joined)
 
 
 class GroupMember(models.Model):

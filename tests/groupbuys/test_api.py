@@ -129,3 +129,12 @@ def test_the_catalogue_shows_the_running_campaign_of_a_product(api_client):
     assert [r["group_buy"] for r in results if r["id"] == campaign.product_id] == [
         {"campaign_id": cheaper.pk, "group_price_fen": 5900, "group_size": 5}
     ]
+
+
+def test_a_group_past_its_deadline_shows_no_seats_left_before_the_sweeper_runs(api_client, campaign):
+    group, _, _ = open_group(campaign)
+    Group.objects.filter(pk=group.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    body = api_client.get(f"/api/v1/groups/{group.pk}").json()
+
+    assert (body["status"], body["joined"], body["seats_left"]) == ("forming", 1, 0)

@@ -87,7 +87,9 @@ def _add_member(*, group: Group, user: User, order: Order, quantity: int, price_
         unit_price_fen=price_fen,
         status=GroupMember.Status.HELD,
     )
-    member.full_clean(validate_unique=False, validate_constraints=False)
+    # The foreign keys were just read or created in this transaction: no need to query them again
+    # while the group's row is locked; the database checks uniqueness and constraints on insert.
+    member.full_clean(exclude=["group", "user", "order"], validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
             member.save()
@@ -171,6 +173,10 @@ def group_join(
         raise GroupClosed()
     if GroupMember.objects.filter(group=group, user=buyer, status__in=GroupMember.ACTIVE).exists():
         raise AlreadyJoined()
+    if group.joined >= group.size:
+        # Fast refusal from the committed state, without queueing for the row lock; the seat itself
+        # is only ever taken by the conditional UPDATE below.
+        raise GroupFull()
     held = Group.objects.filter(
         pk=group.pk, status=Group.Status.FORMING, joined__lt=F("size"), expires_at__gt=now
     ).update(joined=F("joined") + 1)
