@@ -14,7 +14,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 VAR_DIR = Path(env("VAR_DIR", default=str(BASE_DIR / "var")))
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "apps.console.admin_config.ConsoleAdminConfig",  # django.contrib.admin, the console as its index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "apps.sharing",
     "apps.groupbuys",
     "apps.commissions",
+    "apps.console",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.utils import timezone
+
+from . import dashboard
+
+
+class ConsoleAdminSite(admin.AdminSite):
+    site_header = "KOC 小店运营后台"
+    site_title = "KOC 小店"
+    index_title = "运营控制台"
+    index_template = "admin/console_index.html"
+
+    def index(self, request, extra_context=None):
+        context = {"dashboard": dashboard.build(now=timezone.now(), user=request.user)}
+        return super().index(request, {**context, **(extra_context or {})})
