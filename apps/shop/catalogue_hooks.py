@@ -19,6 +19,10 @@ def set_group_buy_summary_provider(fn: GroupBuySummaryProvider | None) -> None:
     _group_buy_summary_provider = fn
 
 
+def get_group_buy_summary_provider() -> GroupBuySummaryProvider | None:
+    return _group_buy_summary_provider
+
+
 def group_buy_summaries(product_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     ids = list(product_ids)
     if not ids or _group_buy_summary_provider is None:

@@ -157,3 +157,17 @@ def test_refund_actions_approve_and_reject(admin_client):
 
     assert Refund.objects.get(pk=to_approve.pk).status == "approved"
     assert Refund.objects.get(pk=to_reject.pk).status == "rejected"
+
+
+@pytest.mark.django_db
+def test_order_and_refund_pages_are_read_only_views(admin_client):
+    order = make_paid_order()
+    refund = services.refund_create(order=order, amount_fen=100, reason="x")
+
+    order_page = admin_client.get(f"/admin/shop/order/{order.pk}/change/")
+    refund_page = admin_client.get(f"/admin/shop/refund/{refund.pk}/change/")
+    add_page = admin_client.get("/admin/shop/order/add/")
+
+    assert (order_page.status_code, refund_page.status_code, add_page.status_code) == (200, 200, 403)
+    assert order.no in order_page.content.decode()
+    assert refund.out_refund_no in order_page.content.decode()  # the refunds inline

@@ -2,21 +2,33 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.shop import catalogue_hooks, selectors, services
+from apps.shop.models import Product
 from tests.helpers import error_code
 from tests.shop.factories import BrandFactory, CategoryFactory, ProductFactory, SkuFactory, png_bytes
 
 
 @pytest.fixture
 def group_buy_provider():
+    """A provider answering for the first product of the page, with one query, as the hook asks."""
     calls = []
 
     def provider(product_ids):
         calls.append(list(product_ids))
-        return {pid: {"campaign_id": 7, "group_price_fen": 6900, "group_size": 3} for pid in product_ids[:1]}
+        first = Product.objects.filter(pk__in=product_ids).order_by("pk").values_list("pk", flat=True)[:1]
+        return {pid: {"campaign_id": 7, "group_price_fen": 6900, "group_size": 3} for pid in first}
 
+    previous = catalogue_hooks.get_group_buy_summary_provider()
     catalogue_hooks.set_group_buy_summary_provider(provider)
     yield calls
+    catalogue_hooks.set_group_buy_summary_provider(previous)
+
+
+@pytest.fixture
+def no_group_buy_provider():
+    previous = catalogue_hooks.get_group_buy_summary_provider()
     catalogue_hooks.set_group_buy_summary_provider(None)
+    yield
+    catalogue_hooks.set_group_buy_summary_provider(previous)
 
 
 @pytest.mark.django_db
@@ -106,7 +118,7 @@ def test_products_search_ordering_and_hidden_products(api_client):
 
 
 @pytest.mark.django_db
-def test_product_list_shape_with_group_buy_null_without_provider(api_client):
+def test_product_list_shape_with_group_buy_null_without_provider(api_client, no_group_buy_provider):
     sku = SkuFactory(price_fen=9900)
     product = sku.product
     services.product_image_add(product=product, upload=SimpleUploadedFile("a.png", png_bytes(), "image/png"))
@@ -136,7 +148,11 @@ def test_group_buy_summary_comes_from_the_hook_in_one_call_per_page(api_client, 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("page_size", [1, 20])
-def test_product_list_runs_a_fixed_number_of_queries(api_client, django_assert_num_queries, page_size):
+@pytest.mark.parametrize(("hook", "queries"), [("no_group_buy_provider", 3), ("group_buy_provider", 4)])
+def test_product_list_runs_a_fixed_number_of_queries(
+    request, api_client, django_assert_num_queries, page_size, hook, queries
+):
+    request.getfixturevalue(hook)
     # given: 25 products, each with two SKUs and two pictures, across brands and categories
     for _ in range(25):
         sku = SkuFactory()
@@ -146,8 +162,8 @@ def test_product_list_runs_a_fixed_number_of_queries(api_client, django_assert_n
                 product=sku.product, upload=SimpleUploadedFile("a.png", png_bytes(40, 30), "image/png")
             )
 
-    # then: count, page, pictures — whatever the page size
-    with django_assert_num_queries(3):
+    # then: count, page, pictures (and the group-buy hook's one query) — whatever the page size
+    with django_assert_num_queries(queries):
         response = api_client.get(f"/api/v1/products?page_size={page_size}&ordering=price_fen")
 
     assert len(response.json()["results"]) == page_size

@@ -401,6 +401,7 @@ def test_attribution_is_resolved_stored_and_never_fails_an_order(shopper_client,
             raise RuntimeError("resolver bug")
         return None
 
+    previous = attribution.get_attribution_resolver()
     attribution.set_attribution_resolver(resolver)
     try:
         good = post_order(shopper_client, [{"sku_id": sku.pk, "quantity": 1}], address.pk, share_code="GOOD")
@@ -410,7 +411,7 @@ def test_attribution_is_resolved_stored_and_never_fails_an_order(shopper_client,
         boom = post_order(shopper_client, [{"sku_id": sku.pk, "quantity": 1}], address.pk, share_code="BOOM")
         none = post_order(shopper_client, [{"sku_id": sku.pk, "quantity": 1}], address.pk)
     finally:
-        attribution.set_attribution_resolver(None)
+        attribution.set_attribution_resolver(previous)
 
     assert [r.status_code for r in (good, junk, boom, none)] == [201, 201, 201, 201]
     attributed = Order.objects.get(pk=good.json()["id"])
