@@ -10,6 +10,7 @@ from django.test import Client
 from apps.groupbuys import conf
 from apps.groupbuys.models import Group, GroupMember, GroupNotification, SubscriptionQuota
 from apps.shop.models import Order, Payment, Refund
+from apps.wechat import pay as wechatpay
 from apps.wechat.sandbox import pay as sandbox_pay
 from apps.wechat.sandbox.subscribe import sent_messages
 from tests.accounts.factories import AddressFactory, UserFactory
@@ -21,7 +22,7 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def sandbox(wechat_sandbox, subscribe_sandbox, celery_eager):
+def sandbox(wechat_sandbox, celery_eager):
     return wechat_sandbox
 
 
@@ -182,45 +183,90 @@ def test_a_group_that_expires_refunds_each_paid_member_once_and_cancels_the_unpa
     assert refund_requests(sandbox) == 2
 
 
-def test_a_payment_that_reaches_us_after_the_group_failed_is_refunded_in_full(sandbox):
-    # given: the third member paid in WeChat just before the deadline, but WeChat's notification
-    # is late; the group fails meanwhile (it cancels the order it believes unpaid)
+def confirm_without_notification(shopper: Shopper, order_id: int) -> None:
+    """The shopper pays in WeChat, but WeChat's notification is late (not sent yet)."""
+    prepay = (
+        shopper.client.post(f"/api/v1/orders/{order_id}/pay").json()["package"].removeprefix("prepay_id=")
+    )
+    paid = Client().post(
+        "/wechat-sandbox/pay/confirm", {"prepay_id": prepay, "notify": False}, content_type="application/json"
+    )
+    assert paid.status_code == 200, paid.content
+
+
+def renotify(order_id: int) -> int:
+    order_no = Order.objects.get(pk=order_id).no
+    answer = Client().post(
+        "/wechat-sandbox/pay/renotify", {"out_trade_no": order_no}, content_type="application/json"
+    )
+    return answer.json()["notify_status"]
+
+
+def test_a_last_seat_paid_in_time_with_a_late_notification_completes_the_group_at_the_deadline(sandbox):
+    # given: a 2-person group; the friend paid before the deadline, WeChat has not notified yet
+    campaign = CampaignFactory(group_size=2)
+    leader, friend = Shopper(), Shopper()
+    opened = leader.open(campaign)
+    group_id = opened["group"]["id"]
+    leader.pay(opened["order"]["id"])
+    friend_order = friend.join(group_id).json()["order"]["id"]
+    confirm_without_notification(friend, friend_order)
+    deadline = Group.objects.get(pk=group_id).expires_at
+
+    # when: the deadline comes (the expiry asks WeChat about the unpaid seat first)
+    call_command("expire_groups", now=(deadline + timedelta(seconds=1)).isoformat())
+
+    # then: the payment was made in time, so the group succeeded; nothing is refunded
+    group = Group.objects.get(pk=group_id)
+    assert (group.status, group.paid_count) == ("succeeded", 2)
+    assert Refund.objects.count() == 0
+    assert set(Order.objects.filter(group_id=group_id).values_list("status", "shipping_hold")) == {
+        ("paid", False)
+    }
+    # and WeChat's notification, when it finally comes, changes nothing
+    before = snapshot(group_id)
+    assert renotify(friend_order) == 204
+    assert snapshot(group_id) == before
+
+
+def test_a_payment_that_reaches_us_after_the_group_failed_is_refunded_in_full(sandbox, monkeypatch):
+    # given: a 3-seat group with the leader paid; the second shopper pays in WeChat right after the
+    # expiry has asked WeChat about the seat (and heard "not paid"), and its notification is late
     campaign = CampaignFactory()
     leader, late = Shopper(), Shopper()
     opened = leader.open(campaign)
     group_id = opened["group"]["id"]
     leader.pay(opened["order"]["id"])
     late_order = late.join(group_id).json()["order"]["id"]
-    prepay_id = (
-        late.client.post(f"/api/v1/orders/{late_order}/pay").json()["package"].removeprefix("prepay_id=")
-    )
-    paid = Client().post(
-        "/wechat-sandbox/pay/confirm",
-        {"prepay_id": prepay_id, "notify": False},
-        content_type="application/json",
-    )
-    assert paid.status_code == 200
+    late.client.post(f"/api/v1/orders/{late_order}/pay")
+    real_query = wechatpay.query_payment
+
+    def query_then_shopper_pays(*, out_trade_no):
+        answer = real_query(out_trade_no=out_trade_no)
+        if out_trade_no == Order.objects.get(pk=late_order).no:
+            confirm_without_notification(late, late_order)
+        return answer
+
+    monkeypatch.setattr(wechatpay, "query_payment", query_then_shopper_pays)
     call_command(
         "expire_groups", now=(Group.objects.get(pk=group_id).expires_at + timedelta(seconds=1)).isoformat()
     )
     assert Order.objects.get(pk=late_order).status == "cancelled"
 
     # when: WeChat's notification arrives
-    order_no = Order.objects.get(pk=late_order).no
-    renotified = Client().post(
-        "/wechat-sandbox/pay/renotify", {"out_trade_no": order_no}, content_type="application/json"
-    )
+    status = renotify(late_order)
 
     # then: the money goes back in full, once, and the group stays failed without that member
-    assert renotified.json()["notify_status"] == 204
-    refunds = list(Refund.objects.filter(order_id=late_order).values_list("amount_fen", "status"))
-    assert refunds == [(6900, "succeeded")]
+    assert status == 204
+    assert list(Refund.objects.filter(order_id=late_order).values_list("amount_fen", "status")) == [
+        (6900, "succeeded")
+    ]
     assert Order.objects.get(pk=late_order).refunded_fen == 6900
     assert GroupMember.objects.get(order_id=late_order).status == "released"
     group = Group.objects.get(pk=group_id)
     assert (group.status, group.joined, group.paid_count) == ("failed", 0, 0)
     # and a repeat of the late notification refunds nothing more
-    Client().post("/wechat-sandbox/pay/renotify", {"out_trade_no": order_no}, content_type="application/json")
+    renotify(late_order)
     assert Refund.objects.filter(order_id=late_order).count() == 1
 
 

@@ -14,6 +14,7 @@ from apps.core.models import OutboxEvent
 from apps.groupbuys import services
 from apps.groupbuys.models import CampaignUsage, Group, GroupMember, GroupNotification
 from apps.shop.models import Order, Payment, Refund
+from apps.wechat import pay as wechatpay
 from tests.groupbuys.factories import deliver_events, join_group, open_group, pay
 
 pytestmark = pytest.mark.django_db
@@ -272,3 +273,29 @@ def test_no_member_can_be_counted_without_a_real_paid_order(campaign):
     group.refresh_from_db()
     assert group.paid_count == 0
     assert all(m.order_id for m in GroupMember.objects.all())
+
+
+def test_expiry_waits_for_the_next_sweep_when_wechat_pay_cannot_be_asked(campaign, monkeypatch):
+    # given: an unpaid seat whose order reached WeChat Pay, and WeChat Pay unreachable
+    group, orders = full_group(campaign)
+    Order.objects.filter(pk=orders[1].pk).update(prepay_id="wx-prepay-1")
+    after = group.expires_at + timedelta(seconds=1)
+
+    def unreachable(*, out_trade_no):
+        raise wechatpay.WeChatPayUnavailable()
+
+    monkeypatch.setattr(wechatpay, "query_payment", unreachable)
+
+    # when / then: nothing is failed blind
+    assert services.groups_expire(now=after) == 0
+    group.refresh_from_db()
+    assert (group.status, group.joined) == ("forming", 3)
+    assert Order.objects.filter(status="cancelled").count() == 0
+
+    # and when WeChat answers again ("never paid"), the next sweep fails the group
+    def never_paid(*, out_trade_no):
+        raise wechatpay.WeChatPayError("订单不存在", wechat_code="ORDER_NOT_EXIST")
+
+    monkeypatch.setattr(wechatpay, "query_payment", never_paid)
+    assert services.groups_expire(now=after) == 1
+    assert Group.objects.get(pk=group.pk).status == "failed"

@@ -86,7 +86,7 @@ def test_subscriptions_need_a_login_and_a_well_formed_answer(shopper_client, api
     assert (too_many.status_code, error_code(too_many)) == (400, "validation_error")
 
 
-def test_a_message_spends_one_quota_and_reaches_wechat(campaign, wechat_sandbox, subscribe_sandbox):
+def test_a_message_spends_one_quota_and_reaches_wechat(campaign, wechat_sandbox):
     # given
     user = UserFactory()
     give_quota(user, 2)
@@ -108,7 +108,7 @@ def test_a_message_spends_one_quota_and_reaches_wechat(campaign, wechat_sandbox,
     assert (notification.status, notification.attempts, notification.sent_at is not None) == ("sent", 1, True)
 
 
-def test_no_quota_no_send(campaign, wechat_sandbox, subscribe_sandbox):
+def test_no_quota_no_send(campaign, wechat_sandbox):
     user = UserFactory()
     notification = notification_for(campaign, user)
 
@@ -119,7 +119,7 @@ def test_no_quota_no_send(campaign, wechat_sandbox, subscribe_sandbox):
     assert sent_messages() == []
 
 
-def test_wechat_43101_clears_the_quota(campaign, wechat_sandbox, subscribe_sandbox):
+def test_wechat_43101_clears_the_quota(campaign, wechat_sandbox):
     # given: our count says 3, but WeChat says the user has none (or refused)
     user = UserFactory(openid="refuse-user-1")
     give_quota(user, 3)
@@ -194,7 +194,7 @@ def test_wechat_busy_keeps_the_message_pending_with_its_quota_for_a_retry(campai
     assert len(send_calls(real_wechat)) == 4
 
 
-def test_the_sandbox_checks_the_token_and_the_message(wechat_sandbox, subscribe_sandbox, settings):
+def test_the_sandbox_checks_the_token_and_the_message(wechat_sandbox, settings):
     bad_token = Client().post(
         f"/wechat-sandbox{SEND}?access_token=nope", {"touser": "x"}, content_type="application/json"
     )

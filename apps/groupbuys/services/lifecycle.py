@@ -8,10 +8,11 @@ sweeper after the per-group task) finds nothing to do.
 
 The deadline: a group is open on [opened, expires_at). A payment counts when WeChat's success time
 (the order's `paid_at`) is before `expires_at` and the group is still forming when we learn of it;
-a payment at or after the deadline, or for a group that already failed, is refunded in full. So a
-group whose last seat is paid at 23:59:59 succeeds even if the notification arrives after midnight
-(unless the sweeper failed the group first, in which case that payment is refunded), and a group is
-never succeeded by a payment made after its deadline.
+a payment at or after the deadline, or for a group that already failed, is refunded in full. Before
+failing a group, the expiry asks WeChat Pay about its unpaid seats, so a group whose last seat was
+paid at 23:59:59 succeeds even when the notification arrives after midnight; a group is never
+succeeded by a payment made after its deadline. (A payment made between that query and the
+cancellation of its order reaches a cancelled order, and the shop refunds it.)
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.core.errors import ApplicationError
 from apps.shop import services as shop
 from apps.shop.errors import OrderNotCancellable, RefundNotAllowed
 from apps.shop.models import Order, Refund
+from apps.wechat import pay as wechatpay
 
 from ..lock_objects import group_lock
 from ..models import Group, GroupMember, GroupNotification
@@ -131,14 +134,58 @@ def member_refunded(*, order_id: int, fully_refunded: bool, now: datetime | None
     return True
 
 
-@transaction.atomic
 def group_expire(*, group_id: int, now: datetime | None = None) -> bool:
     """Fail a forming group whose deadline has passed: refund every paid member in full, cancel
     every unpaid order, free every seat, tell the members. False when there is nothing to do.
 
-    One transaction: the group is failed with all its refunds and cancellations, or not at all.
+    First, outside any transaction, the payments made in time are counted even when WeChat's
+    notification is late (see `_count_payments_made_in_time`): such a group may succeed instead.
+    If WeChat Pay cannot be asked, the group is left for the next sweep rather than failed blind.
     """
     now = now or timezone.now()
+    group = Group.objects.filter(pk=group_id).only("status", "expires_at").first()
+    if group is None or group.status != Group.Status.FORMING or group.expires_at > now:
+        return False
+    if not _count_payments_made_in_time(group_id=group_id, now=now):
+        return False
+    return _fail_if_due(group_id=group_id, now=now)
+
+
+def _count_payments_made_in_time(*, group_id: int, now: datetime) -> bool:
+    """Apply what the deadline must not overlook: held seats whose order is paid but whose
+    order_paid event has not reached us yet, and orders paid at WeChat whose notification is late
+    (asked with a query, applied through the shop's once-only notification path). Each is then
+    judged by its paid_at like any payment. False when WeChat Pay could not be asked."""
+    held = list(
+        GroupMember.objects.filter(group_id=group_id, status=GroupMember.Status.HELD)
+        .select_related("order")
+        .order_by("order_id")
+    )
+    for member in held:
+        order = member.order
+        if order.status == Order.Status.PENDING_PAYMENT and order.prepay_id:
+            try:
+                payment = wechatpay.query_payment(out_trade_no=order.no)
+            except wechatpay.WeChatPayUnavailable:
+                logger.warning("group %s: WeChat Pay unreachable; expiry waits for the next sweep", group_id)
+                return False
+            except (wechatpay.WeChatPayError, wechatpay.NotificationInvalid):
+                continue  # WeChat knows no payment (e.g. ORDER_NOT_EXIST)
+            if payment.trade_state != "SUCCESS":
+                continue
+            try:
+                shop.payment_notification_handle(notice=payment)
+            except ApplicationError:
+                logger.exception("group %s: order %s paid at WeChat but not applicable", group_id, order.no)
+                continue
+            order.refresh_from_db()
+        if order.status == Order.Status.PAID:
+            member_paid(order_id=order.pk, paid_at=order.paid_at, now=now)
+    return True
+
+
+@transaction.atomic
+def _fail_if_due(*, group_id: int, now: datetime) -> bool:
     group = group_lock(group_id=group_id)
     if group.status != Group.Status.FORMING or group.expires_at > now:
         return False
