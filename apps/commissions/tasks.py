@@ -21,3 +21,11 @@ def poll_withdrawal(withdrawal_id: int) -> str:
     from .services.withdrawals import withdrawal_poll
 
     return withdrawal_poll(withdrawal_id=withdrawal_id).status
+
+
+@shared_task(name="commissions.poll_stale_withdrawals")
+def poll_stale_withdrawals() -> int:
+    """Ask WeChat about transfers that have not moved for five minutes (a lost notification)."""
+    from .services.withdrawals import withdrawals_poll_stale
+
+    return withdrawals_poll_stale()
