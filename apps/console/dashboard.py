@@ -69,6 +69,7 @@ def _daily(start: datetime, days: int) -> list[tuple[datetime, int, int]]:
     tz = timezone.get_current_timezone()
     rows = (
         Order.objects.filter(paid_at__gte=start)
+        .order_by()  # a model's default ordering would split the GROUP BY
         .annotate(day=TruncDate("paid_at", tzinfo=tz))
         .values("day")
         .annotate(gmv_fen=Sum("paid_fen"), orders=Count("id"))
@@ -88,6 +89,7 @@ def _koc_growth(start: datetime, days: int) -> list[tuple[str, int]]:
     before = individuals.filter(approved_at__lt=start).count()
     rows = (
         individuals.filter(approved_at__gte=start)
+        .order_by()  # the tree ordering (tree_id, lft) would split the GROUP BY
         .annotate(day=TruncDate("approved_at", tzinfo=tz))
         .values("day")
         .annotate(n=Count("id"))
@@ -118,6 +120,7 @@ def _top_kocs(start: datetime, limit: int = 8) -> list[tuple[str, int]]:
 def _top_products(start: datetime, limit: int = 8) -> list[tuple[str, int]]:
     rows = (
         OrderItem.objects.filter(order__paid_at__gte=start)
+        .order_by()
         .values("product_id", "title")
         .annotate(units=Sum("quantity"))
         .order_by("-units")[:limit]

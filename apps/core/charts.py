@@ -15,14 +15,16 @@ _PALETTE = ["#0f766e", "#2563eb", "#d97706", "#dc2626", "#7c3aed"]
 
 
 def _nice_max(value: float) -> float:
-    """The smallest 1/2/5 × 10^n at or above `value`, so gridlines land on round numbers."""
-    if value <= 0:
-        return 1
-    magnitude = 10 ** (len(str(int(value))) - 1)
-    for step in (1, 2, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return 10 * magnitude
+    """The top of a four-interval axis: 4 × the smallest whole "nice" step (1, 2, 2.5, 5 × 10^n)
+    that reaches `value`, so every gridline lands on a round number (an empty chart reads 0..4)."""
+    target = max(float(value), 0.0) / 4
+    magnitude = 1
+    while True:
+        for multiple in (1, 2, 2.5, 5):
+            step = multiple * magnitude
+            if step == int(step) and step >= target:
+                return 4 * step
+        magnitude *= 10
 
 
 def _frame(width: int, height: int, title: str, kind: str, values: Sequence[float], body: str) -> str:
@@ -70,8 +72,9 @@ def line_chart(
     for i, (label, _) in enumerate(points):
         if i % every == 0 or i == len(points) - 1:
             x = left + i * step
+            anchor = "end" if i == len(points) - 1 and len(points) > 1 else "middle"  # never clipped
             labels.append(
-                f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle" font-size="11" fill="#6b7280">'
+                f'<text x="{x:.1f}" y="{height - 8}" text-anchor="{anchor}" font-size="11" fill="#6b7280">'
                 f"{escape(label)}</text>"
             )
     dots = "".join(

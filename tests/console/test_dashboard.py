@@ -27,6 +27,8 @@ def data(db):
     Order.objects.filter(pk=today_order.pk).update(attributed_koc_id=koc.pk)
     old = make_paid_order(sku=sku)
     Order.objects.filter(pk=old.pk).update(paid_at=now - timedelta(days=3))
+    same_day = make_paid_order(sku=sku)  # two orders on one day must add up, not overwrite
+    Order.objects.filter(pk=same_day.pk).update(paid_at=now - timedelta(days=3, minutes=5))
     ancient = make_paid_order(sku=sku)
     Order.objects.filter(pk=ancient.pk).update(paid_at=now - timedelta(days=45))
     campaign = CampaignFactory()
@@ -51,7 +53,7 @@ def test_totals_for_today_and_the_last_30_days(data):
     today, month = board["totals"]
     assert (today["label"], month["label"]) == ("今日", "近 30 天")
     assert (today["gmv_fen"], today["paid_orders"]) == (19800, 1)
-    assert (month["gmv_fen"], month["paid_orders"]) == (29700, 2)  # the 45-day-old order is out
+    assert (month["gmv_fen"], month["paid_orders"]) == (39600, 3)  # the 45-day-old order is out
     assert today["accrued"] == "9.90"
     assert (today["groups_succeeded"], today["groups_failed"], today["success_rate"]) == (1, 1, "50%")
     assert (month["groups_succeeded"], month["success_rate"]) == (2, "67%")
@@ -65,12 +67,14 @@ def test_charts_carry_the_daily_series_and_the_tops(data):
     values = [float(v) for v in gmv.get("data-values").split(",")]
     assert len(values) == 30
     assert values[-1] == 198.0  # today, in yuan
-    assert values[-4] == 99.0
-    assert sum(values) == 297.0
+    assert values[-4] == 198.0  # two orders three days ago
+    assert sum(values) == 396.0
     assert ET.fromstring(board["charts"]["top_kocs"]).get("data-values") == "198.0"
     assert "明前龙井 250g" in board["charts"]["top_products"]
+    team = [float(v) for v in ET.fromstring(board["charts"]["kocs"]).get("data-values").split(",")]
+    assert (team[0], team[-1]) == (1.0, 2.0)  # approved 40 days ago, and one more today
     assert (
-        ET.fromstring(board["charts"]["top_products"]).get("data-values") == "3.0"
+        ET.fromstring(board["charts"]["top_products"]).get("data-values") == "4.0"
     )  # 2 today + 1 three days ago
 
 

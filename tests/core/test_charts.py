@@ -39,4 +39,4 @@ def test_empty_charts_render():
 
 
 def test_nice_max():
-    assert [_nice_max(v) for v in (0, 1, 7, 12, 99, 101, 4500, 9900)] == [1, 1, 10, 20, 100, 200, 5000, 10000]
+    assert [_nice_max(v) for v in (0, 1, 7, 12, 99, 101, 4500, 9900)] == [4, 4, 8, 20, 100, 200, 8000, 10000]
