@@ -75,7 +75,7 @@ def test_charts_carry_the_daily_series_and_the_tops(data):
     assert (team[0], team[-1]) == (1.0, 2.0)  # approved 40 days ago, and one more today
     assert (
         ET.fromstring(board["charts"]["top_products"]).get("data-values") == "4.0"
-    )  # 2 today + 1 three days ago
+    )  # 2 today + 2 three days ago
 
 
 def test_the_dashboard_is_the_admin_index(client, data):
