@@ -147,6 +147,9 @@ class KocAddForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        user = data.get("user")
+        if user is not None and Koc.objects.filter(user=user).exists():
+            self.add_error("user", "该用户已是 KOC 或已提交申请")
         role = data.get("role")
         if role:
             try:

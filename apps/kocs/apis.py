@@ -17,6 +17,9 @@ from . import selectors, services
 from .errors import NotAKoc
 from .models import BrandInvitation, Koc
 
+# Ids beyond a bigint are no row (SQLite cannot even compare them): refused or answered 404.
+MAX_ID = 2**63 - 1
+
 
 def _my_koc(request) -> Koc:
     koc = selectors.koc_for_user(request.user)
@@ -42,7 +45,10 @@ class KocApplyApi(APIView):
         real_name = serializers.CharField(max_length=32)
         bio = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
         favorite_category_ids = serializers.ListField(
-            child=serializers.IntegerField(min_value=1), max_length=20, required=False, default=list
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+            max_length=20,
+            required=False,
+            default=list,
         )
         invite_code = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
         id_number = serializers.RegexField(
@@ -72,7 +78,7 @@ class KocMeApi(APIView):
     class InputSerializer(serializers.Serializer):
         bio = serializers.CharField(max_length=500, required=False, allow_blank=True)
         favorite_category_ids = serializers.ListField(
-            child=serializers.IntegerField(min_value=1), max_length=20, required=False
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ID), max_length=20, required=False
         )
 
     class OutputSerializer(serializers.Serializer):
@@ -183,7 +189,7 @@ def _cover_url(product) -> str | None:
 
 class StorefrontPicksApi(APIView):
     class InputSerializer(serializers.Serializer):
-        product_id = serializers.IntegerField(min_value=1)
+        product_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
     class OutputSerializer(serializers.Serializer):
         product_id = serializers.IntegerField()
@@ -237,7 +243,10 @@ class StorefrontPickDetailApi(APIView):
         operation_id="koc_storefront_products_remove", responses={204: None, **error_responses(401, 404)}
     )
     def delete(self, request, product_id: int):
-        services.storefront_pick_remove(koc=_approved_koc(request), product_id=product_id)
+        koc = _approved_koc(request)
+        if product_id > MAX_ID:
+            raise NotFound("橱窗里没有这件商品")
+        services.storefront_pick_remove(koc=koc, product_id=product_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -332,6 +341,8 @@ class PartnershipRespondApi(APIView):
     )
     def post(self, request, invitation_id: int):
         koc = _approved_koc(request)
+        if invitation_id > MAX_ID:
+            raise NotFound()
         invitation = selectors.invitations_for(koc=koc).filter(pk=invitation_id).first()
         if invitation is None:
             raise NotFound()

@@ -149,6 +149,8 @@ class Koc(MPTTModel):
         level_attr = "depth"
 
     class Meta:
+        # Subtree ranges (team sales, team size, branch filters) are lft ranges within one tree_id.
+        indexes = [models.Index(fields=["tree_id", "lft"], name="kocs_koc_tree_lft")]
         verbose_name = "KOC / 团队节点"
         verbose_name_plural = "KOC 与团队"
 

@@ -276,3 +276,13 @@ def test_one_open_invitation_per_brand_and_koc_and_only_for_approved_individuals
     with pytest.raises(ApplicationError) as exc:
         services.brand_invitation_create(brand=brand, koc=pending)
     assert exc.value.code == "koc_not_invitable"
+
+
+def test_ids_beyond_a_bigint_are_refused_or_not_found(koc_client):
+    huge = 10**30
+    resp = koc_client.post("/api/v1/koc/storefront/products", {"product_id": huge}, format="json")
+    assert resp.status_code == 400
+    assert koc_client.delete(f"/api/v1/koc/storefront/products/{huge}").status_code == 404
+    assert koc_client.post(f"/api/v1/koc/partnerships/{huge}/accept").status_code == 404
+    resp = koc_client.patch("/api/v1/koc/me", {"favorite_category_ids": [huge]}, format="json")
+    assert resp.status_code == 400

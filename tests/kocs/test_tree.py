@@ -236,3 +236,16 @@ def test_check_team_tree_reports_history_that_disagrees_with_the_tree(team):
     KocParentHistory.objects.filter(koc=team["koc3"], valid_to__isnull=True).update(parent=team["koc1"])
     problems = selectors.team_tree_problems()
     assert any(f"node {team['koc3'].pk}: parent is {team['koc2'].pk}" in p for p in problems)
+
+
+def test_only_approved_or_suspended_nodes_move_and_a_user_is_one_node(team):
+    applicant = services.koc_apply(user=UserFactory(), real_name="王五")
+    with pytest.raises(ApplicationError) as exc:
+        services.koc_move(koc=applicant, new_parent=team["leader"], by=None, reason="插队")
+    assert exc.value.code == "koc_not_movable"
+    with pytest.raises(ApplicationError) as exc:
+        services.koc_create(
+            role=Koc.Role.KOC, parent=team["leader"], user=team["koc1"].user, real_name="重复"
+        )
+    assert exc.value.code == "already_applied"
+    assert selectors.team_tree_problems() == []
