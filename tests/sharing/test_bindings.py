@@ -42,7 +42,8 @@ DECISIONS = [
     ("last touch: nobody yet", LAST_TOUCH, 7, None, A, BIND, A),
     ("first touch: the first KOC keeps the customer", FIRST_TOUCH, 7, current(bound=-3), B, KEEP, A),
     ("first touch: even after the protection period", FIRST_TOUCH, 7, current(bound=-20), B, KEEP, A),
-    ("first touch: an expired binding is free", FIRST_TOUCH, 7, current(bound=-31), B, BIND, B),
+    ("first touch: held until the last hour", FIRST_TOUCH, 7, current(bound=-29.95), B, KEEP, A),
+    ("first touch: an expired binding is free", FIRST_TOUCH, 7, current(bound=-30), B, BIND, B),
     ("last touch: protected, no 抢客", LAST_TOUCH, 7, current(bound=-3), B, KEEP, A),
     (
         "last touch: after the protection period the new KOC takes",
@@ -53,6 +54,7 @@ DECISIONS = [
         SWITCH,
         B,
     ),
+    ("last touch: protected until the last hour", LAST_TOUCH, 7, current(bound=-6.95), B, KEEP, A),
     ("last touch: protection ends exactly now", LAST_TOUCH, 7, current(bound=-7), B, SWITCH, B),
     ("last touch: no protection period", LAST_TOUCH, 0, current(bound=0, protection=0), B, SWITCH, B),
     ("last touch: an expired binding is free", LAST_TOUCH, 7, current(bound=-30), B, BIND, B),
@@ -370,3 +372,42 @@ def test_an_operator_release_ends_the_binding_and_is_recorded(shopper):
         staff,
         "客户投诉",
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_touches_bind_the_customer_once():
+    # given: first touch, and eight KOCs' links opened by one shopper at the same moment
+    import threading
+
+    from django.db import connection
+
+    set_policy(mode=FIRST_TOUCH)
+    product = make_product()
+    links = [make_link(sharer=make_koc_user(), product=product) for _ in range(8)]
+    customer = UserFactory()
+    start = threading.Barrier(len(links))
+    errors: list[BaseException] = []
+
+    def open_link(link):
+        try:
+            start.wait()
+            services.share_link_open(link=link, viewer=customer, visitor_key=f"u{customer.pk}", now=T0)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    # when
+    threads = [threading.Thread(target=open_link, args=(link,)) for link in links]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then: one binding, one recorded change, to the KOC whose touch committed first
+    assert errors == []
+    binding = CustomerBinding.objects.get(customer=customer)
+    [change] = BindingChange.objects.filter(customer=customer)
+    assert (change.reason, change.to_koc_id) == ("bound", binding.koc_id)
+    assert sum(link.visit_rows.count() for link in links) == 8

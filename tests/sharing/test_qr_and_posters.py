@@ -16,6 +16,7 @@ from apps.sharing.models import ShareLink
 from apps.sharing.posters import POSTER_SIZE, QR_BOX
 from apps.sharing.tasks import render_poster
 from apps.shop.models import Sku
+from tests.browser_fixtures import artifacts_dir
 from tests.sharing.factories import make_koc_user, make_link, make_product
 
 QR_CALL = "/wechat-sandbox/wxa/getwxacodeunlimit"
@@ -130,6 +131,7 @@ def test_the_poster_shows_the_code_that_opens_the_link(api_client, wechat_sandbo
     poster = Image.open(io.BytesIO(response.content))
     assert (poster.format, poster.size) == ("PNG", POSTER_SIZE)
     assert decoded(response.content, QR_BOX) == [f"pages/product/index?scene={link.scene}"]
+    (artifacts_dir() / "share-poster.png").write_bytes(response.content)  # for people to look at
 
 
 @pytest.mark.django_db

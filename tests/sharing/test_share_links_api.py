@@ -259,6 +259,20 @@ def test_anonymous_viewers_are_told_apart_by_ip_and_user_agent(api_client):
     )
 
 
+def test_the_sharer_opening_their_own_link_is_no_visit():
+    # given
+    koc = make_koc_user()
+    link = make_link(sharer=koc)
+
+    # when
+    response = bearer_client(koc).get(f"{SHARE}/{link.code}")
+
+    # then
+    assert response.status_code == 200
+    link.refresh_from_db()
+    assert link.visits == 0
+
+
 def test_a_logged_in_viewer_counts_as_themself_on_any_device(shopper_client):
     # given
     link = make_link(sharer=make_koc_user())

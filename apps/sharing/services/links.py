@@ -139,9 +139,16 @@ def visit_record(
 def share_link_open(
     *, link: ShareLink, viewer, visitor_key: str, channel: str = "api", now: datetime | None = None
 ) -> bindings.BindingOutcome | None:
-    """Someone opened the link: count the visit, and for a logged-in viewer apply the binding policy."""
+    """Someone opened the link: count the visit, and for a logged-in viewer apply the binding policy.
+
+    The sharer opening their own link is neither a visit nor a customer: the counters show what the
+    share did with other people.
+    """
     now = now or timezone.now()
+    logged_in = viewer is not None and getattr(viewer, "is_authenticated", False)
+    if logged_in and viewer.pk == link.sharer_id:
+        return None
     visit_record(link=link, visitor_key=visitor_key, user=viewer, channel=channel, now=now)
-    if viewer is None or not getattr(viewer, "is_authenticated", False):
+    if not logged_in:
         return None
     return bindings.binding_touch(customer=viewer, link=link, via=channel, now=now)
