@@ -456,9 +456,3 @@ def parse_refund_notification(
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise NotificationInvalid() from exc
-
-
-if settings.WECHAT_SANDBOX:
-    # The sandbox sends refund notifications from a Celery task; importing it here registers the
-    # task in every process that can pay (web and worker), since the worker never loads URLconfs.
-    from .sandbox import pay as _sandbox_pay  # noqa: F401
