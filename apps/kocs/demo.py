@@ -88,6 +88,9 @@ def seed(stdout) -> None:
         bio="宝妈，爱喝茶，爱分享。",
     )
 
+    # Inline rather than through the worker, so the demo's levels do not depend on one running.
+    services.upline_tiers_evaluate(koc_id=mia.pk)
+
     tea = Category.objects.filter(name="茶饮", parent=None).first()
     if tea is not None and not mia.favorite_categories.exists():
         mia.favorite_categories.add(tea)

@@ -191,6 +191,7 @@ def test_seed_builds_the_demo_team_once_and_the_sandbox_logins_are_kocs(api_clie
     shop_demo.seed(io.StringIO())
     demo.seed(io.StringIO())
     demo.seed(io.StringIO())
+    demo.seed(io.StringIO())
 
     # then
     lily = Koc.objects.get(invite_code="LILY2026")
@@ -212,6 +213,9 @@ def test_seed_builds_the_demo_team_once_and_the_sandbox_logins_are_kocs(api_clie
         "Mia",
     )
     assert Koc.objects.count() == 4
+    # the entry level (no condition) is given at once; no sale, so nothing higher
+    assert (lily.level.rank, mia.level.rank) == (0, 0)
+    assert LevelHistory.objects.count() == 2
     assert selectors.team_tree_problems() == []
     assert [k.pk for k in selectors.storefront_products(koc=mia)] != []
     for code in ("koc-lily", "koc-mia"):
