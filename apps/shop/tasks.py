@@ -25,6 +25,11 @@ def cancel_unpaid_orders() -> int:
     return services.cancel_unpaid_orders()
 
 
+@shared_task(name="shop.resubmit_stuck_refunds")
+def resubmit_stuck_refunds() -> int:
+    return services.refunds_resubmit_stuck()
+
+
 @shared_task(name="shop.auto_confirm_orders")
 def auto_confirm_orders() -> int:
     return services.auto_confirm_orders()

@@ -191,6 +191,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "redeliver-events": {"task": "core.redeliver_events", "schedule": 60.0},
     "cancel-unpaid-orders": {"task": "shop.cancel_unpaid_orders", "schedule": 60.0},
+    "resubmit-stuck-refunds": {"task": "shop.resubmit_stuck_refunds", "schedule": 300.0},
     "auto-confirm-orders": {"task": "shop.auto_confirm_orders", "schedule": crontab(minute=10)},
     "expire-groups": {"task": "groupbuys.expire_groups", "schedule": 60.0},
     "settle-commissions": {"task": "commissions.settle_commissions", "schedule": crontab(minute=20)},

@@ -323,3 +323,33 @@ def test_a_shipped_order_fully_refunded_keeps_its_stock_out(paid_order, wechat_s
     assert order_state(paid_order) == ("refunded", 19800, 19800)
     assert Sku.objects.get(pk=sku_id).stock == stock
     assert Order.objects.get(pk=paid_order.pk).shipped_at is not None
+
+
+@pytest.mark.django_db
+def test_the_sweep_resends_refunds_stuck_before_wechat_and_leaves_fresh_ones(
+    shopper_client, paid_order, wechat_sandbox, celery_eager
+):
+    # given: three approved refunds whose submission never happened (the task was lost: Celery
+    # was not eager when they were approved); one of them was claimed by a worker that then died
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    celery_eager.conf.task_always_eager = False
+    ids = [request_refund(shopper_client, paid_order, amount_fen=1000).json()["id"] for _ in range(3)]
+    Refund.objects.filter(pk__in=ids).update(status=Refund.Status.APPROVED)
+    celery_eager.conf.task_always_eager = True
+    long_ago = timezone.now() - timedelta(minutes=30)
+    Refund.objects.filter(pk=ids[0]).update(updated_at=long_ago)
+    Refund.objects.filter(pk=ids[1]).update(status=Refund.Status.SUBMITTING, updated_at=long_ago)
+
+    # when
+    swept = services.refunds_resubmit_stuck()
+    again = services.refunds_resubmit_stuck()
+
+    # then: the two stale ones reached WeChat once each; the fresh one is left to its own task
+    assert (swept, again) == (2, 0)
+    assert refund_calls(wechat_sandbox) == 2
+    statuses = dict(Refund.objects.filter(pk__in=ids).values_list("pk", "status"))
+    assert statuses[ids[2]] == Refund.Status.APPROVED
+    assert {statuses[ids[0]], statuses[ids[1]]} <= {Refund.Status.PROCESSING, Refund.Status.SUCCEEDED}

@@ -18,6 +18,7 @@ from .refunds import (
     refund_notification_handle,
     refund_reject,
     refund_submit,
+    refunds_resubmit_stuck,
 )
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "refund_notification_handle",
     "refund_reject",
     "refund_submit",
+    "refunds_resubmit_stuck",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
@@ -191,6 +191,31 @@ def refund_submit(*, refund_id: int) -> Refund:
             updated_at=timezone.now(),
         )
     return Refund.objects.get(pk=refund_id)
+
+
+def refunds_resubmit_stuck(
+    *, now: datetime | None = None, older_than: timedelta = timedelta(minutes=10)
+) -> int:
+    """Send again the refunds that never reached WeChat: `approved` ones whose submission task was
+    lost or gave up, and `submitting` ones whose worker died mid-call (outcome unknown).
+
+    Re-sending is safe: the same out_refund_no is the same refund at WeChat, and a notification
+    that arrives meanwhile still credits it once (conditional UPDATEs on the status). Refunds in
+    `processing` wait for WeChat's notification, which WeChat retries by itself.
+    """
+    from apps.shop.tasks import submit_refund
+
+    cutoff = (now or timezone.now()) - older_than
+    stale = Refund.objects.filter(
+        status__in=[Refund.Status.APPROVED, Refund.Status.SUBMITTING], updated_at__lt=cutoff
+    )
+    ids = list(stale.values_list("id", flat=True))
+    Refund.objects.filter(pk__in=ids, status=Refund.Status.SUBMITTING).update(
+        status=Refund.Status.APPROVED, updated_at=timezone.now()
+    )
+    for refund_id in ids:
+        submit_refund.delay(refund_id)
+    return len(ids)
 
 
 _CREDITABLE = (Refund.Status.APPROVED, Refund.Status.SUBMITTING, Refund.Status.PROCESSING)
