@@ -22,6 +22,17 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application)
 ROLES = ["shopper", "koc", "operator"]
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection(monkeypatch):
+    """Schemathesis calls the WSGI app directly, so Django's close_old_connections runs at the end of
+    every request and, finding the connection inside the test's transaction, closes it. Django's
+    test client avoids this by disconnecting the signal, but nested test-client calls (the sandbox
+    bridge) connect it again; so the test's own connection is simply never closed by it."""
+    from django.db import connection
+
+    monkeypatch.setattr(connection, "close_if_unusable_or_obsolete", lambda: None)
+
+
 @pytest.fixture
 def role_headers(request, db, wechat_sandbox) -> dict[str, str]:
     role = request.param
