@@ -108,7 +108,7 @@ class Command(BaseCommand):
             rate = orders / elapsed if elapsed else float("inf")
             per_order = count["n"] / orders
             self.stdout.write(
-                f"{label:<12} {elapsed:8.2f} s  {rate:9.1f} orders/s  {per_order:6.1f} queries/order"
+                f"{label:<12} {elapsed:8.2f} s  {rate:9.1f} orders/s  {per_order:7.2f} queries/order"
             )
             return elapsed, count["n"]
 
@@ -131,7 +131,7 @@ class Command(BaseCommand):
         total_queries = paid[1] + done[1] + settled[1]
         self.stdout.write(
             f"{'end to end':<12} {total_time:8.2f} s  {orders / total_time:9.1f} orders/s  "
-            f"{total_queries / orders:6.1f} queries/order"
+            f"{total_queries / orders:7.2f} queries/order"
         )
         commissions = Commission.objects.filter(order_id__gte=base_id, order_id__lt=base_id + orders)
         self.stdout.write(
