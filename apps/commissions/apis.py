@@ -11,7 +11,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from apps.core.pagination import PageNumberPagination
-from apps.core.schema import PAGE_PARAMETERS, error_responses, paginated
+from apps.core.schema import PAGE_PARAMETERS, error_responses, list_responses, paginated
 
 from . import selectors, sources
 from .errors import IdempotencyKeyRequired, NotAKoc
@@ -80,6 +80,9 @@ class WithdrawalOutputSerializer(serializers.Serializer):
     tax_fen = serializers.IntegerField()
     net_fen = serializers.IntegerField()
     package_info = serializers.CharField(allow_null=True)
+    # WeChat's transfer bill number: what support staff quote to WeChat Pay (and the sandbox's
+    # transfer/confirm takes).
+    out_bill_no = serializers.CharField()
 
 
 class WithdrawalsApi(APIView):
@@ -98,6 +101,7 @@ class WithdrawalsApi(APIView):
         tax_fen = serializers.IntegerField()
         net_fen = serializers.IntegerField()
         package_info = serializers.SerializerMethodField()
+        out_bill_no = serializers.CharField()
         fail_reason = serializers.CharField()
         created_at = serializers.DateTimeField()
         finished_at = serializers.DateTimeField(allow_null=True)
@@ -107,8 +111,7 @@ class WithdrawalsApi(APIView):
 
     @extend_schema(
         operation_id="koc_withdrawals_list",
-        parameters=PAGE_PARAMETERS,
-        responses={200: paginated(ListOutputSerializer), **error_responses(400, 401, 404)},
+        **list_responses(ListOutputSerializer, 401),
     )
     def get(self, request):
         qs = selectors.withdrawal_list(koc_id=_my_koc_id(request))

@@ -6,9 +6,8 @@ from tests.commissions.factories import earn_available, make_team
 
 
 @pytest.fixture
-def transfer_sandbox(wechat_sandbox, settings):
-    """The WeChat sandbox with its merchant-transfer routes mounted (see sandbox_urls.py)."""
-    settings.ROOT_URLCONF = "tests.commissions.sandbox_urls"
+def transfer_sandbox(wechat_sandbox):
+    """The WeChat sandbox (its merchant-transfer routes are in the real URLconf)."""
     return wechat_sandbox
 
 

@@ -132,6 +132,7 @@ def test_a_withdrawal_is_paid_by_merchant_transfer_once_the_user_confirms(
     ]
     assert request["openid"] == team["mia"].user.openid
     assert "user_name" not in request  # below 2,000 yuan
+    assert body["out_bill_no"] == request["out_bill_no"]  # what support quotes to WeChat Pay
 
     # when: the user confirms; WeChat notifies
     withdrawal = Withdrawal.objects.get()

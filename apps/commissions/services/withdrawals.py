@@ -94,6 +94,7 @@ def answer_body(withdrawal: Withdrawal) -> dict:
         "tax_fen": withdrawal.tax_fen,
         "net_fen": withdrawal.net_fen,
         "package_info": withdrawal.package_info or None,
+        "out_bill_no": withdrawal.out_bill_no,
     }
 
 
