@@ -1,7 +1,17 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ConsoleConfig(AppConfig):
     name = "apps.console"
     label = "console"
     verbose_name = "运营控制台 Console"
+
+    def ready(self) -> None:
+        from .roles import ensure_role_groups_after_migrate
+
+        # Sent once per app after migrate; this app is installed after the business apps, so their
+        # permissions already exist (ensure_role_groups creates any that do not).
+        post_migrate.connect(
+            ensure_role_groups_after_migrate, sender=self, dispatch_uid="console_role_groups"
+        )

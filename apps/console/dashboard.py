@@ -2,6 +2,10 @@
 
 Every figure is one aggregate query (or one grouped query for a series); nothing here writes.
 Days are calendar days in the project's time zone (Asia/Shanghai).
+
+A brand operator gets the same page over its own brand only (`brands`, from brand_scope): sales are
+its items' lines (a mixed order counts only its lines), KOCs are those partnered with it, and the
+platform's commission figures and KOC review queue are not shown.
 """
 
 from __future__ import annotations
@@ -9,12 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
 from apps.commissions.models import LedgerEntry
+from apps.console.permissions import brand_scope, order_ids_of, partnered_koc_ids
 from apps.core.charts import bar_chart, line_chart
 from apps.core.money import yuan
 from apps.groupbuys.models import Group
@@ -36,19 +41,31 @@ def _day_start(moment: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _totals(window: Window) -> dict:
-    paid = Order.objects.filter(paid_at__gte=window.start, paid_at__lt=window.end)
-    orders = paid.aggregate(gmv_fen=Sum("paid_fen", default=0), paid_orders=Count("id"))
-    ledger = LedgerEntry.objects.filter(created_at__gte=window.start, created_at__lt=window.end).aggregate(
-        accrued_fen=Sum("amount_fen", filter=Q(kind=LedgerEntry.Kind.ACCRUAL), default=0),
-        paid_out_fen=Sum("amount_fen", filter=Q(kind=LedgerEntry.Kind.PAYOUT), default=0),
-    )
-    groups = Group.objects.aggregate(
+def _totals(window: Window, brands: list[int] | None = None) -> dict:
+    if brands is None:
+        paid = Order.objects.filter(paid_at__gte=window.start, paid_at__lt=window.end)
+        orders = paid.aggregate(gmv_fen=Sum("paid_fen", default=0), paid_orders=Count("id"))
+        ledger = LedgerEntry.objects.filter(
+            created_at__gte=window.start, created_at__lt=window.end
+        ).aggregate(
+            accrued_fen=Sum("amount_fen", filter=Q(kind=LedgerEntry.Kind.ACCRUAL), default=0),
+            paid_out_fen=Sum("amount_fen", filter=Q(kind=LedgerEntry.Kind.PAYOUT), default=0),
+        )
+        accrued, paid_out = yuan(ledger["accrued_fen"]), yuan(ledger["paid_out_fen"])
+        groups_qs, kocs_qs = Group.objects.all(), Koc.objects.all()
+    else:
+        orders = OrderItem.objects.filter(
+            brand_id__in=brands, order__paid_at__gte=window.start, order__paid_at__lt=window.end
+        ).aggregate(gmv_fen=Sum("line_fen", default=0), paid_orders=Count("order_id", distinct=True))
+        accrued = paid_out = "—"  # commissions are the platform's books, not a brand's
+        groups_qs = Group.objects.filter(campaign__product__brand_id__in=brands)
+        kocs_qs = Koc.objects.filter(pk__in=partnered_koc_ids(brands))
+    groups = groups_qs.aggregate(
         succeeded=Count("id", filter=Q(succeeded_at__gte=window.start, succeeded_at__lt=window.end)),
         failed=Count("id", filter=Q(failed_at__gte=window.start, failed_at__lt=window.end)),
     )
     closed = groups["succeeded"] + groups["failed"]
-    new_kocs = Koc.objects.filter(
+    new_kocs = kocs_qs.filter(
         approved_at__gte=window.start, approved_at__lt=window.end, role__in=["leader", "koc"]
     ).count()
     return {
@@ -56,8 +73,8 @@ def _totals(window: Window) -> dict:
         "gmv_fen": orders["gmv_fen"],
         "gmv": yuan(orders["gmv_fen"]),
         "paid_orders": orders["paid_orders"],
-        "accrued": yuan(ledger["accrued_fen"]),
-        "paid_out": yuan(ledger["paid_out_fen"]),
+        "accrued": accrued,
+        "paid_out": paid_out,
         "groups_succeeded": groups["succeeded"],
         "groups_failed": groups["failed"],
         "success_rate": f"{groups['succeeded'] * 100 / closed:.0f}%" if closed else "—",
@@ -65,15 +82,24 @@ def _totals(window: Window) -> dict:
     }
 
 
-def _daily(start: datetime, days: int) -> list[tuple[datetime, int, int]]:
+def _daily(start: datetime, days: int, brands: list[int] | None = None) -> list[tuple[datetime, int, int]]:
     tz = timezone.get_current_timezone()
-    rows = (
-        Order.objects.filter(paid_at__gte=start)
-        .order_by()  # a model's default ordering would split the GROUP BY
-        .annotate(day=TruncDate("paid_at", tzinfo=tz))
-        .values("day")
-        .annotate(gmv_fen=Sum("paid_fen"), orders=Count("id"))
-    )
+    if brands is None:
+        rows = (
+            Order.objects.filter(paid_at__gte=start)
+            .order_by()  # a model's default ordering would split the GROUP BY
+            .annotate(day=TruncDate("paid_at", tzinfo=tz))
+            .values("day")
+            .annotate(gmv_fen=Sum("paid_fen"), orders=Count("id"))
+        )
+    else:
+        rows = (
+            OrderItem.objects.filter(brand_id__in=brands, order__paid_at__gte=start)
+            .order_by()
+            .annotate(day=TruncDate("order__paid_at", tzinfo=tz))
+            .values("day")
+            .annotate(gmv_fen=Sum("line_fen"), orders=Count("order_id", distinct=True))
+        )
     by_day = {row["day"]: row for row in rows}
     series = []
     for offset in range(days):
@@ -83,9 +109,11 @@ def _daily(start: datetime, days: int) -> list[tuple[datetime, int, int]]:
     return series
 
 
-def _koc_growth(start: datetime, days: int) -> list[tuple[str, int]]:
+def _koc_growth(start: datetime, days: int, brands: list[int] | None = None) -> list[tuple[str, int]]:
     tz = timezone.get_current_timezone()
     individuals = Koc.objects.filter(status="approved", role__in=["leader", "koc"])
+    if brands is not None:
+        individuals = individuals.filter(pk__in=partnered_koc_ids(brands))
     before = individuals.filter(approved_at__lt=start).count()
     rows = (
         individuals.filter(approved_at__gte=start)
@@ -103,13 +131,24 @@ def _koc_growth(start: datetime, days: int) -> list[tuple[str, int]]:
     return points
 
 
-def _top_kocs(start: datetime, limit: int = 8) -> list[tuple[str, int]]:
-    rows = list(
-        Order.objects.filter(paid_at__gte=start, attributed_koc_id__isnull=False)
-        .values("attributed_koc_id")
-        .annotate(gmv_fen=Sum("paid_fen"))
-        .order_by("-gmv_fen")[:limit]
-    )
+def _top_kocs(start: datetime, limit: int = 8, brands: list[int] | None = None) -> list[tuple[str, int]]:
+    if brands is None:
+        rows = list(
+            Order.objects.filter(paid_at__gte=start, attributed_koc_id__isnull=False)
+            .values("attributed_koc_id")
+            .annotate(gmv_fen=Sum("paid_fen"))
+            .order_by("-gmv_fen")[:limit]
+        )
+    else:
+        rows = list(
+            OrderItem.objects.filter(
+                brand_id__in=brands, order__paid_at__gte=start, order__attributed_koc_id__isnull=False
+            )
+            .order_by()
+            .values(attributed_koc_id=F("order__attributed_koc_id"))
+            .annotate(gmv_fen=Sum("line_fen"))
+            .order_by("-gmv_fen")[:limit]
+        )
     names = {
         k.pk: k.display_name
         for k in Koc.objects.filter(pk__in=[r["attributed_koc_id"] for r in rows]).select_related("user")
@@ -117,10 +156,12 @@ def _top_kocs(start: datetime, limit: int = 8) -> list[tuple[str, int]]:
     return [(names.get(r["attributed_koc_id"], f"KOC {r['attributed_koc_id']}"), r["gmv_fen"]) for r in rows]
 
 
-def _top_products(start: datetime, limit: int = 8) -> list[tuple[str, int]]:
+def _top_products(start: datetime, limit: int = 8, brands: list[int] | None = None) -> list[tuple[str, int]]:
+    items = OrderItem.objects.filter(order__paid_at__gte=start)
+    if brands is not None:
+        items = items.filter(brand_id__in=brands)
     rows = (
-        OrderItem.objects.filter(order__paid_at__gte=start)
-        .order_by()
+        items.order_by()
         .values("product_id", "title")
         .annotate(units=Sum("quantity"))
         .order_by("-units")[:limit]
@@ -128,14 +169,19 @@ def _top_products(start: datetime, limit: int = 8) -> list[tuple[str, int]]:
     return [(row["title"], row["units"]) for row in rows]
 
 
-def _queues() -> list[dict]:
+def _queues(brands: list[int] | None = None) -> list[dict]:
     """The work waiting for people, each linking to the one page where it is done."""
+    refunds = Refund.objects.filter(status="requested")
+    to_ship = Order.objects.filter(status="paid", shipping_hold=False)
+    if brands is not None:
+        refunds = refunds.filter(order_id__in=order_ids_of(brands))
+        to_ship = to_ship.filter(pk__in=order_ids_of(brands))
     counts = {
-        "kocs": Koc.objects.filter(status="pending").count(),
-        "refunds": Refund.objects.filter(status="requested").count(),
-        "ship": Order.objects.filter(status="paid", shipping_hold=False).count(),
+        "kocs": Koc.objects.filter(status="pending").count() if brands is None else 0,
+        "refunds": refunds.count(),
+        "ship": to_ship.count(),
     }
-    return [
+    queues = [
         {
             "title": "KOC 申请待审核",
             "count": counts["kocs"],
@@ -152,6 +198,7 @@ def _queues() -> list[dict]:
             "url": reverse("admin:shop_order_changelist") + "?status__exact=paid&shipping_hold__exact=0",
         },
     ]
+    return queues if brands is None else queues[1:]  # KOC review is the platform's work
 
 
 def build(*, now: datetime, user=None, days: int = 30) -> dict:
@@ -161,13 +208,15 @@ def build(*, now: datetime, user=None, days: int = 30) -> dict:
         Window("今日", today, now + timedelta(seconds=1)),
         Window(f"近 {days} 天", start, now + timedelta(seconds=1)),
     ]
-    daily = _daily(start, days)
-    growth = _koc_growth(start, days)
-    top_kocs = _top_kocs(start)
-    top_products = _top_products(start)
+    brands = brand_scope(user) if user is not None else None
+    daily = _daily(start, days, brands)
+    growth = _koc_growth(start, days, brands)
+    top_kocs = _top_kocs(start, brands=brands)
+    top_products = _top_products(start, brands=brands)
     return {
-        "totals": [_totals(w) for w in windows],
-        "queues": _queues(),
+        "brands": brands,
+        "totals": [_totals(w, brands) for w in windows],
+        "queues": _queues(brands),
         "charts": {
             "gmv": line_chart(
                 [(d.strftime("%m-%d"), g / 100) for d, g, _ in daily],

@@ -4,19 +4,27 @@ Every change goes through the services: approvals, rejections, moves and level c
 with a form (reason required), so the admin obeys the tree lock and writes the same history as
 everything else. The parent is never edited in a form: a bare save of a tree node is how
 django-mptt trees get corrupted.
+
+A brand operator (品牌运营) sees only the KOCs partnered with its brand (an accepted invitation),
+without their real names and ID numbers, and invites for its own brand only; it changes nothing
+here (the actions need the change permission). Approvals, rejections and level changes are written
+to each KOC's History page by the services, with the acting user.
 """
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Sum
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from apps.console.permissions import BrandScopedAdminMixin, brand_scope, partnered_koc_ids
 from apps.core.errors import ApplicationError
+from apps.core.exports import ExportMixin
 from apps.core.money import yuan
 from apps.shop.models import Brand
 
@@ -118,6 +126,11 @@ class InvitationInline(ReadOnlyInline):
     fields = ["brand", "status", "message", "affinity_score", "created_at", "responded_at"]
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        brands = brand_scope(request.user)
+        queryset = super().get_queryset(request)
+        return queryset if brands is None else queryset.filter(brand_id__in=brands)
+
 
 class KocAddForm(forms.ModelForm):
     """Operators add organisation nodes (and individuals by hand) directly under a parent."""
@@ -179,8 +192,27 @@ class MoveForm(ReasonForm):
     )
 
 
+PERSONAL_FIELDS = {"real_name", "id_number"}  # shown masked to brand operators, never in clear
+
+
 @admin.register(Koc)
-class KocAdmin(admin.ModelAdmin):
+class KocAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
+    brand_fields = ()
+    export_filename = "kocs"
+    export_columns = [
+        ("ID", "id"),
+        ("名称", "display_name"),
+        ("角色", "get_role_display"),
+        ("状态", "get_status_display"),
+        ("等级", "level__name"),
+        ("上级 ID", "parent_id"),
+        ("邀请码", "invite_code"),
+        ("真实姓名（脱敏）", "real_name_masked"),
+        ("身份证号（脱敏）", "id_number_masked"),
+        ("公司全称", "legal_name"),
+        ("申请时间", "applied_at"),
+        ("通过时间", "approved_at"),
+    ]
     list_display = [
         "id",
         "tree_name",
@@ -238,6 +270,19 @@ class KocAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # deleting a node would restructure the tree outside the lock
 
+    def scope_queryset(self, queryset, brands):
+        return queryset.filter(pk__in=partnered_koc_ids(brands))
+
+    def get_list_filter(self, request):
+        if brand_scope(request.user) is not None:  # the branch names are the platform's, not the brand's
+            return [f for f in self.list_filter if f is not BranchFilter]
+        return self.list_filter
+
+    def get_search_fields(self, request):
+        if brand_scope(request.user) is not None:
+            return [f for f in self.search_fields if f.lstrip("=") not in PERSONAL_FIELDS]
+        return self.search_fields
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = KocAddForm
@@ -247,7 +292,13 @@ class KocAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return [(None, {"fields": KocAddForm.Meta.fields})]
-        return super().get_fieldsets(request, obj)
+        fieldsets = super().get_fieldsets(request, obj)
+        if brand_scope(request.user) is not None:
+            fieldsets = [
+                (name, {**opts, "fields": [f for f in opts["fields"] if f not in PERSONAL_FIELDS]})
+                for name, opts in fieldsets
+            ]
+        return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_fields
@@ -331,11 +382,11 @@ class KocAdmin(admin.ModelAdmin):
             },
         )
 
-    @admin.action(description="通过申请 (放到邀请人之下)")
+    @admin.action(description="通过申请 (放到邀请人之下)", permissions=["change"])
     def approve(self, request, queryset):
         self._run(request, queryset, "已通过", lambda koc: services.koc_approve(koc=koc, by=request.user))
 
-    @admin.action(description="拒绝申请 (填写原因，申请人可见)")
+    @admin.action(description="拒绝申请 (填写原因，申请人可见)", permissions=["change"])
     def reject(self, request, queryset):
         return self._form_action(
             request,
@@ -347,7 +398,7 @@ class KocAdmin(admin.ModelAdmin):
             apply=lambda koc, data: services.koc_reject(koc=koc, by=request.user, reason=data["reason"]),
         )
 
-    @admin.action(description="设置等级 (填写原因)")
+    @admin.action(description="设置等级 (填写原因)", permissions=["change"])
     def set_level(self, request, queryset):
         return self._form_action(
             request,
@@ -361,7 +412,7 @@ class KocAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="调整上级 (整棵子树移动，保留历史)")
+    @admin.action(description="调整上级 (整棵子树移动，保留历史)", permissions=["change"])
     def move(self, request, queryset):
         return self._form_action(
             request,
@@ -375,7 +426,7 @@ class KocAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="停用")
+    @admin.action(description="停用", permissions=["change"])
     def suspend(self, request, queryset):
         self._run(
             request,
@@ -384,7 +435,7 @@ class KocAdmin(admin.ModelAdmin):
             lambda koc: services.koc_set_status(koc=koc, status=Koc.Status.SUSPENDED, by=request.user),
         )
 
-    @admin.action(description="恢复")
+    @admin.action(description="恢复", permissions=["change"])
     def reinstate(self, request, queryset):
         self._run(
             request,
@@ -403,6 +454,8 @@ class KocAdmin(admin.ModelAdmin):
 
     def tree_view(self, request):
         """The team tree, indented, with team sizes and team sales: two queries for the whole view."""
+        if brand_scope(request.user) is not None or not self.has_view_permission(request):
+            raise PermissionDenied  # the platform's structure is not a brand's business
         nodes = Koc.objects.select_related("user", "level").order_by("tree_id", "lft")
         root_id = request.GET.get("root", "")
         root = Koc.objects.filter(pk=int(root_id)).first() if root_id.isdigit() else None
@@ -455,7 +508,7 @@ class InviteForm(forms.Form):
 
 
 @admin.register(BrandInvitation)
-class BrandInvitationAdmin(admin.ModelAdmin):
+class BrandInvitationAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     list_display = ["id", "brand", "koc", "status", "affinity_score", "message", "created_at", "responded_at"]
     list_filter = ["status", "brand"]
     list_select_related = ["brand", "koc__user"]
@@ -483,9 +536,20 @@ class BrandInvitationAdmin(admin.ModelAdmin):
 
     def affinity_view(self, request):
         """KOCs ranked by affinity to a brand, with the parts of the score; invite the chosen ones."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method == "POST" and not request.user.has_perm("kocs.add_brandinvitation"):
+            raise PermissionDenied
+        scope = brand_scope(request.user)
+        brands = Brand.objects.order_by("name")
+        if scope is not None:  # a brand operator ranks and invites for its own brand only
+            brands = brands.filter(pk__in=scope)
         brand_id = request.POST.get("brand") or request.GET.get("brand") or ""
-        brand = Brand.objects.filter(pk=int(brand_id)).first() if str(brand_id).isdigit() else None
+        brand = brands.filter(pk=int(brand_id)).first() if str(brand_id).isdigit() else None
+        if brand is None and scope is not None:
+            brand = brands.first()
         form = InviteForm(request.POST or None, initial={"brand": brand})
+        form.fields["brand"].queryset = brands
         if request.method == "POST" and form.is_valid():
             brand = form.cleaned_data["brand"]
             ranked = {k.pk: k for k in selectors.brand_affinity(brand_id=brand.pk, limit=500)}
@@ -523,7 +587,7 @@ class BrandInvitationAdmin(admin.ModelAdmin):
                 "opts": self.model._meta,
                 "form": form,
                 "brand": brand,
-                "brands": Brand.objects.order_by("name"),
+                "brands": brands,
                 "rows": rows,
                 "explanation": selectors.AFFINITY_EXPLANATION,
             },

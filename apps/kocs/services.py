@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.accounts.models import User
+from apps.core import audit
 from apps.core.errors import InvalidInput, NotFound
 from apps.shop.models import Brand, Category, Product
 
@@ -282,6 +283,7 @@ def koc_approve(*, koc: Koc, by: User | None) -> Koc:
     else:
         koc.save()
     _open_parent_row(koc=koc, parent=parent, at=now, by=by, reason="申请通过 approved")
+    audit.record(actor=by, obj=koc, message=f"通过 KOC 申请，上级: {parent or '无（顶层）'}")
     _evaluate_tiers_on_commit(koc.pk)
     return koc
 
@@ -299,6 +301,7 @@ def koc_reject(*, koc: Koc, by: User | None, reason: str) -> Koc:
     koc.reviewed_at = timezone.now()
     koc.reviewed_by = by
     koc.save(update_fields=["status", "rejection_reason", "reviewed_at", "reviewed_by"])
+    audit.record(actor=by, obj=koc, message=f"拒绝 KOC 申请: {koc.rejection_reason}")
     return koc
 
 
@@ -417,6 +420,9 @@ def koc_set_level(*, koc: Koc, level: Level | None, by: User | None, reason: str
         automatic=False,
         changed_by=by,
         at=timezone.now(),
+    )
+    audit.record(
+        actor=by, obj=koc, message=f"等级 {koc.level or '无'} → {level or '无'}，原因: {reason.strip()[:200]}"
     )
     koc.level = level
     koc.save(update_fields=["level"])

@@ -2,6 +2,10 @@
 
 Orders, payments and refunds are read-only here: every change goes through the services, so the
 admin obeys the same rules (stock, locks, events, WeChat exactly once) as the API.
+
+A brand operator (品牌运营) sees only its brand: its products, and the orders and refunds holding an
+item of its brand (apps/console/permissions.py). Refund decisions are written to each refund's
+History page with the deciding user.
 """
 
 from __future__ import annotations
@@ -9,17 +13,36 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import Min, Sum
+from django.db.models import Min, Prefetch, Sum
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from mptt.admin import MPTTModelAdmin, TreeRelatedFieldListFilter
 
+from apps.console.permissions import (
+    BrandScopedAdminMixin,
+    BrandScopedInlineMixin,
+    brand_scope,
+    order_ids_of,
+)
+from apps.core import audit
 from apps.core.errors import ApplicationError
+from apps.core.exports import ExportMixin
 from apps.core.money import yuan
 
 from . import images, services
 from .errors import InvalidImage
-from .models import Brand, Category, Order, OrderItem, Payment, Product, ProductImage, Refund, Sku
+from .models import (
+    Brand,
+    BrandOperator,
+    Category,
+    Order,
+    OrderItem,
+    Payment,
+    Product,
+    ProductImage,
+    Refund,
+    Sku,
+)
 
 
 def _thumb(file, size: int = 60) -> str:
@@ -31,7 +54,10 @@ def _thumb(file, size: int = 60) -> str:
 
 
 @admin.register(Brand)
-class BrandAdmin(admin.ModelAdmin):
+class BrandAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+    brand_path = "pk"
+    brand_fields = ()
+
     list_display = ["id", "logo_preview", "name", "max_commission_rate", "is_active", "created_at"]
     list_display_links = ["id", "name"]
     list_filter = ["is_active"]
@@ -40,6 +66,24 @@ class BrandAdmin(admin.ModelAdmin):
     @admin.display(description="Logo")
     def logo_preview(self, brand: Brand) -> str:
         return _thumb(brand.logo, 40)
+
+
+@admin.register(BrandOperator)
+class BrandOperatorAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+    """Which staff user works for which brand; add the user to the 品牌运营 group as well."""
+
+    list_display = ["user", "brand", "created_at"]
+    list_filter = [("brand", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["user", "brand"]
+    search_fields = ["user__username", "brand__name"]
+    raw_id_fields = ["user"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            from apps.accounts.models import User
+
+            kwargs["queryset"] = User.objects.filter(is_staff=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(Category)
@@ -98,10 +142,15 @@ class ProductImageInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     list_display = ["id", "cover", "title", "brand", "category", "price", "stock", "sales", "is_active"]
     list_display_links = ["id", "title"]
-    list_filter = ["is_active", "brand", ("category", TreeRelatedFieldListFilter)]
+    # RelatedOnly: the brand filter lists the brands of the rows the user may see, no other names.
+    list_filter = [
+        "is_active",
+        ("brand", admin.RelatedOnlyFieldListFilter),
+        ("category", TreeRelatedFieldListFilter),
+    ]
     search_fields = ["title", "brand__name"]
     list_select_related = ["brand", "category"]
     inlines = [SkuInline, ProductImageInline]
@@ -169,7 +218,7 @@ class _ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class OrderItemInline(_ReadOnlyInline):
+class OrderItemInline(BrandScopedInlineMixin, _ReadOnlyInline):
     model = OrderItem
     fields = ["title", "spec", "price_fen", "quantity", "line_fen", "price_source", "sku"]
     readonly_fields = fields
@@ -192,8 +241,37 @@ class ShipForm(forms.Form):
     carrier = forms.CharField(max_length=32, label="快递公司")
 
 
+def _order_items(order: Order) -> str:
+    return "; ".join(f"{i.title} {i.spec} ×{i.quantity}" for i in order.items.all())
+
+
+def _order_address(order: Order) -> str:
+    a = order.address or {}
+    return " ".join(str(a.get(k, "")) for k in ("province", "city", "district", "detail")).strip()
+
+
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
+    export_filename = "orders"
+    export_columns = [
+        ("订单号", "no"),
+        ("状态", "get_status_display"),
+        ("类型", "kind"),
+        ("买家 ID", "buyer_id"),
+        ("金额（元）", lambda o: yuan(o.total_fen)),
+        ("已付（元）", lambda o: yuan(o.paid_fen)),
+        ("已退（元）", lambda o: yuan(o.refunded_fen)),
+        ("商品", _order_items),
+        ("收货人", lambda o: (o.address or {}).get("name", "")),
+        ("收货电话", "receiver_phone"),
+        ("收货地址", _order_address),
+        ("归因 KOC ID", "attributed_koc_id"),
+        ("下单时间", "created_at"),
+        ("支付时间", "paid_at"),
+        ("发货时间", "shipped_at"),
+        ("快递公司", "carrier"),
+        ("快递单号", "tracking_no"),
+    ]
     list_display = [
         "no",
         "buyer",
@@ -216,11 +294,26 @@ class OrderAdmin(admin.ModelAdmin):
     actions = ["ship_orders"]
     readonly_fields = [f.name for f in Order._meta.fields]
 
+    def scope_queryset(self, queryset, brands):
+        return queryset.filter(pk__in=order_ids_of(brands))
+
+    def export_queryset(self, request):
+        # The items column: one prefetch per chunk, and only the user's brands' lines.
+        items = OrderItem.objects.order_by("id")
+        brands = brand_scope(request.user)
+        if brands is not None:
+            items = items.filter(brand_id__in=brands)
+        return super().export_queryset(request).prefetch_related(Prefetch("items", queryset=items))
+
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_ship_permission(self, request) -> bool:
+        opts = self.model._meta
+        return request.user.has_perm(f"{opts.app_label}.ship_order")
 
     @admin.display(description="金额", ordering="total_fen")
     def total(self, order: Order) -> str:
@@ -234,7 +327,7 @@ class OrderAdmin(admin.ModelAdmin):
     def refunded(self, order: Order) -> str:
         return yuan(order.refunded_fen)
 
-    @admin.action(description="发货（填写快递单号）")
+    @admin.action(description="发货（填写快递单号）", permissions=["ship"])
     def ship_orders(self, request, queryset):
         orders = list(queryset.filter(status=Order.Status.PAID).order_by("id"))
         if "apply" in request.POST:
@@ -274,7 +367,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "out_refund_no",
@@ -292,6 +385,9 @@ class RefundAdmin(admin.ModelAdmin):
     actions = ["approve_refunds", "reject_refunds"]
     readonly_fields = [f.name for f in Refund._meta.fields]
 
+    def scope_queryset(self, queryset, brands):
+        return queryset.filter(order_id__in=order_ids_of(brands))
+
     def has_add_permission(self, request):
         return False
 
@@ -306,7 +402,13 @@ class RefundAdmin(admin.ModelAdmin):
         done, failed = 0, []
         for refund in queryset.order_by("id"):
             try:
-                service(refund=refund, note=f"{verb} by {request.user}")
+                decided = service(refund=refund, note=f"{verb} by {request.user}")
+                if decided.status != refund.status:  # a repeated decision changes nothing: no entry
+                    audit.record(
+                        actor=request.user,
+                        obj=decided,
+                        message=f"{verb}退款（后台）: {refund.status} → {decided.status}",
+                    )
                 done += 1
             except ApplicationError as exc:
                 failed.append(f"{refund.out_refund_no}: {exc.message}")
@@ -314,22 +416,25 @@ class RefundAdmin(admin.ModelAdmin):
         for line in failed:
             self.message_user(request, line, messages.WARNING)
 
-    @admin.action(description="同意退款（提交微信支付）")
+    @admin.action(description="同意退款（提交微信支付）", permissions=["change"])
     def approve_refunds(self, request, queryset):
         self._decide(request, queryset, services.refund_approve, "已同意")
 
-    @admin.action(description="拒绝退款")
+    @admin.action(description="拒绝退款", permissions=["change"])
     def reject_refunds(self, request, queryset):
         self._decide(request, queryset, services.refund_reject, "已拒绝")
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     list_display = ["transaction_id", "order", "amount_fen", "outcome", "success_time", "created_at"]
     list_filter = ["outcome"]
     search_fields = ["transaction_id", "order__no"]
     list_select_related = ["order"]
     readonly_fields = [f.name for f in Payment._meta.fields]
+
+    def scope_queryset(self, queryset, brands):
+        return queryset.filter(order_id__in=order_ids_of(brands))
 
     def has_add_permission(self, request):
         return False

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import selectors as account_selectors
+from apps.core import audit
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsOperator
 from apps.core.schema import PAGE_PARAMETERS, error_responses, paginated
@@ -541,13 +542,19 @@ class _OpsRefundDecisionApi(APIView):
     class InputSerializer(serializers.Serializer):
         note = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
-    def decide(self, request, refund_id: int, service):
+    def decide(self, request, refund_id: int, service, verb: str):
         refund = selectors.refund_get(refund_id=refund_id)
         if refund is None:
             raise Http404
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        service(refund=refund, note=data.validated_data.get("note", ""))
+        decided = service(refund=refund, note=data.validated_data.get("note", ""))
+        if decided.status != refund.status:  # a repeated decision changes nothing: no entry
+            audit.record(
+                actor=request.user,
+                obj=decided,
+                message=f"{verb}退款（运营接口）: {refund.status} → {decided.status}",
+            )
         return Response(OpsRefundOutputSerializer(selectors.refund_get(refund_id=refund_id)).data)
 
 
@@ -558,7 +565,7 @@ class OpsRefundApproveApi(_OpsRefundDecisionApi):
         responses={200: OpsRefundOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request, refund_id: int):
-        return self.decide(request, refund_id, services.refund_approve)
+        return self.decide(request, refund_id, services.refund_approve, "已同意")
 
 
 class OpsRefundRejectApi(_OpsRefundDecisionApi):
@@ -568,4 +575,4 @@ class OpsRefundRejectApi(_OpsRefundDecisionApi):
         responses={200: OpsRefundOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request, refund_id: int):
-        return self.decide(request, refund_id, services.refund_reject)
+        return self.decide(request, refund_id, services.refund_reject, "已拒绝")

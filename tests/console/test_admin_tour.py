@@ -1,0 +1,119 @@
+"""The console in a real browser: an admin's round (dashboard, a KOC approval, shipping an order),
+then a brand operator who sees only its brand. Headless Chromium at desktop size; screenshots go to
+test-artifacts/console-*.png."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from apps.kocs import services as koc_services
+from apps.kocs.models import Koc
+from apps.shop.models import Order
+from tests.accounts.factories import UserFactory
+from tests.browser_fixtures import save_screenshot
+from tests.console.roles import brand_operator
+from tests.kocs.factories import make_leader
+from tests.shop.factories import BrandFactory, SkuFactory, make_paid_order
+
+pytest_plugins = ["tests.browser_fixtures"]
+
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest.fixture
+def desktop_page(browser_page) -> Iterator:
+    """A desktop-sized page in the same Chromium (browser_page brings the skip rules and the fonts)."""
+    context = browser_page.context.browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def _log_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/admin/login/?next=/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw")  # the user factory's password
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")
+
+
+def _run_action(page, action: str, pk: int) -> None:
+    page.check(f"input[name=_selected_action][value='{pk}']")
+    page.select_option("select[name=action]", action)
+    page.click("button[name=index]")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_admins_round_and_a_brand_operators_view(live_server, desktop_page):
+    # given: two brands with a paid order each, and a pending KOC application
+    page, base = desktop_page, live_server.url
+    UserFactory(username="boss", is_staff=True, is_superuser=True, openid=None)
+    tea, wine = BrandFactory(name="西湖茶社"), BrandFactory(name="绍兴酒坊")
+    order_tea = make_paid_order(
+        sku=SkuFactory(product__brand=tea, product__title="明前龙井 250g"), quantity=2
+    )
+    order_wine = make_paid_order(
+        sku=SkuFactory(product__brand=wine, product__title="十年花雕", price_fen=15800)
+    )
+    applicant = koc_services.koc_apply(
+        user=UserFactory(nickname="宝妈小王"), real_name="王五", invite_code=make_leader().invite_code
+    )
+    brand_operator(tea, username="tea-op")
+
+    # when: the admin logs in through the form; the console is the index
+    _log_in(page, base, "boss")
+
+    # then: the charts are drawn, with today's sales in them
+    charts = page.locator("svg.chart")
+    assert charts.count() == 5
+    gmv = [float(v) for v in charts.first.get_attribute("data-values").split(",")]
+    assert gmv[-1] == 198.0 + 158.0  # today: both orders, in yuan
+    assert page.locator("svg.chart polyline, svg.chart path, svg.chart rect").count() > 0
+    save_screenshot(page, "console-dashboard", full_page=True)
+
+    # when: the admin approves the application with the changelist's action
+    page.goto(f"{base}/admin/kocs/koc/?status__exact=pending")
+    _run_action(page, "approve", applicant.pk)
+
+    # then
+    assert "已通过: 1 个" in page.locator("ul.messagelist").inner_text()
+    assert Koc.objects.get(pk=applicant.pk).status == "approved"
+    save_screenshot(page, "console-koc-approved")
+
+    # when: the admin ships the tea order on the action's page (carrier, tracking number)
+    page.goto(f"{base}/admin/shop/order/?status__exact=paid")
+    _run_action(page, "ship_orders", order_tea.pk)
+    page.fill("input[name=carrier]", "顺丰速运")
+    page.fill(f"input[name=tracking_{order_tea.pk}]", "SF1234567890")
+    page.click("input[type=submit][value='确认发货']")
+
+    # then
+    assert "已发货 1 单" in page.locator("ul.messagelist").inner_text()
+    shipped = Order.objects.get(pk=order_tea.pk)
+    assert (shipped.status, shipped.carrier, shipped.tracking_no) == ("shipped", "顺丰速运", "SF1234567890")
+    page.goto(f"{base}/admin/shop/order/{order_tea.pk}/change/")
+    assert "SF1234567890" in page.content()
+    save_screenshot(page, "console-order-shipped", full_page=True)
+
+    # when: the admin logs out and the tea brand's operator logs in
+    page.click("#logout-form button")
+    page.wait_for_selector("text=登录")
+    _log_in(page, base, "tea-op")
+
+    # then: its dashboard counts its brand only, its lists hold only its brand's rows
+    gmv = [float(v) for v in page.locator("svg.chart").first.get_attribute("data-values").split(",")]
+    assert gmv[-1] == 198.0
+    assert "十年花雕" not in page.content()
+    page.goto(f"{base}/admin/shop/order/")
+    orders = page.locator("#result_list").inner_text()
+    assert order_tea.no in orders
+    assert order_wine.no not in orders
+    save_screenshot(page, "console-brand-operator-orders", full_page=True)
+    page.goto(f"{base}/admin/shop/product/")
+    products = page.locator("#result_list").inner_text()
+    assert "明前龙井 250g" in products
+    assert "十年花雕" not in products
+    save_screenshot(page, "console-brand-operator-products", full_page=True)
