@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.urls import path
 from django.utils import timezone
 
 from . import dashboard
@@ -13,3 +14,15 @@ class ConsoleAdminSite(admin.AdminSite):
     def index(self, request, extra_context=None):
         context = {"dashboard": dashboard.build(now=timezone.now(), user=request.user)}
         return super().index(request, {**context, **(extra_context or {})})
+
+    def get_urls(self):
+        from .shipping import ship_upload_view
+
+        return [
+            path(
+                "console/ship-upload/",
+                self.admin_view(lambda request: ship_upload_view(request, site=self)),
+                name="console_ship_upload",
+            ),
+            *super().get_urls(),
+        ]
