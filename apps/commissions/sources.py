@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from .engine import Node
@@ -53,38 +53,45 @@ def nodes(koc_ids: Iterable[int]) -> dict[int, Node]:
     return {pk: _node(koc) for pk, koc in found.items()}
 
 
+def as_of(on: datetime) -> datetime:
+    """The instant the team tree is read at for a time `on` reported by WeChat.
+
+    WeChat Pay's success_time (an order's paid_at) has whole-second precision, while the team's
+    parent history has microseconds. A whole-second paid_at stands for its whole second, so the tree
+    is read as it stood at that second's end: a KOC who joined (or moved) at 12:00:00.7 has that
+    parent for an order WeChat reports as paid at 12:00:00 (it was paid after she joined; within one
+    second the order of a move and a payment is unknowable, so the change counts). A time with
+    sub-second precision (our own clock) is exact and used as it is.
+    """
+    if on.microsecond == 0:
+        return on + timedelta(microseconds=999_999)
+    return on
+
+
 def individual_uplines(*, koc_id: int, on: datetime, levels: int) -> list[Node]:
     """Individuals above `koc_id` on `on`, nearest first, at most `levels` (stops at an organisation)."""
     if levels <= 0:
         return []
     from apps.kocs.selectors import individual_uplines as select
 
-    return [_node(k) for k in select(koc_id=koc_id, on=on, levels=levels)]
+    return [_node(k) for k in select(koc_id=koc_id, on=as_of(on), levels=levels)]
 
 
 def organisation_ancestors(*, koc_id: int, on: datetime) -> list[Node]:
     from apps.kocs.selectors import organisation_ancestors as select
 
-    return [_node(k) for k in select(koc_id=koc_id, on=on)]
+    return [_node(k) for k in select(koc_id=koc_id, on=as_of(on))]
 
 
 def chain_on(*, koc_id: int, on: datetime, levels: int) -> tuple[Node | None, list[Node], list[Node]]:
     """(the seller, its individual uplines (at most `levels`), its organisation ancestors) on `on`.
 
     The same answers as node() + individual_uplines() + organisation_ancestors(), in two queries
-    instead of five: one walk of the parent history, one read of the nodes. It uses the KOC app's
-    ancestor walk (`_ancestor_ids_on`); should that ever go, it falls back to the public selectors.
+    instead of five: one walk of the parent history, one read of the nodes.
     """
     from apps.kocs import selectors
 
-    walk = getattr(selectors, "_ancestor_ids_on", None)
-    if walk is None:  # pragma: no cover - the KOC app changed its internals
-        seller = node(koc_id)
-        if seller is None:
-            return None, [], []
-        ups = individual_uplines(koc_id=koc_id, on=on, levels=levels)
-        return seller, ups, organisation_ancestors(koc_id=koc_id, on=on)
-    ancestor_ids = walk(koc_id=koc_id, on=on, depth=selectors.MAX_TREE_DEPTH)
+    ancestor_ids = selectors.ancestor_ids_on(koc_id=koc_id, on=as_of(on), depth=selectors.MAX_TREE_DEPTH)
     found = _koc_model().objects.select_related("level").in_bulk([koc_id, *ancestor_ids])
     if koc_id not in found:
         return None, [], []

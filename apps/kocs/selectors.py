@@ -66,6 +66,11 @@ def parent_on(*, koc_id: int, on: datetime) -> Koc | None:
     return row.parent if row else None
 
 
+def ancestor_ids_on(*, koc_id: int, on: datetime, depth: int) -> list[int]:
+    """Ancestor ids of `koc_id` at `on`, nearest first, at most `depth`: one query (for the engine)."""
+    return _ancestor_ids_on(koc_id=koc_id, on=on, depth=depth)
+
+
 def _ancestor_ids_on(*, koc_id: int, on: datetime, depth: int) -> list[int]:
     """Ancestor ids of `koc_id` at `on`, nearest first, at most `depth` of them: one query.
 

@@ -416,3 +416,26 @@ def test_the_database_refuses_updates_and_deletes_of_entries_on_postgres(team, p
     with pytest.raises((InternalError, IntegrityError), match="append-only"), transaction.atomic():
         LedgerEntry.objects.filter(pk=entry_id).update(amount_fen=2)
     assert LedgerEntry.objects.get(pk=entry_id).amount_fen == 990
+
+
+def test_an_order_paid_in_the_second_its_koc_joined_pays_her_upline(product, plan):
+    # given: mia joins under lily at 12:00:00.700; WeChat reports the payment as 12:00:00 (whole
+    # seconds), although it was made after she joined
+    from datetime import datetime
+    from unittest import mock
+    from zoneinfo import ZoneInfo
+
+    from tests.kocs.factories import make_individual, make_leader
+
+    joined = datetime(2030, 3, 1, 12, 0, 0, 700000, tzinfo=ZoneInfo("Asia/Shanghai"))
+    with mock.patch("django.utils.timezone.now", return_value=joined):
+        lily = make_leader()
+        mia = make_individual(parent=lily)
+    order = order_payload(koc=mia, lines=[(product, 1, 10000)], paid_at=joined.replace(microsecond=0))
+
+    # when
+    paid(order)
+
+    # then: read as of the end of the reported second, the tree has mia under lily
+    parts = dict(Commission.objects.filter(order_id=order["order_id"]).values_list("level", "koc_id"))
+    assert parts == {0: mia.pk, 1: lily.pk}
