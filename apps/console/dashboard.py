@@ -197,6 +197,7 @@ def _queues(brands: list[int] | None = None) -> list[dict]:
             "count": counts["ship"],
             "url": reverse("admin:shop_order_changelist") + "?status__exact=paid&shipping_hold__exact=0",
         },
+        {"title": "批量发货（CSV）", "count": counts["ship"], "url": reverse("admin:console_ship_upload")},
     ]
     return queues if brands is None else queues[1:]  # KOC review is the platform's work
 

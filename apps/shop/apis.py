@@ -18,7 +18,7 @@ from apps.core.permissions import IsOperator
 from apps.core.schema import PAGE_PARAMETERS, error_responses, paginated
 from apps.wechat import pay as wechatpay
 
-from . import selectors, services
+from . import operator_scope, selectors, services
 from .errors import AddressNotFound
 from .models import Order, Product, Refund
 
@@ -522,8 +522,8 @@ class OpsOrderShipApi(APIView):
     )
     def post(self, request, no: str):
         order = selectors.order_get_by_no(no=no)
-        if order is None:
-            raise Http404
+        if order is None or not operator_scope.order_in_scope(request.user, order):
+            raise Http404  # another brand's order is as invisible to a brand operator as a missing one
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         order = services.order_ship(order=order, **data.validated_data)
@@ -544,7 +544,7 @@ class _OpsRefundDecisionApi(APIView):
 
     def decide(self, request, refund_id: int, service, verb: str):
         refund = selectors.refund_get(refund_id=refund_id)
-        if refund is None:
+        if refund is None or not operator_scope.order_in_scope(request.user, refund.order):
             raise Http404
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -312,3 +312,25 @@ def test_a_platform_admin_links_operators_to_brands(shop):
     assert listed.status_code == 200
     assert added.status_code == 302
     assert staff.brand_operator.brand == shop["b"]
+
+
+def test_the_ops_api_acts_only_on_the_operators_brand(shop):
+    # given: brand A's operator with an API key; a refund requested on brand B's order
+    from apps.shop import services as shop_services
+    from tests.helpers import token_client
+
+    api = token_client(shop["op"])
+    refund_b = shop_services.refund_create(order=shop["order_b"], amount_fen=1000, reason="破损")
+    body = {"carrier": "顺丰", "tracking_no": "SF-X"}
+
+    # when
+    other_ship = api.post(f"/api/v1/ops/orders/{shop['order_b'].no}/ship", body, format="json")
+    other_refund = api.post(f"/api/v1/ops/refunds/{refund_b.pk}/approve", {}, format="json")
+    own_ship = api.post(f"/api/v1/ops/orders/{shop['order_a'].no}/ship", body, format="json")
+
+    # then: another brand's order and refund are as invisible as missing ones; its own ships
+    assert (other_ship.status_code, other_refund.status_code, own_ship.status_code) == (404, 404, 200)
+    shop["order_b"].refresh_from_db()
+    refund_b.refresh_from_db()
+    assert (shop["order_b"].status, refund_b.status) == ("paid", "requested")
+    assert own_ship.json()["status"] == "shipped"
