@@ -102,7 +102,7 @@ def bar_chart(
     color: str = _PALETTE[1],
 ) -> str:
     """Horizontal bars, one per label (top KOCs, top products): long Chinese names stay readable."""
-    label_w, right = 150, 70
+    label_w, right = 150, 110  # room for the longest value label, e.g. "¥124,834.00"
     values = [float(v) for _, v in points]
     top = max(values, default=0) or 1
     row_h = (height - 10) / max(len(points), 1)

@@ -28,7 +28,7 @@ def test_bar_chart_escapes_labels_and_draws_bars_in_proportion():
 
     root = ET.fromstring(svg)
     widths = [float(r.get("width")) for r in root.iter("{http://www.w3.org/2000/svg}rect")]
-    assert widths == [420.0, 210.0]
+    assert widths == [380.0, 190.0]  # 640 wide, less 150 for labels and 110 for values
     assert "<script>" not in svg
     assert "明前龙井 250g 特…" in svg
 
