@@ -1,9 +1,12 @@
+from datetime import timedelta
+
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from apps.commissions.models import RuleSet
-from apps.commissions.services.dry_run import dry_run
+from apps.commissions.models import OrderFact, RuleSet
+from apps.commissions.services.dry_run import Column, DryRunReport, dry_run
+from apps.core.progress import Progress
 
 
 def _instant(value: str):
@@ -16,6 +19,45 @@ def _instant(value: str):
     if parsed.tzinfo is None:
         parsed = timezone.make_aware(parsed)
     return parsed
+
+
+def _merge_column(into: Column, part: Column) -> None:
+    into.total_fen += part.total_fen
+    into.cap_fen += part.cap_fen
+    into.orders_paying += part.orders_paying
+    into.orders_scaled += part.orders_scaled
+    if part.min_headroom_fen is not None and (
+        into.min_headroom_fen is None or part.min_headroom_fen < into.min_headroom_fen
+    ):
+        into.min_headroom_fen = part.min_headroom_fen
+    for name in ("per_koc", "per_rule", "per_level"):
+        target = getattr(into, name)
+        for key, fen in getattr(part, name).items():
+            target[key] += fen
+
+
+def batched_dry_run(*, rule_set, start, end, batch=timedelta(days=1), stream=None) -> DryRunReport:
+    """`dry_run` one batch of days at a time (each order is replayed on its own, so the batches add
+    up to the whole), with a progress bar over the orders replayed."""
+    report = DryRunReport(rule_set=rule_set, start=start, end=end)
+    total = (
+        OrderFact.objects.filter(paid_at__gte=start, paid_at__lt=end, paid_at__isnull=False)
+        .exclude(payload={})
+        .count()
+    )
+    with Progress(total, label="replaying orders", stream=stream) as bar:
+        cursor = start
+        while cursor < end:
+            upto = min(cursor + batch, end)
+            part = dry_run(rule_set=rule_set, start=cursor, end=upto)
+            report.orders += part.orders
+            _merge_column(report.current, part.current)
+            _merge_column(report.draft, part.draft)
+            report.koc_labels.update(part.koc_labels)
+            report.rule_labels.update(part.rule_labels)
+            bar.advance(part.orders)
+            cursor = upto
+    return report
 
 
 class Command(BaseCommand):
@@ -31,7 +73,9 @@ class Command(BaseCommand):
             chosen = RuleSet.objects.get(pk=rule_set)
         except RuleSet.DoesNotExist as exc:
             raise CommandError(f"no rule set {rule_set}") from exc
-        report = dry_run(rule_set=chosen, start=_instant(start), end=_instant(end))
+        # the raw stream: OutputWrapper would end each "\r" redraw of the bar with a newline
+        stream = getattr(self.stderr, "_out", self.stderr)
+        report = batched_dry_run(rule_set=chosen, start=_instant(start), end=_instant(end), stream=stream)
         out = self.stdout
         out.write(f"dry run of {chosen} over {report.orders} orders paid in [{start}, {end})")
         out.write(f"{'':28}{'in force':>14}{'draft':>14}")
