@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from apps.core.pagination import PageNumberPagination
 from apps.core.schema import PAGE_PARAMETERS, error_responses, list_responses, paginated
+from apps.wechat.apis import WeChatNotifyApi, notify_schema
 
 from . import selectors, sources
 from .errors import IdempotencyKeyRequired, NotAKoc
@@ -150,23 +150,10 @@ class WithdrawalsApi(APIView):
         return Response(answer.body, status=answer.status)
 
 
-class TransferNotifyApi(APIView):
-    """WeChat Pay's transfer callback: no user, proven by signature on the raw body."""
+class TransferNotifyApi(WeChatNotifyApi):
+    """WeChat Pay's transfer callback."""
 
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
-    def get_authenticate_header(self, request):
-        return 'WECHATPAY2-SHA256-RSA2048 realm="notify"'
-
-    @extend_schema(
-        operation_id="payments_wechat_transfer_notify",
-        request=OpenApiTypes.OBJECT,
-        responses={
-            204: OpenApiResponse(description="processed, or a duplicate"),
-            **error_responses(400, 401),
-        },
-    )
+    @notify_schema("payments_wechat_transfer_notify")
     def post(self, request):
         from apps.wechat import transfers
 

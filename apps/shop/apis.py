@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -17,6 +16,7 @@ from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsOperator
 from apps.core.schema import PAGE_PARAMETERS, error_responses, paginated
 from apps.wechat import pay as wechatpay
+from apps.wechat.apis import WeChatNotifyApi, notify_schema
 
 from . import operator_scope, selectors, services
 from .errors import AddressNotFound
@@ -465,40 +465,16 @@ class OrderRefundsApi(OrderApiMixin, APIView):
 # --- WeChat Pay notifications -------------------------------------------------------------------
 
 
-class _WeChatNotifyApi(APIView):
-    """WeChat Pay's callbacks: no user, proven by signature; the raw body is what is verified."""
-
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
-    def get_authenticate_header(self, request):
-        return 'WECHATPAY2-SHA256-RSA2048 realm="notify"'
-
-
-class PaymentNotifyApi(_WeChatNotifyApi):
-    @extend_schema(
-        operation_id="payments_wechat_notify",
-        request=OpenApiTypes.OBJECT,
-        responses={
-            204: OpenApiResponse(description="processed, or a duplicate"),
-            **error_responses(400, 401),
-        },
-    )
+class PaymentNotifyApi(WeChatNotifyApi):
+    @notify_schema("payments_wechat_notify")
     def post(self, request):
         notice = wechatpay.parse_payment_notification(headers=request.headers, body=request.body)
         services.payment_notification_handle(notice=notice)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class RefundNotifyApi(_WeChatNotifyApi):
-    @extend_schema(
-        operation_id="payments_wechat_refund_notify",
-        request=OpenApiTypes.OBJECT,
-        responses={
-            204: OpenApiResponse(description="processed, or a duplicate"),
-            **error_responses(400, 401),
-        },
-    )
+class RefundNotifyApi(WeChatNotifyApi):
+    @notify_schema("payments_wechat_refund_notify")
     def post(self, request):
         notice = wechatpay.parse_refund_notification(headers=request.headers, body=request.body)
         services.refund_notification_handle(notice=notice)
