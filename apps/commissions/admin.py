@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from apps.core import audit
 from apps.core.errors import ApplicationError
 from apps.core.exports import ExportMixin, xlsx_response
 from apps.core.money import yuan
@@ -182,12 +183,20 @@ class RuleSetAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 messages.error(request, f"{rule_set}: {exc.message}")
             else:
+                audit.record(
+                    actor=request.user,
+                    obj=rule_set,
+                    message=f"启用规则集 v{rule_set.version}（通过合规检查）",
+                )
                 messages.success(request, f"{rule_set.name} v{rule_set.version} 已启用")
 
     @admin.action(description="复制为新版本草稿")
     def copy_as_new_version(self, request, queryset):
         for rule_set in queryset:
             copy = rule_services.ruleset_copy(rule_set=rule_set)
+            audit.record(
+                actor=request.user, obj=copy, message=f"由 v{rule_set.version} 复制为草稿", action="add"
+            )
             messages.success(request, f"已创建草稿 v{copy.version}")
 
     @admin.action(description="停用所选规则集")
@@ -197,6 +206,8 @@ class RuleSetAdmin(admin.ModelAdmin):
                 rule_services.ruleset_retire(rule_set=rule_set)
             except ApplicationError as exc:
                 messages.error(request, f"{rule_set}: {exc.message}")
+            else:
+                audit.record(actor=request.user, obj=rule_set, message=f"停用规则集 v{rule_set.version}")
 
     def get_urls(self):
         return [
@@ -404,12 +415,14 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyAdmin):
     def mark_b2b_paid(self, request, queryset):
         for w in queryset.filter(channel=Withdrawal.Channel.B2B, status=Withdrawal.Status.B2B_PENDING):
             withdrawal_services.withdrawal_succeed(withdrawal_id=w.pk)
+            audit.record(actor=request.user, obj=w, message="对公打款已完成，标记到账")
             messages.success(request, f"{w.out_bill_no} 已标记到账")
 
     @admin.action(description="对公打款失败，退回余额（机构）")
     def mark_b2b_failed(self, request, queryset):
         for w in queryset.filter(channel=Withdrawal.Channel.B2B, status=Withdrawal.Status.B2B_PENDING):
             withdrawal_services.withdrawal_fail(withdrawal_id=w.pk, reason="对公打款失败")
+            audit.record(actor=request.user, obj=w, message="对公打款失败，金额退回可提现余额")
             messages.success(request, f"{w.out_bill_no} 已退回")
 
     @admin.action(description="向微信查询转账状态")

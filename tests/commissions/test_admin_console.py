@@ -258,3 +258,32 @@ def test_the_dry_run_command_replays_in_batches_with_a_progress_bar_and_the_same
     assert "over 4 orders" in out.getvalue()
     assert err.getvalue().splitlines()[-1].startswith("replaying orders ")
     assert "4/4 100%" in err.getvalue()
+
+
+def test_activating_and_retiring_a_rule_set_in_the_admin_is_audited(admin_client):
+    # given: a draft rule set
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    from apps.commissions.models import RuleSet
+    from apps.commissions.services import rules as rule_services
+    from apps.core import audit
+
+    draft = rule_services.ruleset_create(
+        name="新方案", effective_from=timezone.make_aware(datetime(2020, 1, 1))
+    )
+    rule_services.rule_add(rule_set=draft, name="直推", kind="sales", level=0, rate_percent="10.00")
+
+    # when: activated, then retired, through the admin's actions
+    for action in ("activate", "retire"):
+        admin_client.post("/admin/commissions/ruleset/", {"action": action, "_selected_action": [draft.pk]})
+
+    # then: who did what is on the rule set's history page
+    draft.refresh_from_db()
+    assert draft.status == RuleSet.Status.RETIRED
+    messages = sorted(e.change_message for e in audit.history(draft))
+    assert messages == [f"停用规则集 v{draft.version}", f"启用规则集 v{draft.version}（通过合规检查）"]
+    assert {e.user.username for e in audit.history(draft)} == {"admin"}
+    page = admin_client.get(f"/admin/commissions/ruleset/{draft.pk}/history/").content.decode()
+    assert "启用规则集" in page

@@ -338,6 +338,14 @@ def test_an_organisation_withdraws_gross_for_a_b2b_settlement(team, earn, admin_
     withdrawal.refresh_from_db()
     assert withdrawal.status == "succeeded"
     assert not TaxRecord.objects.exists()
+    from apps.core import audit
+
+    entry = audit.history(withdrawal).get()
+    assert (entry.user.username, entry.change_message) == ("admin", "对公打款已完成，标记到账")
+    assert (
+        "对公打款已完成"
+        in admin_client.get(f"/admin/commissions/withdrawal/{withdrawal.pk}/history/").content.decode()
+    )
 
 
 def test_the_wechat_client_sends_a_commission_transfer(transfer_sandbox):
