@@ -1,16 +1,7 @@
-from django.core.management.base import BaseCommand, CommandError
-from django.utils.dateparse import parse_datetime
+from django.core.management.base import BaseCommand
 
+from apps.core.commands import NOW_HELP, parse_now
 from apps.groupbuys import services
-
-
-def parse_now(value: str | None):
-    if not value:
-        return None
-    now = parse_datetime(value)
-    if now is None or now.tzinfo is None:
-        raise CommandError(f"--now must be an ISO 8601 datetime with an offset, not {value!r}")
-    return now
 
 
 class Command(BaseCommand):
@@ -19,7 +10,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--now", help="the current time, ISO 8601 with offset (default: now)")
+        parser.add_argument("--now", help=NOW_HELP)
 
     def handle(self, *args, now=None, **options):
         count = services.groups_expire(now=parse_now(now))

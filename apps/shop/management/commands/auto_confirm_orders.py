@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand
 
+from apps.core.commands import parse_now
 from apps.shop import services
-
-from .cancel_unpaid_orders import parse_now
 
 
 class Command(BaseCommand):

@@ -1,23 +1,14 @@
-from django.core.management.base import BaseCommand, CommandError
-from django.utils.dateparse import parse_datetime
+from django.core.management.base import BaseCommand
 
+from apps.core.commands import NOW_HELP, parse_now
 from apps.shop import services
-
-
-def parse_now(value: str | None):
-    if not value:
-        return None
-    now = parse_datetime(value)
-    if now is None or now.tzinfo is None:
-        raise CommandError(f"--now must be an ISO 8601 datetime with an offset, not {value!r}")
-    return now
 
 
 class Command(BaseCommand):
     help = "Cancel every unpaid order past its payment deadline (idempotent)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--now", help="the current time, ISO 8601 with offset (default: now)")
+        parser.add_argument("--now", help=NOW_HELP)
 
     def handle(self, *args, now=None, **options):
         count = services.cancel_unpaid_orders(now=parse_now(now))
