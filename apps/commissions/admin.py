@@ -4,7 +4,6 @@ withdrawal changelists, and the dry run."""
 
 from __future__ import annotations
 
-import csv
 from datetime import date, datetime, time
 from decimal import Decimal
 
@@ -21,7 +20,7 @@ from django.utils import timezone
 
 from apps.core import audit
 from apps.core.errors import ApplicationError
-from apps.core.exports import ExportMixin, xlsx_response
+from apps.core.exports import ExportMixin, csv_stream, xlsx_response
 from apps.core.money import yuan
 
 from . import compliance, selectors
@@ -473,12 +472,10 @@ def tax_statement_rows(month: date):
 
 
 def tax_statement_csv(month: date) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response = HttpResponse(
+        csv_stream(TAX_STATEMENT_HEADER, tax_statement_rows(month)), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="labour-tax-{month:%Y-%m}.csv"'
-    response.write("\ufeff")  # Excel opens UTF-8 CSV correctly with a BOM
-    writer = csv.writer(response)
-    writer.writerow(TAX_STATEMENT_HEADER)
-    writer.writerows(tax_statement_rows(month))
     return response
 
 
