@@ -24,8 +24,9 @@ from apps.wechat import pay as wechatpay
 from .. import events
 from ..errors import PaymentMismatch, RefundNotAllowed, RefundNotPending
 from ..lock_objects import order_lock, refund_lock
-from ..models import Order, Payment, Refund, Sku
+from ..models import Order, Payment, Refund
 from .common import notify_url
+from .orders import _release_stock
 
 logger = logging.getLogger(__name__)
 
@@ -244,9 +245,7 @@ def _refund_succeeded(*, refund_id: int, wechat_refund_id: str, refunded_at: dat
     order.refresh_from_db()
     if order.refunded_fen >= order.paid_fen and order.status in REFUNDABLE_STATUSES:
         if order.status == Order.Status.PAID:
-            # Nothing was shipped: the goods are back on the shelf.
-            for item in sorted(order.items.all(), key=lambda i: i.sku_id):
-                Sku.objects.filter(pk=item.sku_id).update(stock=F("stock") + item.quantity)
+            _release_stock(order)  # nothing was shipped: the goods are back on the shelf
         order.status = Order.Status.REFUNDED
         order.save(update_fields=["status", "updated_at"])
     events.publish_order_refunded(order, refund)
