@@ -16,7 +16,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -66,9 +66,12 @@ class LevelAdmin(admin.ModelAdmin):
     def team_sales_yuan(self, level: Level) -> str:
         return yuan(level.min_team_sales_fen)
 
-    @admin.display(description="人数")
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(members_count=Count("kocs"))
+
+    @admin.display(description="人数", ordering="members_count")
     def members(self, level: Level) -> int:
-        return level.kocs.count()
+        return level.members_count
 
 
 class BranchFilter(admin.SimpleListFilter):

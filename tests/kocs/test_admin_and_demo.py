@@ -221,3 +221,22 @@ def test_seed_builds_the_demo_team_once_and_the_sandbox_logins_are_kocs(api_clie
     for code in ("koc-lily", "koc-mia"):
         user = api_client.post("/api/v1/auth/wechat-login", {"code": code}, format="json").json()["user"]
         assert user["is_koc"] is True
+
+
+def test_level_changelist_counts_members_without_a_query_per_level(
+    admin_client, django_assert_max_num_queries
+):
+    # given: three levels, two of them with members
+    levels = [LevelFactory(rank=r, name=f"L{r}") for r in (1, 2, 3)]
+    for level, n in zip(levels, (2, 1, 0), strict=True):
+        for _ in range(n):
+            Koc.objects.filter(pk=make_individual().pk).update(level=level)
+    admin_client.get("/admin/kocs/level/")  # warm the session and content types
+
+    # when
+    with django_assert_max_num_queries(8):
+        response = admin_client.get("/admin/kocs/level/")
+
+    # then
+    assert response.status_code == 200
+    assert [lv.members_count for lv in response.context["cl"].result_list] == [2, 1, 0]
