@@ -91,7 +91,7 @@ def _group_out(group_id: int) -> dict:
     return GroupOutputSerializer(selectors.group_get(group_id=group_id)).data
 
 
-def _seat_answer(request, group: Group, order) -> Response:
+def _seat_answer(group: Group, order) -> Response:
     body = {
         "group": _group_out(group.pk),
         "order": OrderOutputSerializer(shop_selectors.order_get_by_no(no=order.no)).data,
@@ -147,7 +147,7 @@ class GroupOpenApi(APIView):
         if campaign is None:
             raise Http404
         group, order = services.group_open(campaign=campaign, leader=request.user, **_seat_arguments(request))
-        return _seat_answer(request, group, order)
+        return _seat_answer(group, order)
 
 
 class GroupDetailApi(APIView):
@@ -174,7 +174,7 @@ class GroupJoinApi(APIView):
         if group is None:
             raise Http404
         group, order = services.group_join(group=group, buyer=request.user, **_seat_arguments(request))
-        return _seat_answer(request, group, order)
+        return _seat_answer(group, order)
 
 
 class SubscriptionsApi(APIView):
