@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-
 from apps.core.events import subscribe
 
 from . import services
@@ -19,9 +17,7 @@ from . import services
 def on_order_completed(payload: dict[str, Any]) -> None:
     koc_id = services.order_completed_record(order=payload)
     if koc_id is not None:
-        from .tasks import evaluate_upline_tiers
-
-        transaction.on_commit(lambda: evaluate_upline_tiers.delay(koc_id))
+        services.evaluate_tiers_on_commit(koc_id)
 
 
 @subscribe("order_refunded")

@@ -166,7 +166,7 @@ def koc_create(
     koc.full_clean(exclude=MPTT_FIELDS)
     koc.save()
     _open_parent_row(koc=koc, parent=parent, at=now, by=by, reason=reason)
-    _evaluate_tiers_on_commit(koc.pk)
+    evaluate_tiers_on_commit(koc.pk)
     return koc
 
 
@@ -284,7 +284,7 @@ def koc_approve(*, koc: Koc, by: User | None) -> Koc:
         koc.save()
     _open_parent_row(koc=koc, parent=parent, at=now, by=by, reason="申请通过 approved")
     audit.record(actor=by, obj=koc, message=f"通过 KOC 申请，上级: {parent or '无（顶层）'}")
-    _evaluate_tiers_on_commit(koc.pk)
+    evaluate_tiers_on_commit(koc.pk)
     return koc
 
 
@@ -347,7 +347,7 @@ def koc_move(*, koc: Koc, new_parent: Koc | None, by: User | None, reason: str) 
     KocParentHistory.objects.filter(koc=koc, valid_to__isnull=True).update(valid_to=now)
     _open_parent_row(koc=koc, parent=new_parent, at=now, by=by, reason=reason.strip())
     if new_parent is not None:
-        _evaluate_tiers_on_commit(new_parent.pk)
+        evaluate_tiers_on_commit(new_parent.pk)
     return koc
 
 
@@ -429,7 +429,8 @@ def koc_set_level(*, koc: Koc, level: Level | None, by: User | None, reason: str
     return koc
 
 
-def _evaluate_tiers_on_commit(koc_id: int) -> None:
+def evaluate_tiers_on_commit(koc_id: int) -> None:
+    """Re-evaluate `koc_id` and its individual uplines in Celery, once the transaction commits."""
     from .tasks import evaluate_upline_tiers
 
     transaction.on_commit(lambda: evaluate_upline_tiers.delay(koc_id))
