@@ -83,6 +83,7 @@ class WithdrawalOutputSerializer(serializers.Serializer):
     # WeChat's transfer bill number: what support staff quote to WeChat Pay (and the sandbox's
     # transfer/confirm takes).
     out_bill_no = serializers.CharField()
+    fail_reason = serializers.CharField()
 
 
 class WithdrawalsApi(APIView):

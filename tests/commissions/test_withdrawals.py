@@ -481,3 +481,34 @@ def test_concurrent_retries_with_one_key_debit_once_and_answer_alike(settings, m
     assert {b["error"]["code"] for s, b in results if s == 409} <= {"withdrawal_in_progress"}
     assert Withdrawal.objects.count() == 1
     assert LedgerEntry.objects.filter(kind="withdrawal").count() == 1
+
+
+def test_a_transfer_wechat_refuses_answers_failed_and_a_retry_replays_it(mia_client, mia, earn, monkeypatch):
+    # given: WeChat Pay refuses the transfer outright (e.g. the merchant's balance is short)
+    from apps.wechat import pay
+
+    earn(mia, 990)
+    calls = []
+
+    def refuse(**kwargs):
+        calls.append(kwargs["out_bill_no"])
+        raise pay.WeChatPayError("商户运营账户资金不足", wechat_code="NOT_ENOUGH")
+
+    monkeypatch.setattr(transfers, "transfer_create", refuse)
+
+    # when
+    first = withdraw(mia_client, 990, key="refused")
+    again = withdraw(mia_client, 990, key="refused")
+
+    # then: the withdrawal failed, the money is back, and the retry answers exactly the first result
+    assert first.status_code == 201
+    body = first.json()
+    assert (body["status"], body["amount_fen"], body["fail_reason"]) == (
+        "failed",
+        990,
+        "商户运营账户资金不足",
+    )
+    assert (again.status_code, again.json()) == (201, body)
+    assert calls == [body["out_bill_no"]]
+    assert wallet(mia_client)["available_fen"] == 990
+    assert wallet(mia_client)["withdrawing_fen"] == 0

@@ -95,6 +95,7 @@ def answer_body(withdrawal: Withdrawal) -> dict:
         "net_fen": withdrawal.net_fen,
         "package_info": withdrawal.package_info or None,
         "out_bill_no": withdrawal.out_bill_no,
+        "fail_reason": withdrawal.fail_reason,
     }
 
 
@@ -270,9 +271,11 @@ def _submit(withdrawal: Withdrawal) -> Answer:
     except pay.WeChatPayUnavailable:
         raise  # outcome unknown: stays `created`; a retry with the same key or the poll finishes it
     except pay.WeChatPayError as exc:
+        # A definite refusal: the withdrawal failed and its money is back. That is the first answer
+        # (201, status failed, with the reason), stored so a retry with the same key replays it.
         withdrawal_fail(withdrawal_id=withdrawal.pk, reason=exc.message[:200])
         withdrawal.refresh_from_db()
-        raise
+        return _remember(withdrawal, status=201, body=answer_body(withdrawal))
     withdrawal = withdrawal_apply_state(
         withdrawal_id=withdrawal.pk,
         state=bill.state,
