@@ -26,8 +26,6 @@ from apps.groupbuys.models import Group
 from apps.kocs.models import Koc
 from apps.shop.models import Order, OrderItem, Refund
 
-PAID_STATUSES = ["paid", "shipped", "completed", "refunded"]
-
 
 @dataclass(frozen=True)
 class Window:

@@ -42,10 +42,6 @@ def brand_scope(user) -> list[int] | None:
     return scope
 
 
-def is_brand_scoped(user) -> bool:
-    return brand_scope(user) is not None
-
-
 def order_ids_of(brands: list[int]):
     """The orders holding at least one item of `brands`, as a subquery (no DISTINCT on the orders)."""
     from apps.shop.models import OrderItem
