@@ -64,7 +64,10 @@ def _totals(window: Window, brands: list[int] | None = None) -> dict:
     )
     closed = groups["succeeded"] + groups["failed"]
     new_kocs = kocs_qs.filter(
-        approved_at__gte=window.start, approved_at__lt=window.end, role__in=["leader", "koc"]
+        approved_at__gte=window.start,
+        approved_at__lt=window.end,
+        status=Koc.Status.APPROVED,
+        role__in=Koc.INDIVIDUAL_ROLES,
     ).count()
     return {
         "label": window.label,
@@ -109,7 +112,7 @@ def _daily(start: datetime, days: int, brands: list[int] | None = None) -> list[
 
 def _koc_growth(start: datetime, days: int, brands: list[int] | None = None) -> list[tuple[str, int]]:
     tz = timezone.get_current_timezone()
-    individuals = Koc.objects.filter(status="approved", role__in=["leader", "koc"])
+    individuals = Koc.objects.filter(status=Koc.Status.APPROVED, role__in=Koc.INDIVIDUAL_ROLES)
     if brands is not None:
         individuals = individuals.filter(pk__in=partnered_koc_ids(brands))
     before = individuals.filter(approved_at__lt=start).count()
@@ -175,7 +178,7 @@ def _queues(brands: list[int] | None = None) -> list[dict]:
         refunds = refunds.filter(order_id__in=order_ids_of(brands))
         to_ship = to_ship.filter(pk__in=order_ids_of(brands))
     counts = {
-        "kocs": Koc.objects.filter(status="pending").count() if brands is None else 0,
+        "kocs": Koc.objects.filter(status=Koc.Status.PENDING).count() if brands is None else 0,
         "refunds": refunds.count(),
         "ship": to_ship.count(),
     }

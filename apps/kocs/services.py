@@ -316,6 +316,9 @@ def koc_set_status(*, koc: Koc, status: str, by: User | None) -> Koc:
         )
     koc.status = status
     koc.save(update_fields=["status"])
+    audit.record(
+        actor=by, obj=koc, message="暂停 KOC 资格" if status == Status.SUSPENDED else "恢复 KOC 资格"
+    )
     return koc
 
 

@@ -240,3 +240,25 @@ def test_bearer_client_of_an_approved_koc_sees_its_stats():
     assert me["role"] == "leader"
     assert me["stats"] == {"own_sales_fen": 0, "team_sales_fen": 0, "direct_members": 1, "team_size": 2}
     assert me["parent"]["nickname"] == Koc.objects.get(pk=leader.parent_id).legal_name
+
+
+@pytest.mark.django_db
+def test_suspending_and_reinstating_are_audited_and_a_wrong_change_is_refused():
+    # given
+    from apps.core import audit
+
+    ops = UserFactory(username="koc-ops", is_staff=True, openid=None)
+    koc = make_individual(parent=make_leader())
+
+    # when
+    services.koc_set_status(koc=koc, status=Koc.Status.SUSPENDED, by=ops)
+    with pytest.raises(ApplicationError) as refused:
+        services.koc_set_status(koc=koc, status=Koc.Status.SUSPENDED, by=ops)
+    services.koc_set_status(koc=koc, status=Koc.Status.APPROVED, by=ops)
+
+    # then
+    assert refused.value.code == "invalid_status"
+    koc.refresh_from_db()
+    assert koc.status == Koc.Status.APPROVED
+    assert sorted(e.change_message for e in audit.history(koc)) == ["恢复 KOC 资格", "暂停 KOC 资格"]
+    assert {e.user_id for e in audit.history(koc)} == {ops.pk}
