@@ -20,6 +20,7 @@ from django.db.models import Count, Sum
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from apps.console.permissions import BrandScopedAdminMixin, brand_scope, partnered_koc_ids
@@ -38,6 +39,7 @@ from .models import (
     KocSale,
     Level,
     LevelHistory,
+    TierPolicy,
 )
 
 TREE_VIEW_LIMIT = 2_000
@@ -104,6 +106,25 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
+@admin.register(TierPolicy)
+class TierPolicyAdmin(admin.ModelAdmin):
+    """The one row of tier rules: whether and when a KOC below its level's conditions is lowered."""
+
+    list_display = ["__str__", "downgrade", "downgrade_after_days", "updated_at"]
+    fields = ["downgrade", "downgrade_after_days", "updated_at"]
+    readonly_fields = ["updated_at"]
+
+    def has_add_permission(self, request):
+        return not TierPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        policy = TierPolicy.load()
+        return HttpResponseRedirect(reverse("admin:kocs_tierpolicy_change", args=[policy.pk]))
+
+
 class ParentHistoryInline(ReadOnlyInline):
     model = KocParentHistory
     fk_name = "koc"
@@ -114,7 +135,7 @@ class ParentHistoryInline(ReadOnlyInline):
 
 class LevelHistoryInline(ReadOnlyInline):
     model = LevelHistory
-    fields = ["at", "from_level", "to_level", "automatic", "reason", "changed_by", "stats"]
+    fields = ["at", "from_level", "to_level", "automatic", "reason", "held_until", "changed_by", "stats"]
     readonly_fields = fields
 
 
@@ -185,6 +206,17 @@ class ReasonForm(forms.Form):
 
 class SetLevelForm(ReasonForm):
     level = forms.ModelChoiceField(label="等级", queryset=Level.objects.order_by("rank"), required=False)
+    hold_until = forms.DateField(
+        label="保持至 (含当天)",
+        help_text="在此日期之前（含当天）自动评估不改变该等级；之后按条件和降级规则重新评估",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def clean_hold_until(self):
+        value = self.cleaned_data["hold_until"]
+        if value < timezone.localdate():
+            raise forms.ValidationError("保持日期不能早于今天")
+        return value
 
 
 class MoveForm(ReasonForm):
@@ -244,6 +276,8 @@ class KocAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
         "parent",
         "sponsor",
         "level",
+        "level_held_until",
+        "level_below_since",
         "invite_code",
         "real_name_masked",
         "id_number_masked",
@@ -255,7 +289,8 @@ class KocAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
         "team_size_display",
     ]
     fieldsets = [
-        (None, {"fields": ["user", "role", "status", "parent", "sponsor", "level", "invite_code"]}),
+        (None, {"fields": ["user", "role", "status", "parent", "sponsor", "invite_code"]}),
+        ("等级", {"fields": ["level", "level_held_until", "level_below_since"]}),
         (
             "个人 (报税用，列表中脱敏显示)",
             {"fields": ["real_name_masked", "real_name", "id_number_masked", "id_number"]},
@@ -401,7 +436,7 @@ class KocAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
             apply=lambda koc, data: services.koc_reject(koc=koc, by=request.user, reason=data["reason"]),
         )
 
-    @admin.action(description="设置等级 (填写原因)", permissions=["change"])
+    @admin.action(description="设置等级 (填写原因和保持日期)", permissions=["change"])
     def set_level(self, request, queryset):
         return self._form_action(
             request,
@@ -411,7 +446,11 @@ class KocAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
             action="set_level",
             label="等级已设置",
             apply=lambda koc, data: services.koc_set_level(
-                koc=koc, level=data["level"], by=request.user, reason=data["reason"]
+                koc=koc,
+                level=data["level"],
+                by=request.user,
+                reason=data["reason"],
+                hold_until=data["hold_until"],
             ),
         )
 

@@ -22,5 +22,8 @@ def on_order_completed(payload: dict[str, Any]) -> None:
 
 @subscribe("order_refunded")
 def on_order_refunded(payload: dict[str, Any]) -> None:
-    # A refund lowers sales but never a level (tiers only go up automatically): no re-evaluation.
-    services.order_refund_record(refund=payload)
+    # A refund lowers the seller's sales and her uplines' team sales: their levels are evaluated
+    # again, and the downgrade policy decides whether and when a level no longer met is lowered.
+    koc_id = services.order_refund_record(refund=payload)
+    if koc_id is not None:
+        services.evaluate_tiers_on_commit(koc_id)

@@ -134,6 +134,11 @@ class Koc(MPTTModel):
     level = models.ForeignKey(
         Level, on_delete=models.PROTECT, null=True, blank=True, related_name="kocs", verbose_name="等级"
     )
+    # Since when the KOC has no longer met its level's conditions (None: it meets them); the
+    # downgrade policy lowers the level once this is old enough (`TierPolicy`).
+    level_below_since = models.DateTimeField("低于等级条件起", null=True, blank=True)
+    # An operator's level holds through this (local) date: no automatic change until it has passed.
+    level_held_until = models.DateField("等级保持至", null=True, blank=True)
     rejection_reason = models.CharField("拒绝原因", max_length=200, blank=True)
     applied_at = models.DateTimeField("申请时间", null=True, blank=True)
     reviewed_at = models.DateTimeField("审核时间", null=True, blank=True)
@@ -231,8 +236,54 @@ class KocParentHistory(models.Model):
         return f"{self.koc_id} -> {self.parent_id} [{self.valid_from:%Y-%m-%d %H:%M}, {self.valid_to or '…'})"
 
 
+class TierPolicy(models.Model):
+    """The one row of tier rules the admin edits (`TierPolicy.load()` creates it with the defaults).
+
+    Levels are reached on cumulative sales to others, net of refunds; a refund (or a member moving
+    away) can take a KOC below its level's conditions. Then:
+    - after_days: the level drops to the highest level still met once the KOC has been below for
+      `downgrade_after_days` days (0: at the evaluation that finds it below);
+    - never: levels are only ever lowered by an operator. Beware: then a level reached on orders
+      that are refunded afterwards is kept.
+    """
+
+    class Downgrade(models.TextChoices):
+        AFTER_DAYS = "after_days", "低于条件满 N 天后降级"
+        NEVER = "never", "从不自动降级"
+
+    downgrade = models.CharField(
+        "降级规则", max_length=16, choices=Downgrade.choices, default=Downgrade.AFTER_DAYS
+    )
+    downgrade_after_days = models.PositiveIntegerField(
+        "低于条件多少天后降级",
+        default=0,
+        validators=[MaxValueValidator(3650)],
+        help_text="0 表示发现低于条件（例如退款后重新评估）时立即降级；每晚的全员评估会执行到期的降级",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "等级规则"
+        verbose_name_plural = "等级规则"
+
+    def __str__(self) -> str:
+        if self.downgrade == self.Downgrade.NEVER:
+            return "从不自动降级"
+        return f"低于条件 {self.downgrade_after_days} 天后降级"
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls) -> TierPolicy:
+        policy, _ = cls.objects.get_or_create(pk=1)
+        return policy
+
+
 class LevelHistory(models.Model):
-    """Every level change: automatic upgrades (with the figures that earned them) and manual sets."""
+    """Every level change: automatic upgrades and downgrades (with the figures), and manual sets
+    (with the reason and the date the operator's level holds through)."""
 
     koc = models.ForeignKey(Koc, on_delete=models.CASCADE, related_name="level_history")
     from_level = models.ForeignKey(Level, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -243,6 +294,7 @@ class LevelHistory(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     stats = models.JSONField(default=dict, blank=True)
+    held_until = models.DateField("保持至", null=True, blank=True)
     at = models.DateTimeField(db_index=True)
 
     class Meta:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -43,6 +43,7 @@ from .models import (
     KocSale,
     Level,
     LevelHistory,
+    TierPolicy,
 )
 
 # Uppercase without look-alikes (0/O, 1/I/L): codes are read aloud and typed from posters.
@@ -346,11 +347,15 @@ def koc_move(*, koc: Koc, new_parent: Koc | None, by: User | None, reason: str) 
     check_placement(role=koc.role, parent=new_parent)
 
     now = timezone.now()
+    old_parent_id = koc.parent_id
     Koc.objects.move_node(koc, new_parent, "last-child")
     KocParentHistory.objects.filter(koc=koc, valid_to__isnull=True).update(valid_to=now)
     _open_parent_row(koc=koc, parent=new_parent, at=now, by=by, reason=reason.strip())
+    # Both teams changed: the new one may reach a level, the old one may fall below its own.
     if new_parent is not None:
         evaluate_tiers_on_commit(new_parent.pk)
+    if old_parent_id is not None:
+        evaluate_tiers_on_commit(old_parent_id)
     return koc
 
 
@@ -372,63 +377,129 @@ def _meets(level: Level, stats: dict[str, int]) -> bool:
     )
 
 
-@transaction.atomic
-def koc_evaluate_tier(*, koc_id: int) -> Level | None:
-    """Upgrade an approved individual to the highest level whose every condition it meets.
+def _held(koc: Koc, now: datetime) -> bool:
+    """An operator's level holds through the local date they chose."""
+    return koc.level_held_until is not None and timezone.localdate(now) <= koc.level_held_until
 
-    Upgrade only: an automatic evaluation never lowers a level (an operator may, with a reason).
-    Returns the new level, or None when nothing changed. Safe to run any number of times.
+
+def _change_level(
+    *,
+    koc: Koc,
+    to: Level | None,
+    reason: str,
+    stats: dict,
+    now: datetime,
+    by: User | None = None,
+    automatic: bool = True,
+    held_until: date | None = None,
+) -> LevelHistory:
+    entry = LevelHistory.objects.create(
+        koc=koc,
+        from_level=koc.level,
+        to_level=to,
+        reason=reason[:200],
+        automatic=automatic,
+        changed_by=by,
+        stats=stats,
+        held_until=held_until,
+        at=now,
+    )
+    koc.level = to
+    koc.level_below_since = None
+    koc.level_held_until = held_until
+    koc.save(update_fields=["level", "level_below_since", "level_held_until"])
+    return entry
+
+
+@transaction.atomic
+def koc_evaluate_tier(*, koc_id: int, now: datetime | None = None) -> LevelHistory | None:
+    """Put an approved individual on the level its figures (sales to others, net of refunds) give.
+
+    - the highest level whose every condition it meets is above its level: upgraded at once;
+    - it no longer meets its level's conditions: `level_below_since` records since when, and the
+      admin's `TierPolicy` decides when (if ever) it drops to the highest level still met;
+    - an operator's level (`level_held_until`) is left alone through the date they chose.
+    Returns the recorded change, or None when the level stayed. Safe to run any number of times.
     """
+    now = now or timezone.now()
     koc = lock_koc(koc_id=koc_id)
-    if not koc.is_approved or not koc.is_individual:
-        return None
-    candidates = selectors.levels_above(rank=koc.level.rank if koc.level else None)
-    if not candidates:
+    if not koc.is_approved or not koc.is_individual or _held(koc, now):
         return None
     stats = {
         "own_sales_fen": selectors.own_sales_fen(koc=koc),
         "team_sales_fen": selectors.team_sales_fen(koc=koc),
         "active_direct_kocs": selectors.active_direct_kocs(koc=koc),
     }
-    reached = next((level for level in candidates if _meets(level, stats)), None)
-    if reached is None:
+    best = next((level for level in selectors.levels_above(rank=None) if _meets(level, stats)), None)
+    current = koc.level
+    if best is not None and (current is None or best.rank > current.rank):
+        return _change_level(koc=koc, to=best, reason="达到升级条件 conditions met", stats=stats, now=now)
+    if current is None or _meets(current, stats):
+        if koc.level_below_since is not None:
+            koc.level_below_since = None
+            koc.save(update_fields=["level_below_since"])
         return None
-    LevelHistory.objects.create(
-        koc=koc,
-        from_level=koc.level,
-        to_level=reached,
-        reason="达到升级条件 conditions met",
-        automatic=True,
-        stats=stats,
-        at=timezone.now(),
-    )
-    koc.level = reached
-    koc.save(update_fields=["level"])
-    return reached
+
+    # Below the conditions of its level: the downgrade policy decides.
+    if koc.level_below_since is None:
+        koc.level_below_since = now
+        koc.save(update_fields=["level_below_since"])
+    policy = TierPolicy.load()
+    if policy.downgrade == TierPolicy.Downgrade.NEVER:
+        return None
+    if now - koc.level_below_since < timedelta(days=policy.downgrade_after_days):
+        return None
+    since = timezone.localtime(koc.level_below_since)
+    figures = {
+        **stats,
+        "below_since": since.isoformat(),
+        "downgrade_after_days": policy.downgrade_after_days,
+    }
+    reason = f"自 {since:%Y-%m-%d %H:%M} 起低于等级条件 {policy.downgrade_after_days} 天 below conditions"
+    return _change_level(koc=koc, to=best, reason=reason, stats=figures, now=now)
 
 
 @transaction.atomic
-def koc_set_level(*, koc: Koc, level: Level | None, by: User | None, reason: str) -> Koc:
-    """An operator sets any level (up or down) with a reason, recorded in the level history."""
+def koc_set_level(
+    *,
+    koc: Koc,
+    level: Level | None,
+    by: User | None,
+    reason: str,
+    hold_until: date | None = None,
+    now: datetime | None = None,
+) -> Koc:
+    """An operator sets any level (up or down) with a reason, recorded in the level history.
+
+    With `hold_until` (today or later) the level holds through that local date: the automatic
+    evaluation leaves it alone until then (a penalty is not undone by the next sale, a protected
+    head team is not lowered). Without it, the next evaluation decides as usual.
+    """
     if not reason or not reason.strip():
         raise ReasonRequired("请填写调整等级的原因")
+    now = now or timezone.now()
+    if hold_until is not None and hold_until < timezone.localdate(now):
+        message = "保持日期不能早于今天"
+        raise InvalidInput(message, code="validation_error", fields={"hold_until": [message]})
     koc = lock_koc(koc_id=koc.pk)
-    if level == koc.level:
+    if level == koc.level and hold_until == koc.level_held_until:
         return koc
-    LevelHistory.objects.create(
-        koc=koc,
-        from_level=koc.level,
-        to_level=level,
-        reason=reason.strip()[:200],
-        automatic=False,
-        changed_by=by,
-        at=timezone.now(),
-    )
+    held = f"，保持至 {hold_until:%Y-%m-%d}" if hold_until else ""
     audit.record(
-        actor=by, obj=koc, message=f"等级 {koc.level or '无'} → {level or '无'}，原因: {reason.strip()[:200]}"
+        actor=by,
+        obj=koc,
+        message=f"等级 {koc.level or '无'} → {level or '无'}{held}，原因: {reason.strip()[:200]}",
     )
-    koc.level = level
-    koc.save(update_fields=["level"])
+    _change_level(
+        koc=koc,
+        to=level,
+        reason=reason.strip(),
+        stats={},
+        now=now,
+        by=by,
+        automatic=False,
+        held_until=hold_until,
+    )
     return koc
 
 
@@ -441,26 +512,31 @@ def evaluate_tiers_on_commit(koc_id: int) -> None:
 
 @transaction.atomic
 def upline_tiers_evaluate(*, koc_id: int) -> list[int]:
-    """Evaluate `koc_id` and every individual above it now (their team sales include its sales)."""
+    """Evaluate `koc_id` and every individual above it now (their team sales include its sales).
+
+    Returns the ids whose level changed (up or down)."""
     koc = Koc.objects.filter(pk=koc_id).first()
     if koc is None:
         return []
-    upgraded = []
+    changed = []
     chain = koc.get_ancestors(ascending=True, include_self=True).filter(
         role__in=Koc.INDIVIDUAL_ROLES, status=Status.APPROVED
     )
     for node_id in chain.values_list("pk", flat=True):
         if koc_evaluate_tier(koc_id=node_id) is not None:
-            upgraded.append(node_id)
-    return upgraded
+            changed.append(node_id)
+    return changed
 
 
-def all_tiers_evaluate() -> int:
-    """The nightly pass over every approved individual; each KOC in its own transaction."""
+def all_tiers_evaluate(*, now: datetime | None = None) -> int:
+    """The nightly pass over every approved individual, each KOC in its own transaction: catches
+    lost per-order tasks and carries out the downgrades whose waiting period ended without any new
+    sale. Returns how many levels changed."""
+    now = now or timezone.now()
     ids = Koc.objects.filter(status=Status.APPROVED, role__in=Koc.INDIVIDUAL_ROLES).values_list(
         "pk", flat=True
     )
-    return sum(1 for koc_id in ids.iterator() if koc_evaluate_tier(koc_id=koc_id) is not None)
+    return sum(1 for koc_id in ids.iterator() if koc_evaluate_tier(koc_id=koc_id, now=now) is not None)
 
 
 # --- the sales read model (from the shop's events) -------------------------------------------------
@@ -490,7 +566,7 @@ def order_completed_record(*, order: dict) -> int | None:
 
     koc_id = order.get("attributed_koc_id")
     seller = Koc.objects.filter(pk=koc_id).first() if koc_id else None
-    if seller is not None:
+    if seller is not None and not _is_own_purchase(order=order, seller=seller):
         _, created = KocSale.objects.get_or_create(
             order_id=order_id,
             defaults={
@@ -517,6 +593,17 @@ def order_completed_record(*, order: dict) -> int | None:
     return recorded_for
 
 
+def _is_own_purchase(*, order: dict, seller: Koc) -> bool:
+    """A KOC buying through her own link (or bound to herself) sells to nobody: it is no sale, for
+    her own sales, her team's, or any tier condition (her benefit is the tier price). The snapshot's
+    flag says so; the buyer check covers snapshots made before the flag existed."""
+    attribution = order.get("attribution") or {}
+    if attribution.get("self_purchase"):
+        return True
+    buyer_id = order.get("buyer_id")
+    return buyer_id is not None and seller.user_id is not None and int(buyer_id) == seller.user_id
+
+
 def _record_lines(*, kind: str, koc: Koc, order: dict, at: datetime, refunded: bool) -> None:
     lines = [
         KocOrderLine(
@@ -540,7 +627,10 @@ def _record_lines(*, kind: str, koc: Koc, order: dict, at: datetime, refunded: b
 @transaction.atomic
 def order_refund_record(*, refund: dict) -> int | None:
     """Lower a recorded sale by a refund made after completion. Idempotent and order-independent:
-    the payload carries the order's cumulative refunded amount, and the larger one wins."""
+    the payload carries the order's cumulative refunded amount, and the larger one wins.
+
+    Returns the seller's id when the sale went down now (its tiers and its uplines' must be
+    evaluated again), else None."""
     order_id = int(refund["order_id"])
     if refund.get("fully_refunded"):
         KocOrderLine.objects.filter(order_id=order_id).update(refunded=True)
@@ -548,10 +638,11 @@ def order_refund_record(*, refund: dict) -> int | None:
     if sale is None:
         return None  # not completed yet: order_completed will carry the refunded amount
     refunded = min(max(sale.refunded_fen, int(refund.get("refunded_fen") or 0)), sale.paid_fen)
-    if refunded != sale.refunded_fen:
-        sale.refunded_fen = refunded
-        sale.amount_fen = sale.paid_fen - refunded
-        sale.save(update_fields=["refunded_fen", "amount_fen", "updated_at"])
+    if refunded == sale.refunded_fen:
+        return None
+    sale.refunded_fen = refunded
+    sale.amount_fen = sale.paid_fen - refunded
+    sale.save(update_fields=["refunded_fen", "amount_fen", "updated_at"])
     return sale.koc_id
 
 

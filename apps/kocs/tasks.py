@@ -7,11 +7,12 @@ from . import services
 
 @shared_task(name="kocs.evaluate_upline_tiers", acks_late=True)
 def evaluate_upline_tiers(koc_id: int) -> list[int]:
-    """After a completed sale (or a new member): re-evaluate the KOC and the individuals above it."""
+    """After a completed or refunded sale (or a team change): re-evaluate the KOC and its uplines."""
     return services.upline_tiers_evaluate(koc_id=koc_id)
 
 
 @shared_task(name="kocs.evaluate_all_tiers")
 def evaluate_all_tiers() -> int:
-    """Nightly (beat): catches anything a lost per-order task missed. Returns how many upgraded."""
+    """Nightly (beat): catches anything a lost per-order task missed and carries out downgrades whose
+    waiting period ended (TierPolicy). Returns how many levels changed."""
     return services.all_tiers_evaluate()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.test import Client
+from django.utils import timezone
 
 from apps.kocs import demo, selectors, services
-from apps.kocs.models import BrandInvitation, Koc, KocOrderLine, LevelHistory
+from apps.kocs.models import BrandInvitation, Koc, KocOrderLine, LevelHistory, TierPolicy
 from apps.shop import demo as shop_demo
 from tests.accounts.factories import UserFactory
 from tests.kocs.factories import (
@@ -71,14 +73,71 @@ def test_admin_moves_a_subtree_and_sets_a_level_with_a_reason(admin_client):
 
     # when
     post_action(admin_client, "move", [koc], confirm="1", reason="团队合并", new_parent=other.pk)
-    post_action(admin_client, "set_level", [koc], confirm="1", reason="头部保护", level=gold.pk)
+    hold = timezone.localdate() + timedelta(days=30)
+    post_action(
+        admin_client,
+        "set_level",
+        [koc],
+        confirm="1",
+        reason="头部保护",
+        level=gold.pk,
+        hold_until=hold.isoformat(),
+    )
 
     # then
     koc.refresh_from_db()
-    assert koc.parent_id == other.pk and koc.level == gold
+    assert koc.parent_id == other.pk and (koc.level, koc.level_held_until) == (gold, hold)
     assert Koc.objects.get(pk=other.pk).team_size == 2
-    assert LevelHistory.objects.get(koc=koc).reason == "头部保护"
+    entry = LevelHistory.objects.get(koc=koc)
+    assert (entry.reason, entry.held_until, entry.automatic) == ("头部保护", hold, False)
     assert selectors.team_tree_problems() == []
+
+
+def test_admin_set_level_needs_a_hold_date_not_in_the_past(admin_client):
+    # given
+    koc = make_individual()
+    gold = LevelFactory(rank=2, name="金牌")
+    yesterday = timezone.localdate() - timedelta(days=1)
+
+    # when
+    missing = post_action(admin_client, "set_level", [koc], confirm="1", reason="x", level=gold.pk)
+    past = post_action(
+        admin_client,
+        "set_level",
+        [koc],
+        confirm="1",
+        reason="x",
+        level=gold.pk,
+        hold_until=yesterday.isoformat(),
+    )
+
+    # then: the form again, with the error; nothing changed
+    assert "保持日期不能早于今天" in past.content.decode()
+    assert "hold_until" in missing.content.decode()
+    assert Koc.objects.get(pk=koc.pk).level is None
+    assert LevelHistory.objects.count() == 0
+
+
+def test_the_tier_policy_is_one_editable_row(admin_client):
+    # when
+    listing = admin_client.get("/admin/kocs/tierpolicy/")
+    policy = TierPolicy.load()
+    saved = admin_client.post(
+        f"/admin/kocs/tierpolicy/{policy.pk}/change/", {"downgrade": "after_days", "downgrade_after_days": 14}
+    )
+    refused = admin_client.post(
+        f"/admin/kocs/tierpolicy/{policy.pk}/change/", {"downgrade": "sometimes", "downgrade_after_days": -1}
+    )
+
+    # then
+    assert (listing.status_code, listing["Location"]) == (302, f"/admin/kocs/tierpolicy/{policy.pk}/change/")
+    assert saved.status_code == 302
+    assert refused.status_code == 200  # the form again, with the errors
+    policy.refresh_from_db()
+    assert (policy.downgrade, policy.downgrade_after_days) == ("after_days", 14)
+    assert TierPolicy.objects.count() == 1
+    assert admin_client.get("/admin/kocs/tierpolicy/add/").status_code == 403
+    assert admin_client.get(f"/admin/kocs/tierpolicy/{policy.pk}/delete/").status_code == 403
 
 
 def test_admin_refuses_a_move_into_the_own_subtree_with_a_message(admin_client):

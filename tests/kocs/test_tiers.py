@@ -36,7 +36,7 @@ def test_own_sales_upgrade_exactly_at_the_threshold_not_one_fen_before():
 
     # when: one more fen
     make_sale(koc=koc, amount_fen=1)
-    assert services.koc_evaluate_tier(koc_id=koc.pk) == silver
+    assert services.koc_evaluate_tier(koc_id=koc.pk).to_level == silver
 
     # then
     assert level_of(koc) == silver
@@ -59,7 +59,7 @@ def test_team_sales_upgrade_exactly_at_the_threshold():
 
     assert services.koc_evaluate_tier(koc_id=leader.pk) is None
     make_sale(koc=b, amount_fen=1)
-    assert services.koc_evaluate_tier(koc_id=leader.pk) == gold
+    assert services.koc_evaluate_tier(koc_id=leader.pk).to_level == gold
     assert level_of(leader) == gold
 
 
@@ -87,7 +87,7 @@ def test_head_count_alone_never_upgrades():
     make_sale(koc=members[4], amount_fen=1)
 
     # then
-    assert services.koc_evaluate_tier(koc_id=leader.pk) == captain
+    assert services.koc_evaluate_tier(koc_id=leader.pk).to_level == captain
 
 
 def test_a_level_resting_on_head_count_alone_cannot_be_saved():
@@ -97,7 +97,7 @@ def test_a_level_resting_on_head_count_alone_cannot_be_saved():
     assert "min_active_direct_kocs" in exc.value.message_dict
 
 
-def test_the_highest_level_met_is_reached_directly_and_never_lowered_automatically():
+def test_the_highest_level_met_is_reached_directly_and_lowered_when_the_sale_is_refunded():
     # given
     LevelFactory(rank=1, name="银牌", min_own_sales_fen=1_000)
     gold = LevelFactory(rank=2, name="金牌", min_own_sales_fen=5_000)
@@ -106,14 +106,14 @@ def test_the_highest_level_met_is_reached_directly_and_never_lowered_automatical
     sale = make_sale(koc=koc, amount_fen=6_000)
 
     # when
-    assert services.koc_evaluate_tier(koc_id=koc.pk) == gold
+    assert services.koc_evaluate_tier(koc_id=koc.pk).to_level == gold
 
-    # when: the sale is refunded after the upgrade
+    # when: the sale is refunded after the upgrade (the default policy: down at once)
     KocSale.objects.filter(pk=sale.pk).update(refunded_fen=6_000, amount_fen=0)
-    services.koc_evaluate_tier(koc_id=koc.pk)
+    change = services.koc_evaluate_tier(koc_id=koc.pk)
 
-    # then: still gold
-    assert level_of(koc) == gold
+    # then
+    assert (change.from_level, change.to_level, level_of(koc)) == (gold, None, None)
 
 
 def test_an_operator_sets_any_level_with_a_reason():
