@@ -1,4 +1,5 @@
-"""Admin: share links with their statistics, bindings with their history, the binding policy."""
+"""Admin: share links with their statistics, bindings with their history, the binding policy (which
+also decides attribution: protection, and whether an explicit share code beats an unprotected binding)."""
 
 from __future__ import annotations
 
@@ -148,8 +149,15 @@ class BindingChangeAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(BindingPolicy)
 class BindingPolicyAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "mode", "validity_days", "protection_days", "updated_at"]
-    fields = ["mode", "validity_days", "protection_days", "updated_at"]
+    list_display = [
+        "__str__",
+        "mode",
+        "validity_days",
+        "protection_days",
+        "share_code_wins_unprotected",
+        "updated_at",
+    ]
+    fields = ["mode", "validity_days", "protection_days", "share_code_wins_unprotected", "updated_at"]
     readonly_fields = ["updated_at"]
 
     def has_add_permission(self, request):

@@ -192,8 +192,8 @@ class KocShareLinkListApi(APIView):
         qr_url = serializers.SerializerMethodField()
         poster_url = serializers.SerializerMethodField()
         visits = serializers.IntegerField()
-        orders = serializers.IntegerField()
-        gmv_fen = serializers.IntegerField()
+        orders = serializers.IntegerField(help_text="经此链接归因的已支付订单数，不含已全额退款的订单")
+        gmv_fen = serializers.IntegerField(help_text="经此链接归因的订单实付金额减去退款 (分)")
         created_at = serializers.DateTimeField()
 
         def get_path(self, link: ShareLink) -> str:

@@ -1,4 +1,5 @@
-"""Subscribers to other apps' events (apps.core.events): logins with a share code, paid orders.
+"""Subscribers to other apps' events (apps.core.events): logins with a share code, paid and refunded
+orders (a link's counters).
 
 Each runs in the delivery's transaction, exactly once per event. Junk payloads change nothing and
 raise nothing (a raising handler would be redelivered forever).
@@ -28,3 +29,9 @@ def on_shopper_arrived(payload: dict[str, Any]) -> None:
 @subscribe("order_paid")
 def on_order_paid(payload: dict[str, Any]) -> None:
     services.order_paid_record(order=payload)
+
+
+@subscribe("order_refunded")
+def on_order_refunded(payload: dict[str, Any]) -> None:
+    if isinstance(payload.get("order_id"), int):
+        services.order_refund_record(refund=payload)

@@ -93,14 +93,26 @@ class ShareVisit(models.Model):
 
 
 class ShareLinkOrder(models.Model):
-    """A paid order counted on a link: the unique order id makes the counters move once per order."""
+    """A paid order attributed through a link, with what was refunded of it: one row per order.
+
+    The link's `orders` and `gmv_fen` are recounted from these rows (orders not refunded in full;
+    paid minus refunded), so a replayed or reordered event cannot count anything twice.
+    """
 
     link = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="order_rows")
     order_id = models.BigIntegerField(unique=True)
     paid_fen = models.BigIntegerField()
+    refunded_fen = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(refunded_fen__gte=0) & Q(refunded_fen__lte=F("paid_fen")),
+                name="sharing_link_order_refund_in_range",
+            )
+        ]
         verbose_name = "链接订单"
         verbose_name_plural = "链接订单"
 
@@ -114,6 +126,9 @@ class BindingPolicy(models.Model):
     - first_touch: the first KOC keeps the customer until the binding expires;
     - last_touch: the latest KOC's link takes the customer, except during the current KOC's
       protection period (no 抢客 then).
+    The same protection decides orders (`binding_rules.attribute`): a protected customer's order is
+    her KOC's even when it carries another KOC's share code. Outside protection,
+    `share_code_wins_unprotected` says whether an order's explicit share code beats the binding.
     A binding lasts `validity_days` from its last touch by its own KOC; the protection period runs
     `protection_days` from when that KOC won the customer. A change applies to later decisions;
     existing bindings keep the dates they were given.
@@ -132,6 +147,14 @@ class BindingPolicy(models.Model):
         default=7,
         validators=[MaxValueValidator(3650)],
         help_text="最后触达模式下，保护期内其他 KOC 的链接不能改绑该客户；0 表示没有保护期",
+    )
+    share_code_wins_unprotected = models.BooleanField(
+        "未受保护时分享码优先",
+        default=True,
+        help_text=(
+            "客户受保护时（首次触达：绑定有效期内；最后触达：保护期内），订单总是归绑定的 KOC。"
+            "不受保护时：勾选则订单归所带分享码的 KOC，不勾选则仍归绑定的 KOC"
+        ),
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -164,6 +187,7 @@ class BindingPolicy(models.Model):
             "mode": self.mode,
             "validity_days": self.validity_days,
             "protection_days": self.protection_days,
+            "share_code_wins_unprotected": self.share_code_wins_unprotected,
         }
 
 

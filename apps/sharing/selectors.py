@@ -6,7 +6,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -41,6 +41,18 @@ def current_binding(*, customer_id: int, now: datetime | None = None) -> Custome
     return (
         CustomerBinding.objects.select_related("koc", "link")
         .filter(customer_id=customer_id, expires_at__gt=now, koc__status=Koc.Status.APPROVED)
+        .first()
+    )
+
+
+def order_link_facts(*, order_id: int) -> dict | None:
+    """The link an order is attributed through and what was paid, read from the shop's order (for
+    a refund whose `order_paid` has not reached this app yet): {"link_id", "paid_fen"} or None."""
+    from apps.shop.models import Order
+
+    return (
+        Order.objects.filter(pk=order_id, share_link_id__isnull=False)
+        .values("paid_fen", link_id=F("share_link_id"))
         .first()
     )
 

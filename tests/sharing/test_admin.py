@@ -73,7 +73,7 @@ def test_the_policy_is_one_editable_row(admin_client):
     policy = BindingPolicy.load()
     saved = admin_client.post(
         f"/admin/sharing/bindingpolicy/{policy.pk}/change/",
-        {"mode": "first_touch", "validity_days": 15, "protection_days": 3},
+        {"mode": "first_touch", "validity_days": 15, "protection_days": 3},  # the box left unticked
     )
     refused = admin_client.post(
         f"/admin/sharing/bindingpolicy/{policy.pk}/change/",
@@ -87,7 +87,17 @@ def test_the_policy_is_one_editable_row(admin_client):
     assert refused.status_code == 200  # the form again, with the error
     assert "保护期不能长于绑定有效期" in refused.content.decode()
     policy.refresh_from_db()
-    assert (policy.mode, policy.validity_days, policy.protection_days) == ("first_touch", 15, 3)
+    assert (
+        policy.mode,
+        policy.validity_days,
+        policy.protection_days,
+        policy.share_code_wins_unprotected,
+    ) == (
+        "first_touch",
+        15,
+        3,
+        False,
+    )
     assert BindingPolicy.objects.count() == 1
     assert admin_client.get("/admin/sharing/bindingpolicy/add/").status_code == 403
     assert admin_client.get(f"/admin/sharing/bindingpolicy/{policy.pk}/delete/").status_code == 403

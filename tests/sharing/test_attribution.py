@@ -20,7 +20,12 @@ from tests.shop.factories import make_order, payment_notice
 
 pytestmark = pytest.mark.django_db
 
-POLICY = {"mode": "last_touch", "validity_days": 30, "protection_days": 7}
+POLICY = {
+    "mode": "last_touch",
+    "validity_days": 30,
+    "protection_days": 7,
+    "share_code_wins_unprotected": True,
+}
 
 
 @pytest.fixture
@@ -59,22 +64,37 @@ def test_an_order_with_a_kocs_share_code_is_that_kocs(world):
         "koc_id": world["a"].koc.pk,
         "share_link_id": world["link_a"].pk,
         "source": "share_code",
+        "why": "share_code",
         "self_purchase": False,
         "share_code": world["link_a"].code,
         "binding_id": None,
+        "binding": None,
+        "overridden": None,
         "policy": POLICY,
     }
 
 
-def test_the_share_code_wins_over_the_buyers_binding(world):
-    # given: the shopper is bound to B
-    bind(world, "b")
+def test_the_share_code_wins_over_the_buyers_binding_once_its_protection_ended(world):
+    # given: the shopper was bound to B 8 days ago (7 days' protection)
+    bind(world, "b", now=timezone.now() - timedelta(days=8))
 
     # when
     placed = order(world, share_code=world["link_a"].code)
 
     # then
     assert (placed.attributed_koc_id, placed.attribution["source"]) == (world["a"].koc.pk, "share_code")
+    assert placed.attribution["overridden"]["koc_id"] == world["b"].koc.pk
+
+
+def test_a_protected_binding_wins_over_the_share_code(world):
+    # given: the shopper was bound to B a moment ago
+    bind(world, "b")
+
+    # when
+    placed = order(world, share_code=world["link_a"].code)
+
+    # then
+    assert (placed.attributed_koc_id, placed.attribution["why"]) == (world["b"].koc.pk, "protected_binding")
 
 
 def test_without_a_code_the_order_is_the_bound_kocs(world):
@@ -89,15 +109,19 @@ def test_without_a_code_the_order_is_the_bound_kocs(world):
     assert placed.attributed_koc_id == world["b"].koc.pk
     assert placed.share_link_id == world["link_b"].pk
     snapshot = dict(placed.attribution)
-    expires = snapshot.pop("binding_expires_at")
-    assert datetime.fromisoformat(expires) == binding.expires_at
+    bound = snapshot.pop("binding")
+    assert datetime.fromisoformat(bound.pop("expires_at")) == binding.expires_at
+    assert datetime.fromisoformat(bound.pop("protected_until")) == binding.protected_until
+    assert bound == {"koc_id": world["b"].koc.pk, "protected": True}
     assert snapshot == {
         "koc_id": world["b"].koc.pk,
         "share_link_id": world["link_b"].pk,
         "source": "binding",
+        "why": "binding",
         "self_purchase": False,
         "share_code": world["link_b"].code,
         "binding_id": binding.pk,
+        "overridden": None,
         "policy": POLICY,
     }
 
@@ -164,17 +188,22 @@ def test_the_snapshot_keeps_the_policy_in_force_when_the_order_was_made(world):
     # then
     first.refresh_from_db()
     assert first.attribution["policy"] == POLICY
-    assert second.attribution["policy"] == {"mode": "first_touch", "validity_days": 60, "protection_days": 0}
+    assert second.attribution["policy"] == {
+        "mode": "first_touch",
+        "validity_days": 60,
+        "protection_days": 0,
+        "share_code_wins_unprotected": True,
+    }
 
 
 def test_the_resolver_reads_only(world, django_assert_max_num_queries):
     # given
     bind(world, "b")
 
-    # when / then: the policy row, the link, its KOC; nothing written
+    # when / then: the policy row, the link, its KOC, the binding; nothing written
     with django_assert_max_num_queries(4):
         result = resolve_attribution(buyer=world["shopper"], share_code=world["link_a"].code)
-    assert result["koc_id"] == world["a"].koc.pk
+    assert (result["koc_id"], result["why"]) == (world["b"].koc.pk, "protected_binding")
 
 
 def test_the_order_api_carries_the_share_code_to_the_snapshot(world):

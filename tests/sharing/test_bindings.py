@@ -204,7 +204,12 @@ def test_every_change_records_the_policy_link_and_dates():
 
     # then
     change = BindingChange.objects.get(customer=customer)
-    assert change.policy == {"mode": "last_touch", "validity_days": 20, "protection_days": 5}
+    assert change.policy == {
+        "mode": "last_touch",
+        "validity_days": 20,
+        "protection_days": 5,
+        "share_code_wins_unprotected": True,
+    }
     assert (change.link, change.via, change.at) == (link, "login", T0)
     assert (change.expires_at, change.protected_until) == (T0 + 20 * DAY, T0 + 5 * DAY)
     binding = CustomerBinding.objects.get(customer=customer)

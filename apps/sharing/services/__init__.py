@@ -3,7 +3,7 @@
 from .bindings import BindingOutcome, binding_release, binding_touch, binding_touch_by_code
 from .links import share_link_get_or_create, share_link_open, visit_record, visitor_key
 from .media import poster_ensure, poster_png, qr_ensure, qr_png, url_link_ensure
-from .stats import order_paid_record
+from .stats import order_paid_record, order_refund_record
 
 __all__ = [
     "BindingOutcome",
@@ -11,6 +11,7 @@ __all__ = [
     "binding_touch",
     "binding_touch_by_code",
     "order_paid_record",
+    "order_refund_record",
     "poster_ensure",
     "poster_png",
     "qr_ensure",

@@ -36,11 +36,14 @@ class BindingOutcome:
 
 def policy_of(policy: BindingPolicy) -> binding_rules.Policy:
     return binding_rules.Policy(
-        mode=policy.mode, validity_days=policy.validity_days, protection_days=policy.protection_days
+        mode=policy.mode,
+        validity_days=policy.validity_days,
+        protection_days=policy.protection_days,
+        share_code_wins_unprotected=policy.share_code_wins_unprotected,
     )
 
 
-def _current(binding: CustomerBinding | None) -> binding_rules.Current | None:
+def current_of(binding: CustomerBinding | None) -> binding_rules.Current | None:
     if binding is None:
         return None
     return binding_rules.Current(
@@ -72,7 +75,7 @@ def binding_touch(
     for _attempt in range(2):
         binding = binding_lock(customer_id=customer.pk)
         decision = binding_rules.decide(
-            current=_current(binding), koc_id=koc.pk, policy=policy_of(policy), now=now
+            current=current_of(binding), koc_id=koc.pk, policy=policy_of(policy), now=now
         )
         if not decision.changes:
             return BindingOutcome(decision=decision, binding=binding, change=None)
