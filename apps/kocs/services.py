@@ -377,6 +377,15 @@ def _meets(level: Level, stats: dict[str, int]) -> bool:
     )
 
 
+def _figures(koc: Koc) -> dict[str, int]:
+    """What the level conditions are checked against, recorded with every level change."""
+    return {
+        "own_sales_fen": selectors.own_sales_fen(koc=koc),
+        "team_sales_fen": selectors.team_sales_fen(koc=koc),
+        "active_direct_kocs": selectors.active_direct_kocs(koc=koc),
+    }
+
+
 def _held(koc: Koc, now: datetime) -> bool:
     """An operator's level holds through the local date they chose."""
     return koc.level_held_until is not None and timezone.localdate(now) <= koc.level_held_until
@@ -425,11 +434,7 @@ def koc_evaluate_tier(*, koc_id: int, now: datetime | None = None) -> LevelHisto
     koc = lock_koc(koc_id=koc_id)
     if not koc.is_approved or not koc.is_individual or _held(koc, now):
         return None
-    stats = {
-        "own_sales_fen": selectors.own_sales_fen(koc=koc),
-        "team_sales_fen": selectors.team_sales_fen(koc=koc),
-        "active_direct_kocs": selectors.active_direct_kocs(koc=koc),
-    }
+    stats = _figures(koc)
     best = next((level for level in selectors.levels_above(rank=None) if _meets(level, stats)), None)
     current = koc.level
     if best is not None and (current is None or best.rank > current.rank):
@@ -494,7 +499,7 @@ def koc_set_level(
         koc=koc,
         to=level,
         reason=reason.strip(),
-        stats={},
+        stats=_figures(koc),
         now=now,
         by=by,
         automatic=False,

@@ -139,7 +139,7 @@ def test_reproduction_a_level_reached_stays_after_the_order_is_refunded(
             key="r:611",
         )
 
-    # then: gold's condition is no longer met; silver is (team sales 7 999 >= ... no: 8 000 needed)
+    # then: 7 999 meets neither gold (own 8 000) for her nor silver (team 8 000) for her leader
     assert (level_of(koc), level_of(leader)) == (None, None)
     down = LevelHistory.objects.filter(koc=koc).order_by("-id").first()
     assert (down.from_level, down.to_level, down.automatic) == (gold, None, True)
@@ -305,6 +305,7 @@ def test_reproduction_an_operators_manual_downgrade_is_undone_by_the_next_evalua
         today + 10 * DAY,
         ops,
     )
+    assert held.stats == {"own_sales_fen": 6_000, "team_sales_fen": 6_000, "active_direct_kocs": 0}
     assert Koc.objects.get(pk=koc.pk).level_held_until == today + 10 * DAY
 
     # when: the day after the hold
