@@ -310,7 +310,8 @@ class KocSale(models.Model):
     """One completed order attributed to a KOC: the read model tiers and team sales are counted on.
 
     Built from the shop's `order_completed` / `order_refunded` events; `amount_fen` is what the
-    shopper finally paid, net of refunds.
+    shopper finally paid, net of refunds. A KOC's own purchase (through her own link) is no sale and
+    has no row here: tiers count only sales to others.
     """
 
     koc = models.ForeignKey(Koc, on_delete=models.PROTECT, related_name="sales")

@@ -130,7 +130,8 @@ def organisation_ancestors(*, koc_id: int, on: datetime) -> list[Koc]:
 
 
 def own_sales_fen(*, koc: Koc) -> int:
-    """Net amount of completed orders attributed to `koc`."""
+    """Net amount of completed orders attributed to `koc` and bought by someone else (a KOC's own
+    purchases are never recorded as her sales), refunds subtracted."""
     return KocSale.objects.filter(koc=koc).aggregate(total=Coalesce(Sum("amount_fen"), 0))["total"]
 
 

@@ -284,3 +284,57 @@ def test_a_refund_of_an_order_through_no_link_counts_nowhere(world):
     refund(placed, 9_900)
     assert not ShareLinkOrder.objects.exists()
     assert counters(world["link_a"]) == (0, 0)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_paid_and_refund_events_leave_exact_link_counters():
+    # given: 12 orders of 9 900 through one link; refunds of 0, 2 000, then 7 900 more (in full)
+    import random
+    import threading
+
+    from django.db import connection
+
+    product = make_product(price_fen=9900, stock=100)
+    link = make_link(sharer=make_koc_user(), product=product)
+    payloads = []
+    for i in range(12):
+        placed = make_order(buyer=UserFactory(), sku=product.skus.get(), share_code=link.code)
+        shop_services.payment_notification_handle(notice=payment_notice(placed))
+        payloads.append(("paid", OutboxEvent.objects.get(key=f"order_paid:{placed.pk}").payload))
+        if i % 3 >= 1:
+            payloads.append(("refund", refund(placed, 2_000, deliver=False).payload))
+        if i % 3 == 2:
+            payloads.append(("refund", refund(placed, 7_900, deliver=False).payload))
+    random.Random(11).shuffle(payloads)
+    queue = list(payloads)
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def work():
+        try:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    kind, payload = queue.pop()
+                if kind == "paid":
+                    services.order_paid_record(order=payload)
+                else:
+                    services.order_refund_record(refund=payload)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    # when: six workers, events in any order
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then: 8 orders left (4 refunded in full), 12 x 9 900 - 4 x 2 000 - 4 x 9 900
+    assert errors == []
+    assert counters(link) == (8, 118_800 - 8_000 - 39_600)
+    assert ShareLinkOrder.objects.count() == 12
