@@ -338,3 +338,25 @@ def test_concurrent_paid_and_refund_events_leave_exact_link_counters():
     assert errors == []
     assert counters(link) == (8, 118_800 - 8_000 - 39_600)
     assert ShareLinkOrder.objects.count() == 12
+
+
+def test_the_migration_takes_existing_refunds_off_the_link_counters(world):
+    # given: three paid orders counted the old way, two of them refunded since (one in full)
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("apps.sharing.migrations.0003_link_counters_net_of_refunds")
+    orders = [order(world, share_code=world["link_a"].code) for _ in range(3)]
+    for placed in orders:
+        pay(placed)
+    Order.objects.filter(pk=orders[0].pk).update(refunded_fen=9_900)
+    Order.objects.filter(pk=orders[1].pk).update(refunded_fen=1_234)
+    assert counters(world["link_a"]) == (3, 29_700)
+
+    # when
+    migration.recount(apps, None)
+
+    # then
+    assert counters(world["link_a"]) == (2, 29_700 - 9_900 - 1_234)
+    assert counters(world["link_b"]) == (0, 0)
