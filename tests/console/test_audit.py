@@ -70,6 +70,7 @@ def test_setting_a_kocs_level_in_the_admin_is_logged_with_the_reason(boss, boss_
             "confirm": "1",
             "level": gold.pk,
             "reason": "年度优秀团长",
+            "hold_until": "2099-12-31",
         },
     )
 
@@ -77,7 +78,7 @@ def test_setting_a_kocs_level_in_the_admin_is_logged_with_the_reason(boss, boss_
     assert koc.level == gold
     entry = LogEntry.objects.get(object_id=str(koc.pk), change_message__startswith="等级")
     assert entry.user == boss
-    assert entry.change_message.endswith("→ 金牌 (L5)，原因: 年度优秀团长")
+    assert entry.change_message.endswith("→ 金牌 (L5)，保持至 2099-12-31，原因: 年度优秀团长")
     assert "年度优秀团长" in _history(boss_client, f"/admin/kocs/koc/{koc.pk}/history/")
 
 
