@@ -245,6 +245,8 @@ class TierPolicy(models.Model):
       `downgrade_after_days` days (0: at the evaluation that finds it below);
     - never: levels are only ever lowered by an operator. Beware: then a level reached on orders
       that are refunded afterwards is kept.
+    The days count from the first evaluation that finds the KOC below (a refund's re-evaluation,
+    or the nightly pass); a level an operator holds is not evaluated until its date has passed.
     """
 
     class Downgrade(models.TextChoices):
