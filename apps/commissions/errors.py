@@ -78,3 +78,17 @@ class RuleSetNotCompliant(ApplicationError):
     @property
     def codes(self) -> list[str]:
         return [v.code for v in self.violations]
+
+
+class RuleSetFileInvalid(InvalidInput):
+    """A rule-set file (docs/rulesets.md) is not in the format; `fields` names each problem's path."""
+
+    code = "invalid_ruleset_file"
+    default_message = "规则集文件无效"
+
+
+class RuleInvalid(InvalidInput):
+    """A rule's fields do not fit its kind (Rule.clean); `fields` maps each field to its messages."""
+
+    code = "invalid_rule"
+    default_message = "规则填写有误"
