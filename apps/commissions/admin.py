@@ -10,6 +10,7 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponse, HttpResponseRedirect
@@ -39,7 +40,7 @@ from .models import (
 )
 from .services import rules as rule_services
 from .services import withdrawals as withdrawal_services
-from .services.dry_run import dry_run
+from .services.dry_run import dry_run, koc_labels
 
 
 def _yuan(fen) -> Decimal:
@@ -218,6 +219,8 @@ class RuleSetAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    dry_run_kocs_per_page = 50
+
     def dry_run_view(self, request, pk: int):
         rule_set = get_object_or_404(RuleSet, pk=pk)
         if not self.has_view_permission(request, rule_set):
@@ -229,6 +232,10 @@ class RuleSetAdmin(admin.ModelAdmin):
             start = datetime.combine(form.cleaned_data["start"], time.min, tzinfo=tz)
             end = datetime.combine(form.cleaned_data["end"], time.min, tzinfo=tz)
             report = dry_run(rule_set=rule_set, start=start, end=end)
+        # Only the KOCs whose totals differ, a page at a time (thousands of KOCs are paid in a month).
+        differences = report.koc_differences() if report else []
+        koc_page = Paginator(differences, self.dry_run_kocs_per_page).get_page(request.GET.get("page"))
+        labels = koc_labels([d.koc_id for d in koc_page])
         context = {
             **self.admin_site.each_context(request),
             "title": f"试算：{rule_set}",
@@ -238,7 +245,12 @@ class RuleSetAdmin(admin.ModelAdmin):
             "report": report,
             "report_rows_level": report.rows("per_level") if report else [],
             "report_rows_rule": report.rows("per_rule") if report else [],
-            "report_rows_koc": report.rows("per_koc") if report else [],
+            "koc_page": koc_page,
+            "kocs_differing": len(differences),
+            "report_rows_koc": [
+                (labels.get(d.koc_id, f"#{d.koc_id}"), d.current_fen, d.draft_fen, d.difference_fen)
+                for d in koc_page
+            ],
         }
         return TemplateResponse(request, "admin/commissions/dry_run.html", context)
 

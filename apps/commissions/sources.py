@@ -9,7 +9,7 @@ this file.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -30,6 +30,18 @@ def _node(koc) -> Node:
         is_organisation=koc.is_organisation,
         approved=koc.is_approved,
         bonus_percent=Decimal(level.commission_bonus_percent) if level else Decimal(0),
+    )
+
+
+def _node_of(koc_id: int, role: str, status: str, bonus_percent) -> Node:
+    """_node() from plain values (Koc.is_organisation and Koc.is_approved, read off the columns)."""
+    Koc = _koc_model()
+    return Node(
+        koc_id=koc_id,
+        role=role,
+        is_organisation=role in Koc.ORGANISATION_ROLES,
+        approved=status == Koc.Status.APPROVED,
+        bonus_percent=Decimal(bonus_percent) if bonus_percent is not None else Decimal(0),
     )
 
 
@@ -102,6 +114,113 @@ def chain_on(*, koc_id: int, on: datetime, levels: int) -> tuple[Node | None, li
             break
         uplines.append(ancestor)
     return _node(found[koc_id]), uplines, [a for a in ancestors if a.is_organisation]
+
+
+class TreeOverPeriod:
+    """The team tree over [start, end), read once for many orders (the dry run).
+
+    `chain_on` gives the answers of chain_on() above for any instant of the period, from three
+    queries in all, however many orders ask: the parent-history rows of the sellers and of all
+    their ancestors over the period, the nodes, and the sellers' level changes. Like chain_on(),
+    roles and approval are today's; unlike it, the seller's tier bonus is that of the level she
+    held at the instant asked (her level history), so a KOC promoted yesterday does not lift the
+    orders she sold last month.
+    """
+
+    def __init__(self, *, seller_ids: Iterable[int], start: datetime, end: datetime):
+        from apps.kocs import selectors
+
+        self._max_depth = selectors.MAX_TREE_DEPTH
+        sellers = sorted(set(seller_ids))
+        # as_of() reads a whole-second paid_at at the end of its second: cover the one after `end`.
+        self._lo, self._hi = start, end + timedelta(seconds=1)
+        rows = selectors.parent_history_over(koc_ids=sellers, start=self._lo, end=self._hi)
+        self._parents: dict[int, list[tuple[datetime, datetime | None, int | None]]] = {}
+        for koc_id, parent_id, valid_from, valid_to in rows:
+            self._parents.setdefault(koc_id, []).append((valid_from, valid_to, parent_id))
+        ids = set(sellers) | set(self._parents) | {p for _k, p, _f, _t in rows if p is not None}
+        # Plain values, not model instances: a dry run reads thousands of nodes.
+        self._nodes = {
+            pk: _node_of(pk, role, status, bonus)
+            for pk, role, status, bonus in _koc_model()
+            .objects.filter(pk__in=sorted(ids))
+            .values_list("pk", "role", "status", "level__commission_bonus_percent")
+        }
+        self._levels: dict[int, list[tuple[datetime, Decimal, Decimal]]] = {}
+        for koc_id, at, before, after in selectors.level_history_of(koc_ids=sellers):
+            self._levels.setdefault(koc_id, []).append((at, Decimal(before or 0), Decimal(after or 0)))
+        # Chains that cannot change during the period (no move on the way up): walked once.
+        self._stable: dict[tuple[int, int], tuple[Node, list[Node], list[Node]]] = {}
+
+    def _parent_on(self, koc_id: int, at: datetime) -> tuple[int | None, bool]:
+        """(the parent at `at`, whether that parent is the same during the whole period)."""
+        rows = self._parents.get(koc_id)
+        if not rows:
+            return None, True
+        for valid_from, valid_to, parent_id in rows:
+            if valid_from <= at and (valid_to is None or at < valid_to):
+                whole = (
+                    len(rows) == 1 and valid_from <= self._lo and (valid_to is None or valid_to > self._hi)
+                )
+                return parent_id, whole
+        return None, False
+
+    def _ancestors(self, koc_id: int, at: datetime) -> tuple[list[int], bool]:
+        out: list[int] = []
+        stable = True
+        current = koc_id
+        while len(out) < self._max_depth:
+            parent, whole = self._parent_on(current, at)
+            stable = stable and whole
+            if parent is None:
+                break
+            out.append(parent)
+            current = parent
+        return out, stable
+
+    def ancestor_ids_on(self, *, koc_id: int, on: datetime) -> list[int]:
+        """As apps.kocs.selectors.ancestor_ids_on(on=as_of(on)), nearest first."""
+        return self._ancestors(koc_id, as_of(on))[0]
+
+    def tier_bonus_on(self, *, koc_id: int, on: datetime) -> Decimal:
+        """The bonus % of the level `koc_id` held at `on`: the last change before it, else the level
+        the first later change started from, else (never changed) the level it holds today."""
+        changes = self._levels.get(koc_id)
+        if not changes:
+            node = self._nodes.get(koc_id)
+            return node.bonus_percent if node else Decimal(0)
+        at = as_of(on)
+        held = None
+        for changed_at, before, after in changes:
+            if changed_at <= at:
+                held = after
+            else:
+                return before if held is None else held
+        return held
+
+    def chain_on(
+        self, *, koc_id: int, on: datetime, levels: int
+    ) -> tuple[Node | None, list[Node], list[Node]]:
+        """(the seller with its tier as of `on`, individual uplines, organisation ancestors)."""
+        chain = self._stable.get((koc_id, levels))
+        if chain is None:
+            seller = self._nodes.get(koc_id)
+            if seller is None:
+                return None, [], []
+            ids, stable = self._ancestors(koc_id, as_of(on))
+            ancestors = [self._nodes[i] for i in ids if i in self._nodes]
+            uplines: list[Node] = []
+            for ancestor in ancestors:
+                if ancestor.is_organisation or len(uplines) >= levels:
+                    break
+                uplines.append(ancestor)
+            chain = (seller, uplines, [a for a in ancestors if a.is_organisation])
+            if stable:
+                self._stable[(koc_id, levels)] = chain
+        seller, uplines, organisations = chain
+        if koc_id in self._levels:
+            seller = replace(seller, bonus_percent=self.tier_bonus_on(koc_id=koc_id, on=on))
+        return seller, list(uplines), list(organisations)
 
 
 def max_level_bonus_percent() -> Decimal:

@@ -7,6 +7,7 @@ a past date gets the tree as it was then, not as it is now.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import datetime
 
@@ -26,12 +27,22 @@ from django.db.models import (
     Sum,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
 
 from apps.shop import selectors as shop_selectors
 from apps.shop.models import Product, ProductImage
 
-from .models import BrandInvitation, Koc, KocOrderLine, KocParentHistory, KocProductPick, KocSale, Level
+from .models import (
+    BrandInvitation,
+    Koc,
+    KocOrderLine,
+    KocParentHistory,
+    KocProductPick,
+    KocSale,
+    Level,
+    LevelHistory,
+)
 
 # A tree deeper than this is a bug; the recursive walk stops there rather than loop.
 MAX_TREE_DEPTH = 64
@@ -124,6 +135,63 @@ def organisation_ancestors(*, koc_id: int, on: datetime) -> list[Koc]:
     """The organisation nodes (agency, branch) above `koc_id` at `on`, nearest first. Two queries."""
     ancestors = _kocs_in_order(_ancestor_ids_on(koc_id=koc_id, on=on, depth=MAX_TREE_DEPTH))
     return [koc for koc in ancestors if koc.is_organisation]
+
+
+def parent_history_over(
+    *, koc_ids: list[int], start: datetime, end: datetime
+) -> list[tuple[int, int | None, datetime, datetime | None]]:
+    """(koc, parent, valid_from, valid_to) of every parent-history row in force at some instant of
+    [start, end], for `koc_ids` and all their ancestors over that period: one query.
+
+    For replaying many orders (the commission dry run): the caller walks these rows in memory to
+    answer ancestor_ids_on() for any instant of the period, instead of one query per order. The
+    recursive CTE follows the parents of every row valid during the period (UNION, not UNION ALL:
+    a node reached twice, through a move, is walked once, and the walk ends).
+    """
+    ids = sorted({int(i) for i in koc_ids})
+    if not ids:
+        return []
+    table = connection.ops.quote_name(KocParentHistory._meta.db_table)
+    if connection.vendor == "postgresql":
+        seeds, seeds_param = "SELECT unnest(%s::bigint[])", ids
+    else:  # SQLite (and others with JSON1): one parameter however many ids
+        seeds, seeds_param = "SELECT value FROM json_each(%s)", json.dumps(ids)
+    sql = f"""
+        WITH RECURSIVE nodes(koc_id) AS (
+            {seeds}
+            UNION
+            SELECT h.parent_id FROM {table} h JOIN nodes ON h.koc_id = nodes.koc_id
+            WHERE h.parent_id IS NOT NULL AND h.valid_from <= %s AND (h.valid_to IS NULL OR h.valid_to > %s)
+        )
+        SELECT koc_id FROM nodes
+    """  # noqa: S608 - only our own quoted table name and fixed fragments are interpolated
+    at = connection.ops.adapt_datetimefield_value
+    nodes = RawSQL(sql, [seeds_param, at(end), at(start)])  # noqa: S611 - the values are parameters
+    return list(
+        KocParentHistory.objects.filter(koc_id__in=nodes, valid_from__lte=end)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=start))
+        .order_by("koc_id", "valid_from")
+        .values_list("koc_id", "parent_id", "valid_from", "valid_to")
+    )
+
+
+def level_history_of(*, koc_ids: list[int]) -> list[tuple[int, datetime, object, object]]:
+    """(koc, at, bonus % of the level before, bonus % of the level after) of every level change of
+    `koc_ids`, oldest first per KOC (None: no level): one query. The dry run reads a seller's tier
+    as of an order's date from it."""
+    ids = sorted({int(i) for i in koc_ids})
+    if not ids:
+        return []
+    return list(
+        LevelHistory.objects.filter(koc_id__in=ids)
+        .order_by("koc_id", "at", "id")
+        .values_list(
+            "koc_id",
+            "at",
+            "from_level__commission_bonus_percent",
+            "to_level__commission_bonus_percent",
+        )
+    )
 
 
 # --- sales and the team ----------------------------------------------------------------------------

@@ -202,64 +202,6 @@ def test_the_tax_statement_excel_has_the_rows_of_the_csv(root, db, transfer_sand
     assert streamed_xlsx(other) == [xlsx_rows[0]]  # the month is honoured
 
 
-def test_the_dry_run_command_replays_in_batches_with_a_progress_bar_and_the_same_totals(db):
-    from datetime import timedelta
-    from decimal import Decimal
-    from io import StringIO
-
-    from django.core.management import call_command
-
-    from apps.commissions.management.commands.commission_dry_run import batched_dry_run
-    from apps.commissions.models import Rule
-    from apps.commissions.services import rules as rule_services
-    from apps.commissions.services.dry_run import dry_run
-    from tests.commissions.factories import at, demo_plan, make_product, order_payload, paid
-
-    team = make_team()
-    demo_plan()
-    product = make_product()
-    for koc, price, day in (("mia", 10000, 1), ("ava", 20000, 2.5), ("lily", 5000, 2.6), ("mia", 700, 9)):
-        paid(order_payload(koc=team[koc], lines=[(product, 1, price)], paid_at=at(day)))
-    draft = rule_services.ruleset_create(name="新方案")
-    rule_services.rule_add(
-        rule_set=draft, name="直推", kind=Rule.Kind.SALES, level=0, rate_percent=Decimal("12")
-    )
-    whole = dry_run(rule_set=draft, start=at(0), end=at(30))
-
-    batched = batched_dry_run(
-        rule_set=draft, start=at(0), end=at(30), batch=timedelta(days=1), stream=StringIO()
-    )
-
-    assert batched.orders == whole.orders == 4
-    for name in ("current", "draft"):
-        a, b = getattr(batched, name), getattr(whole, name)
-        assert (a.total_fen, a.cap_fen, a.orders_paying, a.orders_scaled, a.min_headroom_fen) == (
-            b.total_fen,
-            b.cap_fen,
-            b.orders_paying,
-            b.orders_scaled,
-            b.min_headroom_fen,
-        )
-    for attribute in ("per_level", "per_rule", "per_koc"):
-        assert batched.rows(attribute) == whole.rows(attribute)
-
-    out, err = StringIO(), StringIO()
-    call_command(
-        "commission_dry_run",
-        "--rule-set",
-        str(draft.pk),
-        "--start",
-        at(0).isoformat(),
-        "--end",
-        at(30).isoformat(),
-        stdout=out,
-        stderr=err,
-    )
-    assert "over 4 orders" in out.getvalue()
-    assert err.getvalue().splitlines()[-1].startswith("replaying orders ")
-    assert "4/4 100%" in err.getvalue()
-
-
 def test_activating_and_retiring_a_rule_set_in_the_admin_is_audited(admin_client):
     # given: a draft rule set
     from datetime import datetime

@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
+from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -37,7 +38,13 @@ def write(tmp_path, document, name="plan.json"):
 def run(*argv) -> tuple[int, str, str]:
     """The command as a shell runs it: (exit status, stdout, stderr)."""
     out, err = StringIO(), StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    # run_from_argv closes every connection when it ends, which would end the test's transaction
+    # on PostgreSQL: keep them open, everything else is the real command line.
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        mock.patch("django.core.management.base.connections.close_all"),
+    ):
         try:
             execute_from_command_line(["manage.py", *argv])
             status = 0

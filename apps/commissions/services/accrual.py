@@ -160,8 +160,12 @@ class TreeReader:
         return {i: self._brand_max[i] for i in ids if i in self._brand_max}
 
 
-def order_input(fact: OrderFact, *, reader: TreeReader | None = None) -> OrderInput:
-    """The engine's view of an order: its items, and the tree as it was on the paid date."""
+def order_input(fact: OrderFact, *, reader: TreeReader | None = None, tree=None) -> OrderInput:
+    """The engine's view of an order: its items, and the tree as it was on the paid date.
+
+    `tree` answers chain_on() like `sources` does (the dry run passes a sources.TreeOverPeriod,
+    read once for all its orders); by default the tree is read for this order.
+    """
     reader = reader or TreeReader()
     items_raw = fact.payload.get("items") or []
     paths = reader.category_paths({_int(i.get("category_id")) for i in items_raw if i.get("category_id")})
@@ -182,7 +186,7 @@ def order_input(fact: OrderFact, *, reader: TreeReader | None = None) -> OrderIn
     organisations: list[Node] = []
     if fact.attributed_koc_id:
         levels = effective_max_levels(settings.COMMISSION_MAX_LEVELS)
-        seller, uplines, organisations = sources.chain_on(
+        seller, uplines, organisations = (tree or sources).chain_on(
             koc_id=fact.attributed_koc_id, on=fact.paid_at, levels=max(0, levels - 1)
         )
     return OrderInput(
