@@ -124,10 +124,11 @@ class TreeOverPeriod:
     their ancestors over the period, the nodes, and the sellers' level changes. Like chain_on(),
     roles and approval are today's; unlike it, the seller's tier bonus is that of the level she
     held at the instant asked (her level history), so a KOC promoted yesterday does not lift the
-    orders she sold last month.
+    orders she sold last month. `tiers=False` skips reading the level history (a plan without a
+    tier rule never looks at the bonus).
     """
 
-    def __init__(self, *, seller_ids: Iterable[int], start: datetime, end: datetime):
+    def __init__(self, *, seller_ids: Iterable[int], start: datetime, end: datetime, tiers: bool = True):
         from apps.kocs import selectors
 
         self._max_depth = selectors.MAX_TREE_DEPTH
@@ -147,7 +148,7 @@ class TreeOverPeriod:
             .values_list("pk", "role", "status", "level__commission_bonus_percent")
         }
         self._levels: dict[int, list[tuple[datetime, Decimal, Decimal]]] = {}
-        for koc_id, at, before, after in selectors.level_history_of(koc_ids=sellers):
+        for koc_id, at, before, after in selectors.level_history_of(koc_ids=sellers) if tiers else ():
             self._levels.setdefault(koc_id, []).append((at, Decimal(before or 0), Decimal(after or 0)))
         # Chains that cannot change during the period (no move on the way up): walked once.
         self._stable: dict[tuple[int, int], tuple[Node, list[Node], list[Node]]] = {}

@@ -207,7 +207,10 @@ def _draft(report: DryRunReport, rule_set: RuleSet, attributed, caps: dict[int, 
     # Everything the orders need, read once: the tree over the period, the catalogue's categories
     # and brand maxima (the reader caches them, so order_input and compute_for query nothing more).
     tree = sources.TreeOverPeriod(
-        seller_ids={fact.attributed_koc_id for fact in facts}, start=report.start, end=report.end
+        seller_ids={fact.attributed_koc_id for fact in facts},
+        start=report.start,
+        end=report.end,
+        tiers=any(rule.kind == Rule.Kind.TIER for rule in plan.rules),
     )
     items = [item for fact in facts for item in fact.payload.get("items") or []]
     reader = TreeReader()
