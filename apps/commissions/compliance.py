@@ -10,13 +10,19 @@ Each violation has its own code and a message an operator can act on:
 - `team_reward_individual`: team-performance pay (on subtree sales) to an individual.
 - `brand_rate_exceeded`: what one person could earn on an item above the brand's max_commission_rate.
 - `cap_exceeded`: what all commissions on one order could add up to above COMMISSION_CAP_PERCENT.
+- `periodic_reward_exceeded`: a periodic reward above what its target's sales could earn (an
+  amount target: the cap percentage of the target; a units target: COMMISSION_PERIODIC_MAX_FEN_PER_UNIT
+  per unit).
 - shape errors that would make the above unprovable: `per_unit_needs_product` (a fixed amount per
   unit cannot be bounded as a percent without the product's price), `duplicate_rule`,
   `unknown_scope`, `unknown_koc`.
 
-The worst cases are computed over every combination the engine could produce (see engine.py for the
-matching: product > brand > category > all at each level; targeted rules and the tier bonus stack
-on the seller's; team rules pay each organisation ancestor, at most one agency and one branch).
+The worst cases are computed with the engine's own matching (`engine.rule_applies` and `best_rule`:
+window, scope, product and KOC lists), on probe lines standing for every product of the catalogue,
+at every instant a rule's window opens or closes, for every KOC a rule names and for anyone else:
+product > brand > category > all at each level; targeted rules and the tier bonus stack on the
+seller's; team rules pay each organisation ancestor, at most one agency and one branch. So the guard
+approves exactly the rules the engine pays, never a narrower reading of them.
 The engine still clamps every order at run time, so a later change of a brand's rate or a level's
 bonus can never make an order pay more than its caps - it only makes this check stricter.
 """
@@ -25,13 +31,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
 
+from apps.core.money import floor_fen, yuan
+
 from . import sources
-from .engine import HARD_MAX_LEVELS, effective_max_levels
+from .engine import HARD_MAX_LEVELS, Item, RuleSpec, best_rule, effective_max_levels, rule_applies
 from .models import Rule
+from .plans import rule_spec
 
 HUNDRED = Decimal(100)
 INDIVIDUAL_ROLES = {Rule.Role.LEADER, Rule.Role.KOC}
@@ -130,6 +140,7 @@ def check(rules: list[Rule]) -> list[Violation]:
 
     violations += _duplicates(rules)
     violations += _references(rules)
+    violations += _periodic_bounds(rules)
     if any(v.code in ("unknown_scope", "per_unit_needs_product") for v in violations):
         return violations  # the worst cases below need real products and brands
     violations += _caps(rules, max_levels)
@@ -142,7 +153,16 @@ def _duplicates(rules: list[Rule]) -> list[Violation]:
     for rule in rules:
         if rule.kind not in (Rule.Kind.SALES, Rule.Kind.TIER):
             continue
-        key = (rule.kind, rule.level if rule.kind == Rule.Kind.SALES else 0, rule.scope, rule.scope_id)
+        key = (
+            rule.kind,
+            rule.level if rule.kind == Rule.Kind.SALES else 0,
+            rule.scope,
+            rule.scope_id,
+            tuple(sorted(rule.product_ids or ())),
+            tuple(sorted(rule.koc_ids or ())),
+            rule.valid_from,
+            rule.valid_to,
+        )
         if key in seen:
             out.append(
                 Violation(
@@ -193,9 +213,17 @@ def _references(rules: list[Rule]) -> list[Violation]:
 
 # --- worst cases ------------------------------------------------------------------------------------
 
+FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
+ANYONE = 0  # a beneficiary named by no KOC list
+
 
 class _Catalogue:
-    """The slice of the catalogue the rules name, read once."""
+    """The slice of the catalogue the rules can reach, as probe order lines, read once.
+
+    Probe lines: one per product a rule names (its own brand and category), and one per (brand,
+    category) pair of the catalogue standing for every product no rule names (product id 0). Every
+    real order line is matched, by `engine.rule_matches_item`, exactly like one of them.
+    """
 
     def __init__(self, rules: list[Rule]):
         products = set()
@@ -203,18 +231,23 @@ class _Catalogue:
             if rule.scope == Rule.Scope.PRODUCT and rule.scope_id is not None:
                 products.add(rule.scope_id)
             products.update(rule.product_ids or ())
-        self.product_brand = sources.product_brands(products) if products else {}
         self.product_price = sources.product_min_prices(products) if products else {}
         self.brand_rate = sources.brand_max_rates()
-        self.category_brands: dict[int, set[int]] = {}
-        for rule in rules:
-            if rule.scope == Rule.Scope.CATEGORY and rule.scope_id not in self.category_brands:
-                self.category_brands[rule.scope_id] = sources.brands_in_category(rule.scope_id)
         self.max_bonus = sources.max_level_bonus_percent()
+        named = sources.product_lines(products) if products else {}
+        pairs = sources.brand_category_pairs()
+        paths = sources.category_paths({c for _b, c in pairs} | {c for _b, c in named.values()})
+        self.probes: dict[int, list[Item]] = defaultdict(list)
+        for brand_id, category_id in pairs:
+            self.probes[brand_id].append(Item(0, 0, brand_id, paths.get(category_id, (category_id,)), 1, 1))
+        for product_id, (brand_id, category_id) in sorted(named.items()):
+            self.probes[brand_id].append(
+                Item(0, product_id, brand_id, paths.get(category_id, (category_id,)), 1, 1)
+            )
 
-    def unit_percent(self, rule: Rule) -> Decimal:
+    def unit_percent(self, rule: RuleSpec) -> Decimal:
         """A per-unit amount as a percent of the cheapest price of the products it can apply to."""
-        products = set(rule.product_ids or ())
+        products = set(rule.product_ids)
         if rule.scope == Rule.Scope.PRODUCT:
             products.add(rule.scope_id)
         prices = [self.product_price.get(p, 0) for p in products]
@@ -222,73 +255,74 @@ class _Catalogue:
             return Decimal("Infinity")
         return Decimal(rule.amount_fen or 0) * HUNDRED / Decimal(min(prices))
 
-    def percent(self, rule: Rule) -> Decimal:
+    def percent(self, rule: RuleSpec) -> Decimal:
         if rule.kind in (Rule.Kind.SALES, Rule.Kind.TARGETED) and rule.basis == Rule.Basis.PER_UNIT:
             return self.unit_percent(rule)
         if rule.kind == Rule.Kind.TIER:
             return self.max_bonus
         return Decimal(rule.rate_percent or 0)
 
-    def applies_to_brand(self, rule: Rule, brand_id: int) -> bool:
-        """Could `rule`'s scope (and product list) cover some item of `brand_id`?"""
-        if rule.product_ids and not any(self.product_brand.get(p) == brand_id for p in rule.product_ids):
-            return False
-        if rule.scope == Rule.Scope.ALL:
-            return True
-        if rule.scope == Rule.Scope.BRAND:
-            return rule.scope_id == brand_id
-        if rule.scope == Rule.Scope.PRODUCT:
-            return self.product_brand.get(rule.scope_id) == brand_id
-        return brand_id in self.category_brands.get(rule.scope_id, set())
 
-    def level_candidates(self, rules: list[Rule], brand_id: int | None) -> list[Rule]:
-        """The sales rules of one level that could win on some item (of `brand_id`, or of any brand)."""
-        if brand_id is None:
-            return rules
-        applicable = [r for r in rules if self.applies_to_brand(r, brand_id)]
-        if any(r.scope == Rule.Scope.BRAND for r in applicable):
-            # The brand's own rule beats category and all-product rules on every item of the brand.
-            return [r for r in applicable if r.scope in (Rule.Scope.BRAND, Rule.Scope.PRODUCT)]
-        return applicable
+def _instants(specs: list[RuleSpec]) -> list[datetime]:
+    """Every instant at which the set of rules in their window can change (windows are [from, to))."""
+    points = {FAR_PAST}
+    for spec in specs:
+        points.update(t for t in (spec.valid_from, spec.valid_to) if t is not None)
+    return sorted(points)
 
 
-def _worst(
-    cat: _Catalogue, rules: list[Rule], max_levels: int, brand_id: int | None
+def _worst_on(
+    cat: _Catalogue, specs: list[RuleSpec], max_levels: int, item: Item, at: datetime, people: list[int]
 ) -> tuple[Decimal, Decimal]:
-    """(the most one person can get, the most everyone together can get) on one item, in percent."""
-    kinds: dict[str, list[Rule]] = defaultdict(list)
-    for rule in rules:
-        if brand_id is None or rule.kind == Rule.Kind.PERIODIC or cat.applies_to_brand(rule, brand_id):
-            kinds[rule.kind].append(rule)
-    per_level: dict[int, list[Rule]] = defaultdict(list)
-    for rule in kinds[Rule.Kind.SALES]:
-        if rule.level < max_levels:
-            per_level[rule.level].append(rule)
-    level_max = {
-        level: max((cat.percent(r) for r in cat.level_candidates(rs, brand_id)), default=Decimal(0))
-        for level, rs in per_level.items()
-    }
-    seller = level_max.get(0, Decimal(0)) if max_levels >= 1 else Decimal(0)
-    if max_levels >= 1:
-        seller += sum((cat.percent(r) for r in kinds[Rule.Kind.TARGETED]), Decimal(0))
-        if kinds[Rule.Kind.TIER]:
-            seller += cat.max_bonus
-    uplines = [level_max.get(level, Decimal(0)) for level in range(1, max_levels)]
-    organisations = {}
-    for role in ORGANISATION_ROLES:
-        organisations[role] = (
-            sum(
-                (
-                    Decimal(r.rate_percent or 0)
-                    for r in kinds[Rule.Kind.TEAM]
-                    if r.beneficiary_role in ("", role)
-                ),
-                Decimal(0),
-            )
-            * MAX_ORGANISATIONS_PER_ROLE
+    """(the most one person, the most everyone together) can get on `item` paid at `at`, in percent,
+    whoever the beneficiaries are (each level's beneficiary chosen independently: an upper bound)."""
+
+    def sales_at(level: int, who: int) -> Decimal:
+        rule = best_rule(
+            (s for s in specs if s.kind == Rule.Kind.SALES and s.level == level),
+            item,
+            at=at,
+            beneficiary_id=who,
         )
-    one_person = max([seller, *uplines, *organisations.values()])
-    everyone = seller + sum(uplines, Decimal(0)) + sum(organisations.values(), Decimal(0))
+        return cat.percent(rule) if rule is not None else Decimal(0)
+
+    def seller_total(who: int) -> Decimal:
+        total = sales_at(0, who)
+        total += sum(
+            (
+                cat.percent(s)
+                for s in specs
+                if s.kind == Rule.Kind.TARGETED and rule_applies(s, item=item, at=at, beneficiary_id=who)
+            ),
+            Decimal(0),
+        )
+        tiers = [s for s in specs if s.kind == Rule.Kind.TIER]
+        if best_rule(tiers, item, at=at, beneficiary_id=who) is not None:
+            total += cat.max_bonus
+        return total
+
+    seller = max(seller_total(who) for who in people) if max_levels >= 1 else Decimal(0)
+    uplines = [max(sales_at(level, who) for who in people) for level in range(1, max_levels)]
+    organisations = []
+    for role in ORGANISATION_ROLES:
+        organisations.append(
+            max(
+                sum(
+                    (
+                        Decimal(s.rate_percent or 0)
+                        for s in specs
+                        if s.kind == Rule.Kind.TEAM
+                        and s.beneficiary_role in ("", role)
+                        and rule_applies(s, item=item, at=at, beneficiary_id=who)
+                    ),
+                    Decimal(0),
+                )
+                * MAX_ORGANISATIONS_PER_ROLE
+                for who in people
+            )
+        )
+    one_person = max([seller, *uplines, *organisations])
+    everyone = seller + sum(uplines, Decimal(0)) + sum(organisations, Decimal(0))
     return one_person, everyone
 
 
@@ -297,25 +331,66 @@ def _caps(rules: list[Rule], max_levels: int) -> list[Violation]:
     if not order_rules:
         return []
     cat = _Catalogue(order_rules)
-    out = []
+    specs = [rule_spec(r) for r in order_rules]
+    people = sorted({ANYONE} | {k for s in specs for k in s.koc_ids})
+    instants = _instants(specs)
     cap = Decimal(settings.COMMISSION_CAP_PERCENT)
-    _one, everyone = _worst(cat, order_rules, max_levels, None)
-    if everyone > cap:
-        out.append(
-            Violation(
-                "cap_exceeded",
-                f"最坏情况下一笔订单的佣金合计可达实付的 {_pct(everyone)}，超过上限 {_pct(cap)}",
-            )
-        )
+    everyone_worst = Decimal(0)
+    out = []
     for brand_id, rate in sorted(cat.brand_rate.items()):
-        one, _everyone = _worst(cat, order_rules, max_levels, brand_id)
-        if one > rate:
+        one_worst = Decimal(0)
+        for item in cat.probes.get(brand_id, ()):
+            for at in instants:
+                one, everyone = _worst_on(cat, specs, max_levels, item, at, people)
+                one_worst = max(one_worst, one)
+                everyone_worst = max(everyone_worst, everyone)
+        if one_worst > rate:
             names = sources.brand_names([brand_id])
             out.append(
                 Violation(
                     "brand_rate_exceeded",
                     f"品牌「{names.get(brand_id, brand_id)}」的佣金上限为 {_pct(rate)}，"
-                    f"本规则集下单人单件最高可得 {_pct(one)}",
+                    f"本规则集下单人单件最高可得 {_pct(one_worst)}",
+                )
+            )
+    if everyone_worst > cap:
+        out.insert(
+            0,
+            Violation(
+                "cap_exceeded",
+                f"最坏情况下一笔订单的佣金合计可达实付的 {_pct(everyone_worst)}，超过上限 {_pct(cap)}",
+            ),
+        )
+    return out
+
+
+def _periodic_bounds(rules: list[Rule]) -> list[Violation]:
+    """A periodic reward is bounded by the sales that earn it, like any commission.
+
+    Amount targets: the reward is at most COMMISSION_CAP_PERCENT of the target (a "1 yuan target,
+    1000 yuan reward" is a payment for nothing). Units targets: at most
+    COMMISSION_PERIODIC_MAX_FEN_PER_UNIT per unit of the target.
+    """
+    out = []
+    cap = Decimal(settings.COMMISSION_CAP_PERCENT)
+    per_unit = int(settings.COMMISSION_PERIODIC_MAX_FEN_PER_UNIT)
+    for rule in rules:
+        if rule.kind != Rule.Kind.PERIODIC or not rule.target or not rule.amount_fen:
+            continue
+        if rule.metric == Rule.Metric.AMOUNT:
+            bound = floor_fen(Decimal(rule.target) * cap / HUNDRED)
+            basis = f"目标金额 ¥{yuan(rule.target)} 的 {_pct(cap)}"
+        elif rule.metric == Rule.Metric.UNITS:
+            bound = rule.target * per_unit
+            basis = f"目标 {rule.target} 件 × 每件 ¥{yuan(per_unit)}"
+        else:
+            continue
+        if rule.amount_fen > bound:
+            out.append(
+                Violation(
+                    "periodic_reward_exceeded",
+                    f"{_label(rule)}：奖励 ¥{yuan(rule.amount_fen)} 超过上限 ¥{yuan(bound)}（{basis}）",
+                    rule.name,
                 )
             )
     return out

@@ -29,5 +29,6 @@ def seed(stdout) -> None:
     rule_services.rule_add(
         rule_set=rule_set, name="上级奖励", kind=Rule.Kind.SALES, level=1, rate_percent=Decimal("3")
     )
-    rule_services.ruleset_activate(rule_set=rule_set)
+    # The demo's history (and the scale demo's orders) go back to 2020: the plan was activated then.
+    rule_services.ruleset_activate(rule_set=rule_set, now=rule_set.effective_from)
     stdout.write(f"commission plan {rule_set.name} v{rule_set.version} active")

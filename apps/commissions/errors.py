@@ -60,6 +60,15 @@ class RuleSetOverlap(ApplicationError):
     default_message = "生效时间与另一个生效中的规则集重叠"
 
 
+class RuleSetActivationInPast(ApplicationError):
+    """An order is paid by the set in force at its payment time: a start in the past would re-price
+    orders already paid (or pay two orders of the same moment by different sets)."""
+
+    status_code = 400
+    code = "activation_in_past"
+    default_message = "生效时间不能早于当前时间"
+
+
 class RuleSetNotCompliant(ApplicationError):
     """One or more compliance violations; `fields` maps each violation's code to its messages."""
 

@@ -160,9 +160,52 @@ class Rule(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
 
+    # The fields each kind reads (engine.rule_applies and the engine's kinds). Anything else set on
+    # a rule of that kind is refused at save: a field the engine would silently ignore is a rule
+    # that pays what it does not say.
+    KIND_FIELDS = {
+        Kind.SALES: {
+            "level", "basis", "rate_percent", "amount_fen", "scope", "scope_id", "product_ids", "koc_ids",
+            "valid_from", "valid_to",
+        },
+        Kind.TARGETED: {
+            "basis", "rate_percent", "amount_fen", "scope", "scope_id", "product_ids", "koc_ids",
+            "valid_from", "valid_to",
+        },
+        Kind.TIER: {"scope", "scope_id", "product_ids", "koc_ids", "valid_from", "valid_to"},
+        Kind.TEAM: {
+            "rate_percent", "scope", "scope_id", "product_ids", "koc_ids", "valid_from", "valid_to",
+            "beneficiary_role",
+        },
+        Kind.PERIODIC: {
+            "amount_fen", "scope", "scope_id", "product_ids", "koc_ids", "valid_from", "valid_to",
+            "beneficiary_role", "period", "measure", "metric", "target",
+        },
+    }  # fmt: skip
+    FIELD_DEFAULTS = {
+        "level": 0, "basis": Basis.PERCENT, "rate_percent": None, "amount_fen": None, "scope": Scope.ALL,
+        "scope_id": None, "product_ids": [], "koc_ids": [], "valid_from": None, "valid_to": None,
+        "beneficiary_role": "", "period": "", "measure": "", "metric": "", "target": None,
+    }  # fmt: skip
+
+    def fields_set(self) -> set[str]:
+        """The kind-dependent fields that hold something other than their empty value."""
+        return {
+            name for name, empty in self.FIELD_DEFAULTS.items() if getattr(self, name) not in (empty, None)
+        }
+
     def clean(self):
         """Shape checks of one rule; the compliance checks of the whole set are in compliance.py."""
         errors: dict[str, str] = {}
+        allowed = self.KIND_FIELDS.get(self.kind)
+        if allowed is not None:
+            for name in sorted(self.fields_set() - allowed):
+                errors[name] = f"「{self.get_kind_display()}」不使用此字段，请留空"
+        if self.kind in (self.Kind.SALES, self.Kind.TARGETED):
+            if self.basis == self.Basis.PERCENT and self.amount_fen is not None:
+                errors["amount_fen"] = "按比例计算的规则不使用金额，请留空"
+            if self.basis == self.Basis.PER_UNIT and self.rate_percent is not None:
+                errors["rate_percent"] = "按件固定金额的规则不使用比例，请留空"
         needs_amount = self.kind == self.Kind.PERIODIC or (
             self.kind in (self.Kind.SALES, self.Kind.TARGETED) and self.basis == self.Basis.PER_UNIT
         )
@@ -253,6 +296,11 @@ class RefundFact(models.Model):
     order_id = models.BigIntegerField(db_index=True)
     amount_fen = models.BigIntegerField()
     refunded_fen = models.BigIntegerField(help_text="the order's cumulative refunded amount after it")
+    # Refunds of returned lines: this refund's lines ([[item_id, units], ...]), and the order's
+    # cumulative units returned per item and fen refunded by line refunds after it.
+    items = models.JSONField(default=list, blank=True)
+    units_after = models.JSONField(default=list, blank=True)
+    lines_fen_after = models.BigIntegerField(default=0)
     paid_fen = models.BigIntegerField()
     refunded_at = models.DateTimeField(null=True, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
@@ -345,6 +393,9 @@ class Commission(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     available_at = models.DateTimeField(null=True, blank=True)
     reversed_fen = models.BigIntegerField(default=0)
+    # [[item_id, fen], ...]: what each order line earned of amount_fen, so that a refund of returned
+    # lines takes back exactly what those lines earned (engine.kept_fen). Empty for periodic rewards.
+    lines = models.JSONField(default=list, blank=True)
     allocated_fen = models.BigIntegerField(default=0, help_text="taken by withdrawals (FIFO)")
     paid_out_fen = models.BigIntegerField(default=0, help_text="of the allocated, paid out")
     created_at = models.DateTimeField(auto_now_add=True)

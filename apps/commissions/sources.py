@@ -337,6 +337,21 @@ def product_min_prices(product_ids: Iterable[int]) -> dict[int, int]:
     return {pid: int(m) for pid, m in rows}
 
 
+def product_lines(product_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """product id -> (brand id, category id): compliance's probe lines for the products rules name."""
+    from apps.shop.models import Product
+
+    rows = Product.objects.filter(pk__in=list(set(product_ids))).values_list("pk", "brand_id", "category_id")
+    return {pk: (brand, category) for pk, brand, category in rows}
+
+
+def brand_category_pairs() -> set[tuple[int, int]]:
+    """Every (brand, category) pair the catalogue sells: one probe line each for compliance."""
+    from apps.shop.models import Product
+
+    return set(Product.objects.values_list("brand_id", "category_id").distinct())
+
+
 def category_exists(category_ids: Iterable[int]) -> set[int]:
     from apps.shop.models import Category
 

@@ -207,6 +207,8 @@ SHOP_AUTO_CONFIRM_DAYS = env.int("SHOP_AUTO_CONFIRM_DAYS", default=10)
 COMMISSION_FREEZE_DAYS = env.int("COMMISSION_FREEZE_DAYS", default=7)
 COMMISSION_MAX_LEVELS = env.int("COMMISSION_MAX_LEVELS", default=2)
 COMMISSION_CAP_PERCENT = Decimal(env.str("COMMISSION_CAP_PERCENT", default="30"))
+# A periodic reward on a units target is at most this many fen per unit of the target (compliance).
+COMMISSION_PERIODIC_MAX_FEN_PER_UNIT = env.int("COMMISSION_PERIODIC_MAX_FEN_PER_UNIT", default=500)
 
 # --- WeChat ---------------------------------------------------------------------------------------
 WECHAT_SANDBOX = env.bool("WECHAT_SANDBOX", default=DEBUG)

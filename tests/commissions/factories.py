@@ -56,7 +56,8 @@ def make_plan(
     )
     for fields in rules:
         rule_services.rule_add(rule_set=rule_set, **{"name": fields.get("kind", "sales"), **fields})
-    return rule_services.ruleset_activate(rule_set=rule_set)
+    # The tests' world: the set was activated at its start (activation never reaches into the past).
+    return rule_services.ruleset_activate(rule_set=rule_set, now=rule_set.effective_from)
 
 
 def demo_plan(**kwargs) -> RuleSet:

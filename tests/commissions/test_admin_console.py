@@ -204,17 +204,12 @@ def test_the_tax_statement_excel_has_the_rows_of_the_csv(root, db, transfer_sand
 
 def test_activating_and_retiring_a_rule_set_in_the_admin_is_audited(admin_client):
     # given: a draft rule set
-    from datetime import datetime
-
-    from django.utils import timezone
 
     from apps.commissions.models import RuleSet
     from apps.commissions.services import rules as rule_services
     from apps.core import audit
 
-    draft = rule_services.ruleset_create(
-        name="新方案", effective_from=timezone.make_aware(datetime(2020, 1, 1))
-    )
+    draft = rule_services.ruleset_create(name="新方案")  # activated from now
     rule_services.rule_add(rule_set=draft, name="直推", kind="sales", level=0, rate_percent="10.00")
 
     # when: activated, then retired, through the admin's actions

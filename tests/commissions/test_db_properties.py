@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,7 +21,7 @@ from apps.commissions.engine import effective_max_levels
 from apps.commissions.models import Commission, OrderFact, Rule, RuleSet
 from apps.commissions.services import accrual
 from apps.commissions.services.settlement import settle_commissions
-from apps.core.money import pro_rata
+from apps.core.money import floor_fen
 from tests.commissions.factories import at, completed_payload, make_product, order_payload, refund_payload
 from tests.kocs.factories import make_agency, make_branch, make_individual
 
@@ -135,11 +136,21 @@ def test_random_trees_rules_and_refunds_keep_every_invariant(
                 assert c.koc_id == individuals[c.level].pk
             else:
                 assert c.kind == "team" and c.koc_id in {chain[0].parent_id, chain[0].parent.parent_id}
-        # refunds pro rata to the fen; a full refund nets to zero
+        # refunds pro rata, what is kept rounded down (never above the share of what is still paid,
+        # and all of it within the cap on the net paid); a full refund nets to zero
+        net_paid = paid_fen - cumulative
         for c in commissions:
-            assert c.reversed_fen == pro_rata(c.amount_fen, cumulative, paid_fen)
+            kept = c.amount_fen - c.reversed_fen
+            assert kept == floor_fen(Decimal(c.amount_fen) * net_paid / paid_fen) or (
+                kept < floor_fen(Decimal(c.amount_fen) * net_paid / paid_fen)
+                and sum(x.amount_fen - x.reversed_fen for x in commissions)
+                == floor_fen(Decimal(fact.cap_fen) * net_paid / paid_fen)
+            )
             if cumulative == paid_fen:
                 assert c.status == "reversed"
+        assert sum(c.amount_fen - c.reversed_fen for c in commissions) <= floor_fen(
+            Decimal(fact.cap_fen) * net_paid / paid_fen
+        )
         # every balance is the sum of its entries and matches the commissions behind it
         by_koc = defaultdict(int)
         for c in Commission.objects.filter(koc_id__in=[c.koc_id for c in commissions]):

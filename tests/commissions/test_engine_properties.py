@@ -14,12 +14,13 @@ from apps.commissions.engine import (
     Node,
     OrderInput,
     PlanSpec,
+    RefundState,
     RuleSpec,
     cap_fen_of,
     compute,
-    reversal_fen,
+    kept_fen,
 )
-from apps.core.money import allocate_fen, pro_rata, round_fen
+from apps.core.money import allocate_fen, floor_fen, round_fen
 
 PAID_AT = datetime(2030, 3, 1, 10, tzinfo=UTC)
 PRODUCTS = {1: (10, 100), 2: (10, 101), 3: (20, 100), 4: (30, 102)}  # product -> (brand, category)
@@ -231,23 +232,30 @@ def test_over_the_cap_the_parts_sum_to_the_cap_exactly(paid, rates):
 
 @PROPERTY
 @given(commission=st.integers(1, 1_000_000), paid=st.integers(1, 10_000_000), data=st.data())
-def test_refunds_reverse_pro_rata_to_the_fen_and_fully_to_zero(commission, paid, data):
+def test_amount_refunds_keep_the_floor_of_the_pro_rata_share_and_nothing_when_all_is_refunded(
+    commission, paid, data
+):
     refunds = data.draw(st.lists(st.integers(1, paid), max_size=6))
+    lines = ((1, commission),)
     cumulative, reversed_total = 0, 0
+    kept_before = kept_fen(lines=lines, quantities={1: 1}, state=RefundState(), paid_fen=paid)
+    assert kept_before == commission
     for amount in refunds:
         amount = min(amount, paid - cumulative)
         if amount <= 0:
             break
-        share = reversal_fen(
-            commission, refunded_before=cumulative, refunded_after=cumulative + amount, paid_fen=paid
-        )
-        assert share >= 0
         cumulative += amount
-        reversed_total += share
-        assert reversed_total == pro_rata(commission, cumulative, paid)
-    # the rest of the order refunded: everything is back
-    reversed_total += reversal_fen(commission, refunded_before=cumulative, refunded_after=paid, paid_fen=paid)
-    assert reversed_total == commission
+        kept = kept_fen(
+            lines=lines, quantities={1: 1}, state=RefundState(refunded_fen=cumulative), paid_fen=paid
+        )
+        assert 0 <= kept <= kept_before  # a refund never gives commission back
+        reversed_total += kept_before - kept
+        kept_before = kept
+        # what is kept is the pro-rata share of what is still paid, rounded down (never above it)
+        assert kept == floor_fen(Decimal(commission) * (paid - cumulative) / paid)
+    final = kept_fen(lines=lines, quantities={1: 1}, state=RefundState(refunded_fen=paid), paid_fen=paid)
+    assert final == 0
+    assert reversed_total + kept_before - final == commission
 
 
 @PROPERTY

@@ -208,8 +208,11 @@ def test_a_partial_refund_reverses_pro_rata_to_the_fen(team, product, plan):
 
     refunded(order, refund_id=order["order_id"] * 10 + 1, amount_fen=3333, refunded_fen=3333)
 
-    assert wallet(team["mia"])["pending_fen"] == 990 - pro_rata(990, 3333, 9900) == 990 - 333
-    assert wallet(team["lily"])["pending_fen"] == 297 - pro_rata(297, 3333, 9900) == 297 - 100
+    # What is kept is the pro-rata share of what is still paid, rounded down, so it never passes the
+    # rate on the net paid: 990 x 6567 / 9900 = 656.7 -> 656 (657 would be 10.005% of 6567);
+    # 297 x 6567 / 9900 = 197.01 -> 197.
+    assert wallet(team["mia"])["pending_fen"] == 656
+    assert wallet(team["lily"])["pending_fen"] == 197
 
 
 def test_a_full_refund_in_parts_nets_every_commission_to_zero(team, product, plan):

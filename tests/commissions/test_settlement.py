@@ -188,7 +188,7 @@ def periodic(db, settings):
             "measure": "team",
             "metric": "units",
             "target": 3,
-            "amount_fen": 30000,
+            "amount_fen": 1500,  # 3 units x 5 yuan: COMMISSION_PERIODIC_MAX_FEN_PER_UNIT
             "beneficiary_role": "agency",
         },
         effective_from=local(2030, 1, 1),
@@ -247,8 +247,8 @@ def test_a_quarterly_team_target_pays_the_agency_on_its_subtree_units(periodic):
     settle_commissions(now=local(2030, 4, 1, 1))
 
     reward = Commission.objects.get(kind="periodic")
-    assert (reward.koc_id, reward.amount_fen, reward.status) == (team["agency"].pk, 30000, "available")
-    assert selectors.wallet(koc_id=team["agency"].pk)["available_fen"] == 30000
+    assert (reward.koc_id, reward.amount_fen, reward.status) == (team["agency"].pk, 1500, "available")
+    assert selectors.wallet(koc_id=team["agency"].pk)["available_fen"] == 1500
 
 
 @pytest.mark.postgres

@@ -36,7 +36,17 @@ from django.utils.dateparse import parse_datetime
 from apps.core.money import yuan
 
 from .. import sources
-from ..engine import Item, Node, OrderInput, Outcome, PlanSpec, compute, effective_max_levels, reversal_fen
+from ..engine import (
+    Item,
+    Node,
+    OrderInput,
+    Outcome,
+    PlanSpec,
+    RefundState,
+    compute,
+    effective_max_levels,
+    kept_all,
+)
 from ..lock_objects import accounts_lock, commissions_lock, order_fact_lock
 from ..models import Bucket, Commission, LedgerEntry, OrderFact, OrderOrgLink, RefundFact
 from ..plans import PlanCache, plan_in_force
@@ -54,6 +64,15 @@ def _int(value: Any, default: int = 0) -> int:
         return int(value)
     except (TypeError, ValueError):
         return default
+
+
+def _pairs(rows: Any) -> list[list[int]]:
+    """[{"item_id", "quantity"}, ...] from a payload as [[item_id, quantity], ...] (junk dropped)."""
+    out = []
+    for row in rows or []:
+        if isinstance(row, dict) and _int(row.get("item_id")) > 0 and _int(row.get("quantity")) > 0:
+            out.append([_int(row["item_id"]), _int(row["quantity"])])
+    return out
 
 
 # --- facts ------------------------------------------------------------------------------------------
@@ -122,6 +141,9 @@ def order_refunded_record(*, payload: dict[str, Any]) -> OrderFact:
                 order_id=order_id,
                 amount_fen=_int(payload.get("amount_fen")),
                 refunded_fen=_int(payload.get("refunded_fen")),
+                items=_pairs(payload.get("items")),
+                units_after=_pairs(payload.get("refunded_items")),
+                lines_fen_after=_int(payload.get("refunded_lines_fen")),
                 paid_fen=_int(payload.get("paid_fen")),
                 refunded_at=_dt(payload.get("refunded_at")),
             )
@@ -321,6 +343,7 @@ def _accrue(fact: OrderFact, *, plans: PlanCache | None, reader: TreeReader | No
                     unit_fen=part.unit_fen,
                     quantity=part.quantity,
                     amount_fen=part.amount_fen,
+                    lines=[list(line) for line in part.lines],
                     explanation=part.explanation,
                     status=Commission.Status.PENDING,
                 )
@@ -352,18 +375,52 @@ def _accrue(fact: OrderFact, *, plans: PlanCache | None, reader: TreeReader | No
     return commissions, accounts
 
 
-def _reverse(fact: OrderFact, refund: RefundFact, commissions: list[Commission], accounts) -> None:
+def _refund_states(fact: OrderFact, refund: RefundFact, *, by_lines: bool) -> tuple[RefundState, RefundState]:
+    """The order's refund state just before and just after `refund`, from the refund's own record.
+
+    Each refund carries the order's cumulative refunded amount, units and line fen after it, so its
+    share (kept before - kept after) does not depend on when, or in which order, refunds arrive: the
+    shares telescope to what the final state keeps. Without line pieces (commissions accrued before
+    line refunds existed) every refund counts as an amount refund.
+    """
     paid = refund.paid_fen or fact.paid_fen
     after = max(0, min(refund.refunded_fen, paid))
     before = max(0, after - refund.amount_fen)
-    for commission in commissions:
+    if not by_lines:
+        return RefundState(refunded_fen=before), RefundState(refunded_fen=after)
+    own = {item_id: units for item_id, units in refund.items}
+    units_after = {item_id: units for item_id, units in refund.units_after}
+    for item_id, units in own.items():
+        units_after[item_id] = max(units_after.get(item_id, 0), units)
+    units_before = {i: u - own.get(i, 0) for i, u in units_after.items() if u - own.get(i, 0) > 0}
+    lines_after = max(refund.lines_fen_after, refund.amount_fen if own else 0)
+    lines_before = lines_after - (refund.amount_fen if own else 0)
+    return (
+        RefundState(refunded_fen=before, lines_fen=lines_before, units=tuple(sorted(units_before.items()))),
+        RefundState(refunded_fen=after, lines_fen=lines_after, units=tuple(sorted(units_after.items()))),
+    )
+
+
+def _reverse(fact: OrderFact, refund: RefundFact, commissions: list[Commission], accounts) -> None:
+    """Take back from each commission what `refund` refunded of it (engine.kept_fen, before - after)."""
+    paid = refund.paid_fen or fact.paid_fen
+    by_lines = all(c.lines for c in commissions)
+    pieces = [
+        tuple((int(i), int(f)) for i, f in c.lines) if by_lines else ((0, c.amount_fen),) for c in commissions
+    ]
+    quantities = {_int(i.get("item_id")): _int(i.get("quantity")) for i in fact.payload.get("items") or []}
+    quantities.setdefault(0, 1)
+    cap = fact.cap_fen or paid
+    before, after = _refund_states(fact, refund, by_lines=by_lines)
+    kept_before = kept_all(pieces, quantities=quantities, state=before, paid_fen=paid, cap_fen=cap)
+    kept_after = kept_all(pieces, quantities=quantities, state=after, paid_fen=paid, cap_fen=cap)
+    lines_note = "、".join(f"#{i} × {u}" for i, u in refund.items)
+    for commission, was, now in zip(commissions, kept_before, kept_after, strict=True):
         left = commission.amount_fen - commission.reversed_fen
-        share = reversal_fen(
-            commission.amount_fen, refunded_before=before, refunded_after=after, paid_fen=paid
-        )
-        amount = max(0, min(share, left))
+        amount = max(0, min(was - now, left))
         if amount == 0:
             continue
+        what = f"退货 {lines_note}" if lines_note else "退款"
         entry = move(
             key=f"c:{commission.pk}:reverse:{refund.refund_id}",
             account=accounts[commission.account_id],
@@ -374,8 +431,9 @@ def _reverse(fact: OrderFact, refund: RefundFact, commissions: list[Commission],
             commission=commission,
             refund_id=refund.refund_id,
             explanation=(
-                f"订单 {fact.order_no} 退款 ¥{yuan(refund.amount_fen)}（累计退款 ¥{yuan(after)}，"
-                f"实付 ¥{yuan(paid)}），按比例冲回 ¥{yuan(amount)}"
+                f"订单 {fact.order_no} {what} ¥{yuan(refund.amount_fen)}"
+                f"（累计退款 ¥{yuan(max(0, min(refund.refunded_fen, paid)))}，实付 ¥{yuan(paid)}），"
+                f"冲回 ¥{yuan(amount)}"
             ),
         )
         if entry is None:

@@ -4,19 +4,26 @@ Activation is the moment a plan starts paying, so it re-runs every compliance ch
 set into the timeline: an open-ended active set that started earlier is closed at the new set's
 `effective_from` (it stays `active` for the orders it paid and any it still covers); any other
 overlap is refused, so at every instant at most one set is in force.
+
+Activation never reaches into the past (ACTIVATION_SKEW of clock difference at most): an order is paid
+by the set in force at its payment time, and a start in the past would make two orders paid at the
+same moment be paid by different sets depending on when their events were processed.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
 from .. import compliance
-from ..errors import RuleSetNotCompliant, RuleSetNotEditable, RuleSetOverlap
+from ..errors import RuleSetActivationInPast, RuleSetNotCompliant, RuleSetNotEditable, RuleSetOverlap
 from ..models import Rule, RuleSet
+
+
+ACTIVATION_SKEW = timedelta(minutes=1)
 
 
 def next_version() -> int:
@@ -58,11 +65,23 @@ def rule_add(*, rule_set: RuleSet, **fields) -> Rule:
 
 
 @transaction.atomic
-def ruleset_activate(*, rule_set: RuleSet, effective_from: datetime | None = None) -> RuleSet:
+def ruleset_activate(
+    *, rule_set: RuleSet, effective_from: datetime | None = None, now: datetime | None = None
+) -> RuleSet:
+    """Activate a draft from `effective_from` (default: its own, else now), never in the past.
+
+    `now` is the clock (the demo seed sets it back to build history as it would have happened).
+    """
+    now = now or timezone.now()
     rule_set = RuleSet.objects.select_for_update().get(pk=rule_set.pk)
     if rule_set.status != RuleSet.Status.DRAFT:
         raise RuleSetNotEditable("只有草稿可以启用")
-    start = effective_from or rule_set.effective_from or timezone.now()
+    start = effective_from or rule_set.effective_from or now
+    if start < now - ACTIVATION_SKEW:
+        raise RuleSetActivationInPast(
+            f"生效时间 {timezone.localtime(start):%Y-%m-%d %H:%M} 早于当前时间："
+            "已支付的订单按支付时生效的规则集结算，新规则集只能从现在或将来开始"
+        )
     end = rule_set.effective_to
     if end is not None and end <= start:
         raise RuleSetOverlap("失效时间必须晚于生效时间", code="invalid_window")
@@ -80,22 +99,56 @@ def ruleset_activate(*, rule_set: RuleSet, effective_from: datetime | None = Non
             raise RuleSetOverlap(f"与「{other.name}」v{other.version} 的生效时间重叠")
     rule_set.status = RuleSet.Status.ACTIVE
     rule_set.effective_from = start
-    rule_set.activated_at = timezone.now()
+    rule_set.activated_at = now
     rule_set.save(update_fields=["status", "effective_from", "activated_at"])
     return rule_set
 
 
 @transaction.atomic
 def ruleset_retire(*, rule_set: RuleSet, at: datetime | None = None) -> RuleSet:
-    """Stop a set paying new orders from `at` (default now); it still explains what it paid."""
+    """Stop a set paying new orders from `at` (default now), whatever its state.
+
+    - in force (started): it ends at `at` and still explains what it paid;
+    - never started (a draft, or active with a start still ahead): it is retired without ever having
+      been in force (its window is cleared, the plan recorded in its notes), and the set its
+      activation had closed at that start takes over again, so no gap opens in the timeline;
+    - already retired: nothing changes.
+    """
     rule_set = RuleSet.objects.select_for_update().get(pk=rule_set.pk)
-    if rule_set.status != RuleSet.Status.ACTIVE:
-        raise RuleSetNotEditable("只有生效中的规则集可以停用")
+    if rule_set.status == RuleSet.Status.RETIRED:
+        return rule_set
     at = at or timezone.now()
-    if rule_set.effective_to is None or rule_set.effective_to > at:
-        rule_set.effective_to = max(at, rule_set.effective_from)
+    started = (
+        rule_set.status == RuleSet.Status.ACTIVE
+        and rule_set.effective_from is not None
+        and rule_set.effective_from <= at
+    )
+    if started:
+        if rule_set.effective_to is None or rule_set.effective_to > at:
+            rule_set.effective_to = max(at, rule_set.effective_from + timedelta(microseconds=1))
+        rule_set.status = RuleSet.Status.RETIRED
+        rule_set.save(update_fields=["status", "effective_to"])
+        return rule_set
+    planned_from, planned_to = rule_set.effective_from, rule_set.effective_to
+    if rule_set.status == RuleSet.Status.ACTIVE and planned_from is not None:
+        predecessor = (
+            RuleSet.objects.select_for_update()
+            .filter(status=RuleSet.Status.ACTIVE, effective_to=planned_from)
+            .exclude(pk=rule_set.pk)
+            .first()
+        )
+        if predecessor is not None:
+            predecessor.effective_to = planned_to
+            predecessor.save(update_fields=["effective_to"])
+    if planned_from is not None:
+        window = f"{timezone.localtime(planned_from):%Y-%m-%d %H:%M}"
+        if planned_to is not None:
+            window += f" 至 {timezone.localtime(planned_to):%Y-%m-%d %H:%M}"
+        rule_set.notes = f"{rule_set.notes}\n计划 {window} 生效，生效前已停用。".strip()[:2000]
     rule_set.status = RuleSet.Status.RETIRED
-    rule_set.save(update_fields=["status", "effective_to"])
+    rule_set.effective_from = None
+    rule_set.effective_to = None
+    rule_set.save(update_fields=["status", "effective_from", "effective_to", "notes"])
     return rule_set
 
 
