@@ -22,7 +22,6 @@ from .. import compliance
 from ..errors import RuleSetActivationInPast, RuleSetNotCompliant, RuleSetNotEditable, RuleSetOverlap
 from ..models import Rule, RuleSet
 
-
 ACTIVATION_SKEW = timedelta(minutes=1)
 
 
