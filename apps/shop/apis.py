@@ -420,10 +420,17 @@ class OrderConfirmReceiptApi(OrderApiMixin, APIView):
         return Response(_order_out(order))
 
 
+class RefundItemOutputSerializer(serializers.Serializer):
+    sku_id = serializers.IntegerField(source="order_item.sku_id")
+    quantity = serializers.IntegerField()
+    amount_fen = serializers.IntegerField()
+
+
 class RefundOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField(help_text=" | ".join(Refund.Status.values))
     amount_fen = serializers.IntegerField()
+    items = RefundItemOutputSerializer(many=True, source="items.all")
     order_id = serializers.IntegerField()
     reason = serializers.CharField()
     note = serializers.CharField()
@@ -433,8 +440,13 @@ class RefundOutputSerializer(serializers.Serializer):
 
 class OrderRefundsApi(OrderApiMixin, APIView):
     class InputSerializer(serializers.Serializer):
+        class ItemSerializer(serializers.Serializer):
+            sku_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+            quantity = serializers.IntegerField(min_value=1, max_value=10_000)
+
         reason = serializers.CharField(max_length=200, allow_blank=True)
         amount_fen = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+        items = ItemSerializer(many=True, required=False, allow_empty=False, max_length=50)
 
     @extend_schema(
         operation_id="orders_refunds_list",
@@ -458,6 +470,7 @@ class OrderRefundsApi(OrderApiMixin, APIView):
             amount_fen=data.validated_data.get("amount_fen"),
             reason=data.validated_data["reason"],
             requested_by=request.user,
+            items=[dict(i) for i in data.validated_data.get("items", [])] or None,
         )
         return Response(RefundOutputSerializer(refund).data, status=status.HTTP_201_CREATED)
 

@@ -38,6 +38,11 @@ class RefundNotAllowed(ApplicationError):
     default_message = "无法申请退款"
 
 
+class InvalidRefundItems(InvalidInput):
+    code = "invalid_refund_items"
+    default_message = "退货商品无效"
+
+
 class RefundNotPending(ApplicationError):
     code = "refund_not_pending"
     default_message = "退款申请已处理"

@@ -73,6 +73,12 @@ def publish_order_completed(order: Order) -> None:
 
 
 def publish_order_refunded(order: Order, refund: Refund) -> None:
+    """`items` are the lines this refund returned (empty for an amount refund); `refunded_items`
+    and `refunded_lines_fen` are the order's cumulative returned units and line-refund fen after it,
+    so a subscriber can apply refunds in any order (engine.kept_fen telescopes over them)."""
+    from .services.refunds import refunded_lines
+
+    units, lines_fen = refunded_lines(order)
     payload = {
         "order_id": order.pk,
         "order_no": order.no,
@@ -85,6 +91,17 @@ def publish_order_refunded(order: Order, refund: Refund) -> None:
         "buyer_id": order.buyer_id,
         "group_id": order.group_id,
         "attributed_koc_id": order.attributed_koc_id,
+        "items": [
+            {
+                "item_id": line.order_item_id,
+                "sku_id": line.order_item.sku_id,
+                "quantity": line.quantity,
+                "amount_fen": line.amount_fen,
+            }
+            for line in refund.items.select_related("order_item").order_by("order_item_id")
+        ],
+        "refunded_items": [{"item_id": i, "quantity": q} for i, q in sorted(units.items())],
+        "refunded_lines_fen": lines_fen,
     }
     events.publish(ORDER_REFUNDED, payload, key=f"{ORDER_REFUNDED}:{refund.pk}")
 

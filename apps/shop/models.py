@@ -337,3 +337,29 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return self.out_refund_no
+
+
+class RefundItem(models.Model):
+    """A returned line of a refund: units of one order item and the fen they refund.
+
+    The amount is the line's share of what was paid for those units (services.refunds.line_refund_fen),
+    so the commission engine can take back exactly what the returned lines earned.
+    """
+
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="items")
+    order_item = models.ForeignKey(OrderItem, on_delete=models.PROTECT, related_name="refund_items")
+    quantity = models.PositiveIntegerField()
+    amount_fen = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["refund_id", "order_item_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["refund", "order_item"], name="refund_item_once"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="refund_item_quantity_positive"),
+            models.CheckConstraint(condition=Q(amount_fen__gte=0), name="refund_item_amount_non_negative"),
+        ]
+        verbose_name = "退货明细"
+        verbose_name_plural = "退货明细"
+
+    def __str__(self) -> str:
+        return f"{self.order_item_id} x{self.quantity}"

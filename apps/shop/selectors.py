@@ -131,4 +131,4 @@ def refund_get(*, refund_id: int) -> Refund | None:
 
 
 def order_refunds(*, order: Order) -> QuerySet[Refund]:
-    return Refund.objects.filter(order=order).order_by("-id")
+    return Refund.objects.filter(order=order).prefetch_related("items__order_item").order_by("-id")

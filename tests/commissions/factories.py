@@ -127,7 +127,12 @@ def refund_payload(
     amount_fen: int,
     refunded_fen: int,
     refunded_at: datetime | None = None,
+    items: list[tuple[int, int, int]] = (),
+    refunded_items: dict[int, int] | None = None,
+    refunded_lines_fen: int = 0,
 ) -> dict:
+    """An order_refunded payload; `items` are this refund's returned lines (item_id, units, fen),
+    `refunded_items` and `refunded_lines_fen` the order's cumulative returns after it."""
     return {
         "order_id": paid["order_id"],
         "order_no": paid["order_no"],
@@ -140,6 +145,9 @@ def refund_payload(
         "buyer_id": paid["buyer_id"],
         "group_id": None,
         "attributed_koc_id": paid["attributed_koc_id"],
+        "items": [{"item_id": i, "sku_id": i, "quantity": q, "amount_fen": f} for i, q, f in items],
+        "refunded_items": [{"item_id": i, "quantity": q} for i, q in sorted((refunded_items or {}).items())],
+        "refunded_lines_fen": refunded_lines_fen,
     }
 
 

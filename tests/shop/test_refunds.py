@@ -119,6 +119,9 @@ def test_approving_twice_sends_one_refund_to_wechat(
         "buyer_id": paid_order.buyer_id,
         "group_id": None,
         "attributed_koc_id": None,
+        "items": [],
+        "refunded_items": [],
+        "refunded_lines_fen": 0,
     }
     assert event.payload["refunded_at"].endswith("+08:00")
 

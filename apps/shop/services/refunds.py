@@ -18,13 +18,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from apps.core.money import yuan
+from apps.core.money import allocate_fen, pro_rata, yuan
 from apps.wechat import pay as wechatpay
 
 from .. import events
-from ..errors import PaymentMismatch, RefundNotAllowed, RefundNotPending
+from ..errors import InvalidRefundItems, PaymentMismatch, RefundNotAllowed, RefundNotPending
 from ..lock_objects import order_lock, refund_lock
-from ..models import Order, Payment, Refund
+from ..models import Order, OrderItem, Payment, Refund, RefundItem
 from .common import notify_url
 from .orders import _release_stock
 
@@ -50,6 +50,74 @@ def refundable_fen(order: Order) -> int:
     return max(0, order.paid_fen - order.refunded_fen - _in_flight_fen(order))
 
 
+def _line_bases(order: Order) -> list[tuple[OrderItem, int]]:
+    """Each line with its share of what was paid (largest remainder by line amount, in line order):
+    the same split the commission engine pays on, so a line refund takes back what the line earned."""
+    items = list(order.items.order_by("id"))
+    return list(zip(items, allocate_fen(order.paid_fen, [i.line_fen for i in items]), strict=True))
+
+
+def _returned_units(order: Order) -> dict[int, int]:
+    """Units of each line already returned, or on their way back (refunds in flight or succeeded)."""
+    rows = RefundItem.objects.filter(
+        refund__order=order, refund__status__in=[*Refund.IN_FLIGHT, Refund.Status.SUCCEEDED]
+    ).values_list("order_item_id", "quantity")
+    out: dict[int, int] = {}
+    for item_id, quantity in rows:
+        out[item_id] = out.get(item_id, 0) + quantity
+    return out
+
+
+def line_refund_fen(*, base_fen: int, quantity: int, returned_before: int, returning: int) -> int:
+    """What `returning` more units of a line refund: the shares of its paid base telescope, so
+    returning a line unit by unit refunds exactly its base, whatever the steps."""
+    return pro_rata(base_fen, returned_before + returning, quantity) - pro_rata(
+        base_fen, returned_before, quantity
+    )
+
+
+def _refund_lines(order: Order, items: list[dict]) -> list[RefundItem]:
+    """The returned lines asked for ({"sku_id", "quantity"}), priced; bad input is a 400, more units
+    than are left to return a 409."""
+    wanted: dict[int, int] = {}
+    for row in items:
+        sku_id, quantity = row.get("sku_id"), row.get("quantity")
+        if sku_id in wanted:
+            raise InvalidRefundItems(f"SKU {sku_id} 重复", fields={"items": [f"SKU {sku_id} 重复"]})
+        wanted[sku_id] = quantity
+    lines = {item.sku_id: (item, base) for item, base in _line_bases(order)}
+    unknown = sorted(k for k in wanted if k not in lines)
+    if unknown:
+        raise InvalidRefundItems(f"订单中没有 SKU {unknown}", fields={"items": [f"订单中没有 SKU {unknown}"]})
+    returned = _returned_units(order)
+    out = []
+    for sku_id, quantity in wanted.items():
+        item, base = lines[sku_id]
+        left = item.quantity - returned.get(item.pk, 0)
+        if quantity > left:
+            raise RefundNotAllowed(f"「{item.title}」最多还能退 {left} 件")
+        amount = line_refund_fen(
+            base_fen=base,
+            quantity=item.quantity,
+            returned_before=returned.get(item.pk, 0),
+            returning=quantity,
+        )
+        out.append(RefundItem(order_item=item, quantity=quantity, amount_fen=amount))
+    return out
+
+
+def refunded_lines(order: Order) -> tuple[dict[int, int], int]:
+    """The order's succeeded line refunds: units returned per item id, and the fen they refunded."""
+    units: dict[int, int] = {}
+    fen = 0
+    for item_id, quantity, amount in RefundItem.objects.filter(
+        refund__order=order, refund__status=Refund.Status.SUCCEEDED
+    ).values_list("order_item_id", "quantity", "amount_fen"):
+        units[item_id] = units.get(item_id, 0) + quantity
+        fen += amount
+    return units, fen
+
+
 def _submit_on_commit(refund_id: int) -> None:
     def submit() -> None:
         from ..tasks import submit_refund
@@ -70,8 +138,13 @@ def refund_create(
     requested_by=None,
     kind: str = Refund.Kind.AFTER_SALE,
     payment: Payment | None = None,
+    items: list[dict] | None = None,
 ) -> Refund:
-    """Ask for a refund of `amount_fen` (None: everything still refundable).
+    """Ask for a refund of `amount_fen` (None: everything still refundable), or of returned lines.
+
+    `items` ([{"sku_id", "quantity"}]) refunds those units: the amount is their lines' share of what
+    was paid (an `amount_fen` given with them must equal it), and the commission engine takes back
+    what those lines earned. Without items a refund is an amount, taken back pro rata.
 
     A shopper's after-sale request needs a paid, shipped or completed order; system refunds
     (kind != after_sale, e.g. a failed group or a late payment) need only refundable money.
@@ -91,6 +164,13 @@ def refund_create(
     if kind == Refund.Kind.AFTER_SALE and order.status not in REFUNDABLE_STATUSES:
         raise RefundNotAllowed("订单当前状态不能申请退款")
     available = refundable_fen(order)
+    lines = _refund_lines(order, items) if items else []
+    if lines:
+        lines_fen = sum(line.amount_fen for line in lines)
+        if amount_fen is not None and amount_fen != lines_fen:
+            message = f"退货商品的退款金额为 {yuan(lines_fen)} 元，与 amount_fen 不符"
+            raise InvalidRefundItems(message, fields={"amount_fen": [message]})
+        amount_fen = lines_fen
     amount = available if amount_fen is None else amount_fen
     if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1 or amount > available:
         raise RefundNotAllowed(
@@ -116,6 +196,9 @@ def refund_create(
         if idempotency_key and (existing := Refund.objects.filter(idempotency_key=idempotency_key).first()):
             return existing
         raise
+    for line in lines:
+        line.refund = refund
+    RefundItem.objects.bulk_create(lines)
     if auto_approve:
         _submit_on_commit(refund.pk)
     return refund
