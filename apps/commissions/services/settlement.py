@@ -222,7 +222,7 @@ def period_close(
             )
     except IntegrityError:
         run = PeriodRun.objects.get(rule=rule, period_start=start)
-    run = PeriodRun.objects.select_for_update().get(pk=run.pk)
+    run = PeriodRun.objects.select_for_update(no_key=True).get(pk=run.pk)
     if run.closed_at is not None:
         return False
     totals = _period_totals(rule, start, end)
