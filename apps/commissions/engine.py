@@ -27,9 +27,9 @@ How an order is paid, in order:
    exact values by largest remainder, never above what each piece was before (ties to the earlier
    piece in a fixed order: level, beneficiary, rule, item), so they sum to the ceiling exactly.
 
-Refunds take back what the refunded part of the order earned (`kept_fen`): a piece keeps
-floor(piece x its line's units kept / units x the share of the order's remaining amount that
-amount-only refunds left). Flooring what is kept (so rounding the reversal up) means the kept
+Refunds take back what the refunded part of the order earned (`kept_fen`): a commission keeps
+floor(sum of its pieces x their line's units kept / units x the share of the order's remaining
+amount that amount-only refunds left). Flooring what is kept (so rounding the reversal up) means the kept
 commission never exceeds the brand's rate or the order's cap on what was finally paid.
 """
 
@@ -518,8 +518,8 @@ def kept_fen(
 
     Each piece keeps the share of its line still kept (units not returned / units) times the share
     of the rest of the order that amount-only refunds left ((paid - refunded) / (paid - refunded by
-    lines)), floored: what is taken back rounds up, so what is kept can never exceed the brand's
-    rate or the order's cap on the money finally paid. Nothing refunded keeps everything; all of
+    lines)); the commission keeps the floor of their exact sum: what is taken back rounds up, so what
+    is kept can never exceed the brand's rate or the order's cap on the money finally paid. Nothing refunded keeps everything; all of
     it refunded keeps nothing.
     """
     if paid_fen <= 0:
@@ -528,13 +528,13 @@ def kept_fen(
     if after_lines <= 0 or state.refunded_fen >= paid_fen:
         return 0
     rest = Decimal(paid_fen - state.refunded_fen) / Decimal(after_lines)
-    kept = 0
+    exact = Decimal(0)
     for item_id, fen in lines:
         quantity = quantities.get(item_id, 0)
         returned = min(state.units_of(item_id), quantity)
         line = Decimal(quantity - returned) / Decimal(quantity) if quantity > 0 else Decimal(1)
-        kept += floor_fen(Decimal(fen) * line * rest)
-    return min(kept, sum(fen for _i, fen in lines))
+        exact += Decimal(fen) * line * rest
+    return min(floor_fen(exact), sum(fen for _i, fen in lines))
 
 
 def kept_all(
