@@ -519,8 +519,8 @@ def kept_fen(
     Each piece keeps the share of its line still kept (units not returned / units) times the share
     of the rest of the order that amount-only refunds left ((paid - refunded) / (paid - refunded by
     lines)); the commission keeps the floor of their exact sum: what is taken back rounds up, so what
-    is kept can never exceed the brand's rate or the order's cap on the money finally paid. Nothing refunded keeps everything; all of
-    it refunded keeps nothing.
+    is kept can never exceed the brand's rate or the order's cap on the money finally paid. Nothing
+    refunded keeps everything; all of it refunded keeps nothing.
     """
     if paid_fen <= 0:
         return 0

@@ -1,6 +1,7 @@
 """Row locks of the engine, always in this order so that concurrent flows cannot deadlock:
 
-1. the order fact (one order's events, one at a time), or a period run (closing one period);
+1. the order fact (one order's events, one at a time), then a period run (closing one period, or
+   applying a late event of an order to its closed period);
 2. accounts, by primary key: around everything that reads or moves `available` (withdrawals and
    their outcomes, reversals, releases). Accrual and freezing touch only `pending`/`frozen` money of
    one order, which its fact lock already serialises, so they take no account lock;

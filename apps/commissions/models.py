@@ -261,6 +261,9 @@ class OrderFact(models.Model):
     frozen_at = models.DateTimeField(null=True, blank=True, help_text="completion applied to the commissions")
     rule_set = models.ForeignKey(RuleSet, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     cap_fen = models.BigIntegerField(default=0)
+    # A completion or refund arrived: the periodic rewards of a closed period it belongs to are
+    # recomputed by periods.periods_resync (settle_commissions, or a task after commit).
+    periods_stale = models.BooleanField(default=False, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -29,3 +29,11 @@ def poll_stale_withdrawals() -> int:
     from .services.withdrawals import withdrawals_poll_stale
 
     return withdrawals_poll_stale()
+
+
+@shared_task(name="commissions.resync_periods")
+def resync_periods() -> dict:
+    """Apply late completions and refunds to the closed reward periods they belong to."""
+    from .services.periods import periods_resync
+
+    return periods_resync().__dict__

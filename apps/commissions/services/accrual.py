@@ -124,6 +124,7 @@ def order_completed_record(*, payload: dict[str, Any]) -> OrderFact:
     if fact.completed_at is None:
         fact.completed_at = _dt(payload.get("completed_at")) or timezone.now()
         fact.refunded_at_completion_fen = _int(payload.get("refunded_fen"))
+        _periods_stale(fact)
     fact.refunded_fen = max(fact.refunded_fen, _int(payload.get("refunded_fen")))
     _reconcile(fact)
     fact.save()
@@ -152,9 +153,21 @@ def order_refunded_record(*, payload: dict[str, Any]) -> OrderFact:
     )
     # Any refund makes refunded_fen > 0: the cheap sign that refund facts may be waiting.
     fact.refunded_fen = max(fact.refunded_fen, _int(payload.get("refunded_fen")), 1)
+    if fact.completed_at is not None:
+        _periods_stale(fact)
     _reconcile(fact)
     fact.save()
     return fact
+
+
+def _periods_stale(fact: OrderFact) -> None:
+    """The order's completion or a refund after it may change a closed period's rewards: mark it,
+    and let a task apply it after commit (settle_commissions sweeps whatever a lost task left)."""
+    from ..tasks import resync_periods
+
+    if not fact.periods_stale:
+        fact.periods_stale = True
+        transaction.on_commit(resync_periods.delay)
 
 
 # --- the engine's input -----------------------------------------------------------------------------

@@ -1,0 +1,200 @@
+"""Periodic rewards count only real sales to others, made under the rule, net of every refund, also
+refunds and completions that arrive after the period closed. Compliance bounds the reward.
+
+Each test named after a reproduction of the outside review failed on the code before this change.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from apps.commissions import selectors
+from apps.commissions.errors import RuleSetNotCompliant
+from apps.commissions.models import Commission, LedgerEntry, Rule
+from apps.commissions.services import accrual
+from apps.commissions.services import rules as rule_services
+from apps.commissions.services.settlement import settle_commissions
+from tests.commissions.factories import (
+    completed,
+    completed_payload,
+    make_plan,
+    make_product,
+    make_team,
+    order_payload,
+    paid,
+    refunded,
+)
+
+pytestmark = pytest.mark.django_db
+
+MONTHLY = {
+    "kind": Rule.Kind.PERIODIC,
+    "name": "月度冲刺",
+    "period": "month",
+    "measure": "own",
+    "metric": "amount",
+    "target": 20000,
+    "amount_fen": 5000,
+}
+
+
+def local(*args):
+    from datetime import datetime
+
+    return timezone.make_aware(datetime(*args))
+
+
+@pytest.fixture
+def world(settings):
+    settings.COMMISSION_FREEZE_DAYS = 0
+    team = make_team()
+    product = make_product()
+    make_plan(
+        {"kind": Rule.Kind.SALES, "level": 0, "rate_percent": Decimal("10")},
+        MONTHLY,
+        effective_from=local(2030, 1, 1),
+    )
+    return team, product
+
+
+def sale(team, product, price, when, *, koc="mia", self_purchase=False, complete=True):
+    order = order_payload(
+        koc=team[koc], lines=[(product, 1, price)], paid_at=when, self_purchase=self_purchase
+    )
+    paid(order)
+    if complete:
+        completed(order, completed_at=when)
+    return order
+
+
+def rewards(team, koc="mia"):
+    return [
+        (c.amount_fen, c.reversed_fen, c.status)
+        for c in Commission.objects.filter(kind="periodic", koc_id=team[koc].pk).order_by("pk")
+    ]
+
+
+def test_a_reward_is_taken_back_when_a_refund_after_the_period_closed_takes_sales_below_target(world):
+    team, product = world
+    sale(team, product, 15000, local(2030, 3, 5))
+    late = sale(team, product, 6000, local(2030, 3, 20))
+    settle_commissions(now=local(2030, 4, 1, 1))
+    assert rewards(team) == [(5000, 0, "available")]
+
+    # when: 2000 fen of the March order is refunded in April: March is now 19000 < 20000
+    refunded(
+        late,
+        refund_id=late["order_id"] * 10 + 1,
+        amount_fen=2000,
+        refunded_fen=2000,
+        refunded_at=local(2030, 4, 5),
+    )
+    report = settle_commissions(now=local(2030, 4, 5, 1))
+
+    # then: the whole reward is taken back, with an entry that explains it
+    assert rewards(team) == [(5000, 5000, "reversed")]
+    assert (report.rewards_reversed, report.rewards_reversed_fen) == (1, 5000)
+    entry = LedgerEntry.objects.get(kind="reversal", commission__kind="periodic")
+    assert entry.amount_fen == 5000
+    assert entry.explanation == (
+        "2030-03-01 至 2030-03-31 月度个人成交扣除退款后为 ¥190.00，"
+        "低于目标 ¥200.00，周期奖励 ¥50.00 全部冲回"
+    )
+    wallet = selectors.wallet(koc_id=team["mia"].pk)
+    # 10% of 15000 + 10% of 6000 kept 400 after the refund (600 - 200): 1500 + 400, the reward gone
+    assert wallet["available_fen"] == 1900
+
+
+def test_a_koc_s_own_purchases_do_not_count_towards_her_own_sales_target(world):
+    team, product = world
+    sale(team, product, 15000, local(2030, 3, 5))
+    sale(team, product, 10000, local(2030, 3, 6), self_purchase=True)  # bought through her own link
+
+    settle_commissions(now=local(2030, 4, 1, 1))
+
+    assert rewards(team) == []
+
+
+def test_sales_paid_before_the_rule_set_existed_do_not_count():
+    # given: a plan with only a sales rule, then in mid-March a new version with the monthly target
+    team = make_team()
+    product = make_product()
+    v1 = make_plan(
+        {"kind": Rule.Kind.SALES, "level": 0, "rate_percent": Decimal("10")}, effective_from=local(2030, 1, 1)
+    )
+    v2 = rule_services.ruleset_copy(rule_set=v1, name="v2")
+    rule_services.rule_add(rule_set=v2, **MONTHLY)
+    rule_services.ruleset_activate(rule_set=v2, effective_from=local(2030, 3, 15), now=local(2030, 3, 14))
+    before = order_payload(koc=team["mia"], lines=[(product, 1, 25000)], paid_at=local(2030, 3, 10))
+    paid(before)
+    completed(before, completed_at=local(2030, 3, 20))  # completed in March, but paid under v1
+    sale(team, product, 5000, local(2030, 3, 16))
+
+    settle_commissions(now=local(2030, 4, 1, 1))
+
+    assert rewards(team) == []  # 5000 fen of sales under v2: below 20000
+
+
+def test_a_completion_that_arrives_after_its_period_closed_is_applied_to_that_period(world):
+    team, product = world
+    sale(team, product, 15000, local(2030, 3, 5))
+    slow = sale(team, product, 6000, local(2030, 3, 25), complete=False)
+    settle_commissions(now=local(2030, 4, 1, 1))
+    assert rewards(team) == []
+
+    # when: the completion of March 31 reaches the engine on April 3
+    accrual.order_completed_record(payload=completed_payload(slow, completed_at=local(2030, 3, 31, 12)))
+    settle_commissions(now=local(2030, 4, 3))
+
+    assert rewards(team) == [(5000, 0, "available")]
+
+
+def test_a_refunded_reward_period_met_again_is_rewarded_again_once(world):
+    team, product = world
+    sale(team, product, 15000, local(2030, 3, 5))
+    refunded_order = sale(team, product, 6000, local(2030, 3, 20))
+    settle_commissions(now=local(2030, 4, 1, 1))
+    refunded(
+        refunded_order,
+        refund_id=refunded_order["order_id"] * 10 + 1,
+        amount_fen=6000,
+        refunded_fen=6000,
+        refunded_at=local(2030, 4, 2),
+    )
+    settle_commissions(now=local(2030, 4, 2, 1))
+    late = sale(team, product, 7000, local(2030, 3, 30), complete=False)
+    accrual.order_completed_record(payload=completed_payload(late, completed_at=local(2030, 3, 31)))
+
+    settle_commissions(now=local(2030, 4, 4))
+    settle_commissions(now=local(2030, 4, 4, 1))
+
+    assert rewards(team) == [(5000, 5000, "reversed"), (5000, 0, "available")]
+
+
+@pytest.mark.parametrize(
+    ("metric", "target", "amount_fen"),
+    [("amount", 100, 100000), ("amount", 20000, 6001), ("units", 10, 5001)],
+)
+def test_a_periodic_reward_above_what_its_target_could_earn_is_refused(metric, target, amount_fen):
+    draft = rule_services.ruleset_create(name="草稿")
+
+    with pytest.raises(RuleSetNotCompliant) as caught:
+        rule_services.rule_add(
+            rule_set=draft, **{**MONTHLY, "metric": metric, "target": target, "amount_fen": amount_fen}
+        )
+
+    assert caught.value.codes == ["periodic_reward_exceeded"]
+
+
+def test_a_periodic_reward_at_its_bound_is_accepted():
+    draft = rule_services.ruleset_create(name="草稿")
+
+    rule_services.rule_add(rule_set=draft, **{**MONTHLY, "target": 20000, "amount_fen": 6000})
+    rule_services.rule_add(
+        rule_set=draft, **{**MONTHLY, "name": "件数", "metric": "units", "target": 10, "amount_fen": 5000}
+    )
+
+    assert draft.rules.count() == 2
