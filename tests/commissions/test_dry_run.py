@@ -310,7 +310,7 @@ def test_the_number_of_queries_does_not_grow_with_the_orders(team, busy_month):
 
     # then
     assert few == many
-    assert many <= 14
+    assert many <= 16  # 14 for the orders, 2 for the periodic rewards (what was rewarded, the draft's rules)
 
 
 def test_the_benchmark_flag_times_it_against_the_order_by_order_baseline_which_agrees(team, busy_month):

@@ -198,3 +198,29 @@ def test_a_periodic_reward_at_its_bound_is_accepted():
     )
 
     assert draft.rules.count() == 2
+
+
+def test_a_drafts_periodic_rules_are_in_the_dry_run(world):
+    from apps.commissions.services.dry_run import dry_run
+
+    # given: March sales of 25000 by mia under the active plan's monthly target (rewarded), and a
+    # draft whose monthly target is 30000 (not met) plus a units target of 2 (met: 2 orders)
+    team, product = world
+    sale(team, product, 15000, local(2030, 3, 5))
+    sale(team, product, 10000, local(2030, 3, 6))
+    settle_commissions(now=local(2030, 4, 1, 1))
+    draft = rule_services.ruleset_create(name="草稿")
+    rule_services.rule_add(rule_set=draft, **{**MONTHLY, "target": 30000})
+    rule_services.rule_add(
+        rule_set=draft, **{**MONTHLY, "name": "件数", "metric": "units", "target": 2, "amount_fen": 800}
+    )
+
+    # when
+    report = dry_run(rule_set=draft, start=local(2030, 3, 1), end=local(2030, 4, 1))
+
+    # then: the periodic column of each side (before: the draft's periodic rules were ignored)
+    assert report.current.per_level["周期奖励"] == 5000
+    assert report.draft.per_level["周期奖励"] == 800
+    mia = team["mia"].pk
+    assert report.current.per_koc[mia] == 2500 + 5000  # 10% of 25000, and the reward
+    assert report.draft.per_koc[mia] == 800  # the draft has no sales rule

@@ -11,9 +11,12 @@ For the orders paid in [start, end):
   see sources.TreeOverPeriod); orders without attribution pay nothing under any plan and are
   only counted (their cap).
 
-Amounts are before refunds (what accrual computes). Periodic rewards are not order commissions
-and are in neither column. Nothing is written: the engine is pure, and the whole run is in a
-transaction that is rolled back, so not even a stray read-side write could survive.
+Amounts are before refunds (what accrual computes). Periodic rewards are in both columns for the
+periods wholly inside [start, end): what was rewarded (net of rewards taken back), and what the
+draft's periodic rules would have rewarded had the draft been in force over the whole range
+(periods.periods_preview, net of refunds like a real closing). Nothing is written: the engine is
+pure, and the whole run is in a transaction that is rolled back, so not even a stray read-side
+write could survive.
 
 `commission_dry_run --benchmark` times it against the order-by-order replay it replaced.
 """
@@ -26,13 +29,15 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
+from django.utils import timezone
 
 from .. import sources
 from ..engine import cap_fen_of
 from ..models import Commission, OrderFact, Rule, RuleSet
 from ..plans import plan_spec
 from .accrual import TreeReader, compute_for, order_input
+from .periods import periods_preview
 
 
 @dataclass
@@ -74,6 +79,8 @@ class Column:
 def _level_label(kind: str, level: int | None) -> str:
     if kind == Commission.Kind.TEAM:
         return "机构 (团队业绩)"
+    if kind == Commission.Kind.PERIODIC:
+        return "周期奖励"
     if not level:
         return "L0 成交 KOC"
     return f"L{level} 上级"
@@ -151,6 +158,7 @@ def dry_run(*, rule_set: RuleSet, start: datetime, end: datetime) -> DryRunRepor
         report.orders = len(caps)
         _paid(report.current, facts, caps)
         _draft(report, rule_set, facts.exclude(attributed_koc_id=None), caps)
+        _periodic(report, rule_set)
         transaction.set_rollback(True)
     rule_ids = set(report.current.per_rule) | set(report.draft.per_rule)
     report.rule_labels = {
@@ -228,6 +236,34 @@ def _draft(report: DryRunReport, rule_set: RuleSet, attributed, caps: dict[int, 
                 level=part.level,
                 amount_fen=part.amount_fen,
             )
+
+
+def _periodic(report: DryRunReport, rule_set: RuleSet) -> None:
+    """Periodic rewards of the periods wholly inside the range, rewarded and as the draft would."""
+    first_day = timezone.localtime(report.start).date()
+    last_day = timezone.localtime(report.end).date()
+    rewarded = (
+        Commission.objects.filter(
+            kind=Commission.Kind.PERIODIC, period_start__gte=first_day, period_end__lte=last_day
+        )
+        .values("koc_id", "rule_id")
+        .annotate(t=Sum(F("amount_fen") - F("reversed_fen")))
+        .values_list("koc_id", "rule_id", "t")
+        .order_by()
+    )
+    for koc_id, rule_id, amount in rewarded:
+        if amount:
+            report.current.add_part(
+                koc_id=koc_id,
+                rule_id=rule_id,
+                kind=Commission.Kind.PERIODIC,
+                level=None,
+                amount_fen=int(amount),
+            )
+    for rule, koc_id, amount in periods_preview(rule_set=rule_set, start=report.start, end=report.end):
+        report.draft.add_part(
+            koc_id=koc_id, rule_id=rule.pk, kind=Commission.Kind.PERIODIC, level=None, amount_fen=amount
+        )
 
 
 def _int(value, default: int = 0) -> int:

@@ -146,12 +146,18 @@ def _line_values(fact: OrderFact, state: RefundState) -> list[tuple[Item, Decima
 
 
 def period_values(
-    rule: Rule, start: date, end: date, *, koc_ids: Iterable[int] | None = None
+    rule: Rule,
+    start: date,
+    end: date,
+    *,
+    koc_ids: Iterable[int] | None = None,
+    in_force: tuple[datetime, datetime | None] | None = None,
 ) -> dict[int, int]:
     """koc_id -> the measured value (net fen, floored, or units) of the period, for `koc_ids` (all
-    KOCs when None). See the module docstring for what counts."""
-    rule_set = rule.rule_set
-    if rule_set.effective_from is None:
+    KOCs when None). See the module docstring for what counts. `in_force` replaces the rule set's
+    window (the dry run asks what a draft would have counted had it been in force then)."""
+    window_from, window_to = in_force or (rule.rule_set.effective_from, rule.rule_set.effective_to)
+    if window_from is None:
         return {}
     spec = rule_spec(rule)
     facts = (
@@ -159,13 +165,13 @@ def period_values(
             completed_at__gte=local_midnight(start),
             completed_at__lt=local_midnight(end),
             accrued_at__isnull=False,
-            paid_at__gte=rule_set.effective_from,
+            paid_at__gte=window_from,
         )
         .exclude(attributed_koc_id__isnull=True)
         .exclude(payload={})
     )
-    if rule_set.effective_to is not None:
-        facts = facts.filter(paid_at__lt=rule_set.effective_to)
+    if window_to is not None:
+        facts = facts.filter(paid_at__lt=window_to)
     wanted = set(koc_ids) if koc_ids is not None else None
     team = rule.measure == Rule.Measure.TEAM
     if wanted is not None:
@@ -440,3 +446,22 @@ def _resync_fact(*, rule: Rule, fact: OrderFact, now: datetime, total: PeriodOut
     total.rewarded_fen += outcome.rewarded_fen
     total.reversed += outcome.reversed
     total.reversed_fen += outcome.reversed_fen
+
+
+def periods_preview(*, rule_set: RuleSet, start: datetime, end: datetime) -> list[tuple[Rule, int, int]]:
+    """What `rule_set`'s periodic rules would have rewarded for the periods wholly inside [start,
+    end), had the set been in force over it: (rule, koc_id, fen) per reward. Writes nothing."""
+    out = []
+    first_day, last_day = timezone.localtime(start).date(), timezone.localtime(end).date()
+    for rule in rule_set.rules.filter(kind=Rule.Kind.PERIODIC).order_by("pk"):
+        period_start, period_end = period_bounds(rule.period, first_day)
+        if period_start < first_day:
+            period_start, period_end = period_bounds(rule.period, period_end)
+        while period_end <= last_day:
+            values = period_values(rule, period_start, period_end, in_force=(start, end))
+            target = rule.target or 0
+            met = sorted(k for k, v in values.items() if v >= target and v > 0)
+            for koc_id in sorted(_eligible(rule, met)):
+                out.append((rule, koc_id, rule.amount_fen or 0))
+            period_start, period_end = period_bounds(rule.period, period_end)
+    return out
