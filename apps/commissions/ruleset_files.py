@@ -43,19 +43,10 @@ RULE_FIELDS = (
     "metric",
     "target",
 )
-_WINDOW_AND_SCOPE = ("scope", "scope_id", "product_ids", "koc_ids", "valid_from", "valid_to")
-# Which fields mean something for each kind (see Rule's docstring); `rate_percent` / `amount_fen`
-# further depend on `basis`, `scope_id` on `scope` (see `applies`).
-KIND_FIELDS: dict[str, frozenset[str]] = {
-    Rule.Kind.SALES: frozenset({"level", "basis", "rate_percent", "amount_fen", *_WINDOW_AND_SCOPE}),
-    Rule.Kind.TARGETED: frozenset({"basis", "rate_percent", "amount_fen", *_WINDOW_AND_SCOPE}),
-    Rule.Kind.TIER: frozenset(_WINDOW_AND_SCOPE),
-    Rule.Kind.TEAM: frozenset({"rate_percent", "beneficiary_role", *_WINDOW_AND_SCOPE}),
-    Rule.Kind.PERIODIC: frozenset(
-        {"amount_fen", "period", "measure", "metric", "target", "beneficiary_role"}
-    ),
-    Rule.Kind.SIGNUP: frozenset({"amount_fen"}),
-}
+# Which fields mean something for each kind: the model's table (Rule.clean refuses the others), and
+# for `signup` - a kind that exists only to be refused by compliance - its amount. `rate_percent` /
+# `amount_fen` further depend on `basis`, `scope_id` on `scope` (see `applies`).
+KIND_FIELDS: dict[str, set[str]] = {**Rule.KIND_FIELDS, Rule.Kind.SIGNUP: {"amount_fen"}}
 _RATE = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,2})?$")
 
 
@@ -63,7 +54,7 @@ def applies(rule: Rule, name: str) -> bool:
     """Does field `name` mean something for `rule` (its kind, basis and scope)?"""
     if name in ("name", "kind"):
         return True
-    if name not in KIND_FIELDS.get(rule.kind, frozenset()):
+    if name not in KIND_FIELDS.get(rule.kind, ()):
         return False
     if rule.kind in (Rule.Kind.SALES, Rule.Kind.TARGETED):
         if name == "rate_percent":
@@ -76,7 +67,7 @@ def applies(rule: Rule, name: str) -> bool:
 
 
 def _default(name: str) -> Any:
-    return Rule._meta.get_field(name).get_default()
+    return Rule.FIELD_DEFAULTS[name]
 
 
 def _is_empty(value: Any) -> bool:

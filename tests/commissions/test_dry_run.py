@@ -336,3 +336,55 @@ def test_the_benchmark_flag_times_it_against_the_order_by_order_baseline_which_a
     assert lines[2].startswith("  baseline: ")
     assert lines[4].startswith("  draft per KOC equal to the baseline's: yes ")
     assert lines[5].startswith("  paid per KOC equal to the baseline's replay of the sets in force: yes ")
+
+
+def test_with_periodic_rules_the_number_of_queries_does_not_grow_with_the_orders(team):
+    # given: March 2030 (a whole month inside the range), completed orders, a draft with a monthly reward
+    from datetime import datetime
+
+    from tests.commissions.factories import completed
+
+    demo_plan()
+    products = [make_product(price_fen=5000) for _ in range(3)]
+    start = timezone.make_aware(datetime(2030, 3, 1))
+    end = timezone.make_aware(datetime(2030, 4, 1))
+    draft = rule_services.ruleset_create(name="月度")
+    rule_services.rule_add(
+        rule_set=draft, name="直推", kind=Rule.Kind.SALES, level=0, rate_percent=Decimal("10")
+    )
+    rule_services.rule_add(
+        rule_set=draft,
+        name="月度奖",
+        kind=Rule.Kind.PERIODIC,
+        amount_fen=100,
+        period="month",
+        measure="own",
+        metric="amount",
+        target=1000,
+    )
+
+    def sell(n: int) -> None:
+        for i in range(n):
+            payload = order_payload(
+                koc=team[("mia", "ava", "lily")[i % 3]],
+                lines=[(products[i % 3], 1, 5000)],
+                paid_at=at(1 + i / 10),
+            )
+            paid(payload)
+            completed(payload, completed_at=at(2 + i / 10))
+
+    def queries() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as captured:
+            report = dry_run(rule_set=draft, start=start, end=end)
+        return len(captured), report.draft.per_level["周期奖励"]
+
+    sell(3)
+    few, rewarded_few = queries()
+    sell(12)
+
+    # when
+    many, rewarded_many = queries()
+
+    # then: each of the three KOCs met the target both times; the queries did not grow
+    assert (rewarded_few, rewarded_many) == (300, 300)
+    assert few == many

@@ -341,6 +341,53 @@ def test_activate_from_a_future_instant_takes_over_from_the_set_in_force(demo_se
     assert out.strip().endswith(f"2 rules, active from {start.isoformat()}")
 
 
+def test_activate_from_a_past_instant_is_refused_and_creates_nothing(demo_set, tmp_path):
+    # given: a start an hour ago (activation allows a minute of clock skew, no more)
+    document = export(demo_set.pk)
+    before = counts()
+
+    # when
+    status, out, err = run(
+        "ruleset_import",
+        write(tmp_path, document),
+        "--activate",
+        "--from",
+        (timezone.now() - timedelta(hours=1)).isoformat(),
+    )
+
+    # then
+    assert (status, out) == (1, "")
+    assert err.startswith("CommandError: activation_in_past: 生效时间 ")
+    assert err.rstrip().endswith("(nothing was created)")
+    assert counts() == before
+    demo_set.refresh_from_db()
+    assert demo_set.effective_to is None
+
+
+def test_a_field_the_kind_does_not_use_is_refused(tmp_path):
+    # given: a tier rule carrying a rate (a tier rule pays the level's bonus, never a rate of its own)
+    document = {
+        "format": 1,
+        "name": "等级",
+        "notes": "",
+        "rules": [
+            {"name": "直推", "kind": "sales", "level": 0, "rate_percent": "10.00"},
+            {"name": "等级加成", "kind": "tier", "rate_percent": "5.00"},
+        ],
+    }
+
+    # when
+    status, _out, err = run("ruleset_import", write(tmp_path, document))
+
+    # then
+    assert status == 1
+    assert err.splitlines() == [
+        "rules[1].rate_percent: 「等级权益」不使用此字段，请留空",
+        "CommandError: invalid_rule: nothing was created",
+    ]
+    assert counts() == (0, 0)
+
+
 def test_activate_without_from_starts_now(demo_set, tmp_path):
     document = export(demo_set.pk)
     before = timezone.now()

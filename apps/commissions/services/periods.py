@@ -109,14 +109,18 @@ def _state(refunds: list[RefundFact]) -> RefundState:
     )
 
 
-def _line_values(fact: OrderFact, state: RefundState) -> list[tuple[Item, Decimal, int]]:
-    """Each line of a fact with its net amount (exact fen still kept) and its units not returned."""
+def _line_values(fact: OrderFact, state: RefundState, *, reader=None) -> list[tuple[Item, Decimal, int]]:
+    """Each line of a fact with its net amount (exact fen still kept) and its units not returned.
+
+    `reader` (an accrual.TreeReader) caches category paths across the facts of one period."""
     from apps.core.money import allocate_fen
 
     from .accrual import TreeReader
 
     raw = fact.payload.get("items") or []
-    paths = TreeReader().category_paths({int(i.get("category_id") or 0) for i in raw if i.get("category_id")})
+    paths = (reader or TreeReader()).category_paths(
+        {int(i.get("category_id") or 0) for i in raw if i.get("category_id")}
+    )
     bases = allocate_fen(max(fact.paid_fen, 0), [int(i.get("line_fen") or 0) for i in raw])
     paid = fact.paid_fen
     after_lines = paid - state.lines_fen
@@ -191,6 +195,9 @@ def period_values(
 
     exact: dict[int, Decimal] = defaultdict(Decimal)
     units: dict[int, int] = defaultdict(int)
+    from .accrual import TreeReader
+
+    reader = TreeReader()  # one read of each category path for the whole period, not one per order
     for fact in facts:
         if (fact.payload.get("attribution") or {}).get("self_purchase"):
             continue  # a KOC's own purchase is nobody's sale
@@ -198,7 +205,7 @@ def period_values(
         beneficiaries = [b for b in beneficiaries if wanted is None or b in wanted]
         if not beneficiaries:
             continue
-        lines = _line_values(fact, _state(refunds.get(fact.order_id, [])))
+        lines = _line_values(fact, _state(refunds.get(fact.order_id, [])), reader=reader)
         for koc_id in beneficiaries:
             for item, amount, line_units in lines:
                 if engine_rule_applies(spec, item=item, at=fact.paid_at, beneficiary_id=koc_id) is None:
