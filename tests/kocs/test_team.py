@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.utils import timezone
 
@@ -51,7 +49,6 @@ def bulk_subtree(*, under: Koc, children: int, grandchildren: int) -> list[Koc]:
 
 def test_team_sales_of_thousands_of_descendants_is_one_exact_aggregate(django_assert_num_queries):
     # given: a leader with 40 direct KOCs, each with 50 KOCs of their own: 2 040 descendants
-    started = time.monotonic()
     leader = make_leader()
     members = bulk_subtree(under=leader, children=40, grandchildren=50)
     assert len(members) == 2_040
@@ -82,7 +79,6 @@ def test_team_sales_of_thousands_of_descendants_is_one_exact_aggregate(django_as
     leader.refresh_from_db()
     assert leader.team_size == 2_040
     assert selectors.team_tree_problems() == []
-    assert time.monotonic() - started < 20
 
 
 def test_koc_team_lists_direct_members_with_totals_in_a_fixed_number_of_queries(django_assert_num_queries):
