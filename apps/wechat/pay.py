@@ -70,6 +70,16 @@ class WeChatPayUnavailable(WeChatPayError):
     default_message = "微信支付服务繁忙，请稍后再试"
 
 
+class AnswerNotVerified(WeChatPayUnavailable):
+    """A 2xx answer whose signature does not verify: WeChat Pay probes merchants with these.
+
+    Nothing in it can be believed, neither a success nor a failure, so the outcome is unknown:
+    the caller resolves it by querying, exactly as after a timeout.
+    """
+
+    default_message = "微信支付应答验签失败，结果未知，稍后查询"
+
+
 class NotificationRejected(ApplicationError):
     """Not provably from WeChat Pay (signature, serial) or too old: answered 401, nothing done."""
 
@@ -168,6 +178,9 @@ def call(fn: Callable[..., tuple[int, Any]], *args: Any, **kwargs: Any) -> dict[
         logger.warning("WeChat Pay unreachable: %r", exc)
         raise WeChatPayUnavailable() from exc
     except Exception as exc:
+        if "verify the signature" in str(exc):  # wechatpayv3's words for an answer that fails it
+            logger.warning("WeChat Pay answer failed signature verification: outcome unknown")
+            raise AnswerNotVerified(wechat_code="BAD_SIGNATURE") from exc
         logger.exception("WeChat Pay call failed")
         raise WeChatPayError(f"微信支付接口调用失败: {exc}") from exc
     if isinstance(body, bytes):

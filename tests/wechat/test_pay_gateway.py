@@ -113,8 +113,8 @@ def test_prepay_and_refund_answers_are_signature_checked(wechat_sandbox, monkeyp
     # given: the sandbox's answers carry a signature that is not WeChat Pay's
     monkeypatch.setattr(sandbox, "sign", lambda message: "Zm9yZ2Vk")
 
-    # then: wechatpayv3 refuses the answer and the gateway reports it, never a 500
-    with pytest.raises(wechatpay.WeChatPayError) as caught:
+    # then: wechatpayv3 refuses the answer and the gateway reports an unknown outcome, never a 500
+    with pytest.raises(wechatpay.AnswerNotVerified) as caught:
         wechatpay.jsapi_prepay(
             out_trade_no="20260101000000000009",
             description="茶",
@@ -123,8 +123,8 @@ def test_prepay_and_refund_answers_are_signature_checked(wechat_sandbox, monkeyp
             notify_url="http://testserver/api/v1/payments/wechat/notify",
             time_expire=timezone.now() + timedelta(minutes=30),
         )
-    assert caught.value.status_code == 502
-    assert "failed to verify the signature" in caught.value.message
+    assert (caught.value.status_code, caught.value.code) == (503, "wechatpay_unavailable")
+    assert caught.value.wechat_code == "BAD_SIGNATURE"
 
 
 @pytest.mark.django_db

@@ -26,6 +26,28 @@ def _error(errcode: int, errmsg: str) -> JsonResponse:
     return JsonResponse({"errcode": errcode, "errmsg": errmsg})
 
 
+def fault_answer(api: str) -> HttpResponse | None:
+    """The answer of a queued or chaos fault of a mini-program API (WeChat's own errcodes), or None.
+
+    WeChat answers HTTP 200 with an errcode: 45011 (API minute quota), -1 (system busy), 40001
+    (access token invalid or not the latest); an `http_500` is the front end failing outright.
+    """
+    from .faults import take
+
+    fault = take(api)
+    if fault is None:
+        return None
+    if fault.kind == "http_500":
+        return HttpResponse("Internal Server Error", status=500, content_type="text/plain")
+    if fault.kind == "rate_limited":
+        return _error(45011, "api minute-quota reach limit  mustslower  retry next minute")
+    if fault.kind == "busy":
+        return _error(-1, "system error")
+    if fault.kind == "token_expired":
+        return _error(40001, "invalid credential, access_token is invalid or not latest")
+    return None
+
+
 def _json_body(request: HttpRequest) -> dict:
     try:
         body = json.loads(request.body or b"{}")
@@ -49,6 +71,8 @@ def _issue_token() -> str:
 @csrf_exempt
 @require_POST
 def stable_token(request: HttpRequest) -> JsonResponse:
+    if faulty := fault_answer("stable_token"):
+        return faulty
     body = _json_body(request)
     if body.get("grant_type") != "client_credential":
         return _error(40002, "invalid grant_type")
@@ -74,6 +98,8 @@ def invalidate_tokens() -> None:
 
 @require_GET
 def jscode2session(request: HttpRequest) -> JsonResponse:
+    if faulty := fault_answer("jscode2session"):
+        return faulty
     code = request.GET.get("js_code", "")
     if (
         request.GET.get("appid") != settings.WECHAT_APPID

@@ -47,6 +47,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from . import faults
 from .keys import sandbox_keys
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ _TX = "wechat-sandbox:pay:tx:{}"
 _PREPAY = "wechat-sandbox:pay:prepay:{}"
 _TXID = "wechat-sandbox:pay:txid:{}"
 _REFUND = "wechat-sandbox:pay:refund:{}"
+_INDEX = "wechat-sandbox:index:{}"  # every out_trade_no / out_refund_no / out_bill_no, for the ledger
 # Serialises read-modify-write of the sandbox's state within a process (the tests run threads).
 _state_lock = threading.RLock()
 _AUTH_RE = re.compile(r'(\w+)="([^"]*)"')
@@ -104,6 +106,87 @@ def signed_json(data: dict[str, Any] | None, *, status: int = 200) -> HttpRespon
 
 def _error(status: int, code: str, message: str) -> HttpResponse:
     return signed_json({"code": code, "message": message}, status=status)
+
+
+# --- faults, as WeChat Pay plays them ---------------------------------------------------------------
+
+TIMEOUT_HEADER = "X-Sandbox-Fault"
+
+
+def refused_by_fault(fault: faults.Fault | None) -> HttpResponse | None:
+    """The answer of a fault that stops the call before WeChat does anything, or None."""
+    if fault is None:
+        return None
+    if fault.kind == "http_500":
+        return HttpResponse("Internal Server Error", status=500, content_type="text/plain")
+    if fault.kind == "system_error":
+        return _error(500, "SYSTEM_ERROR", "系统错误")
+    if fault.kind == "rate_limited":
+        return _error(429, "FREQUENCY_LIMITED", "频率超限")
+    return None
+
+
+def answered_with_fault(response: HttpResponse, fault: faults.Fault | None) -> HttpResponse:
+    """The answer of a call WeChat carried out, spoilt by a fault that strikes after the work.
+
+    `timeout`: the caller never gets the answer. Over HTTP the sandbox answers 504 (a gateway
+    timeout: no answer from WeChat); the in-process transport of the tests and the simulation
+    turns the marked 504 into requests' ReadTimeout, as a real timeout looks to the client.
+    `bad_signature`: WeChat's probe, a well-formed answer whose signature does not verify.
+    """
+    if fault is None:
+        return response
+    if fault.kind == "timeout":
+        timed_out = HttpResponse("", status=504)
+        timed_out[TIMEOUT_HEADER] = "timeout"
+        return timed_out
+    if fault.kind == "bad_signature":
+        response["Wechatpay-Signature"] = probe_signature()
+    return response
+
+
+def probe_signature() -> str:
+    """A valid-looking signature over something else: what WeChat sends to test verification."""
+    return sign(f"probe\n{_nonce()}\n")
+
+
+def deliver(api: str, url: str, headers: dict[str, str], body: bytes) -> int:
+    """Send a notification as WeChat Pay does, unless a fault of `api` drops, doubles, delays or
+    spoils it (the project's HTTP status; 0 when nothing reached it now)."""
+    fault = faults.take(api)
+    if fault is None:
+        return send_notification(url, headers, body)
+    if fault.kind == "drop":
+        return 0
+    if fault.kind == "bad_signature":
+        return send_notification(url, {**headers, "Wechatpay-Signature": probe_signature()}, body)
+    if fault.kind == "duplicate":
+        send_notification(url, headers, body)
+        return send_notification(url, headers, body)
+    if fault.kind == "delay":
+        # Re-signed when sent (a notification signed long ago would be rejected as a replay).
+        send_later.apply_async((api, url, body.decode()), countdown=fault.seconds)
+        return 0
+    return send_notification(url, headers, body)
+
+
+@shared_task(name="wechat_sandbox.send_later")
+def send_later(api: str, url: str, body: str) -> int:
+    headers = {"Content-Type": "application/json", **signed_headers(body)}
+    return send_notification(url, headers, body.encode())
+
+
+def index(kind: str, key: str) -> None:
+    """Remember a payment, refund or transfer for the ledger and the bills (cache has no scan)."""
+    with _state_lock:
+        keys = cache.get(_INDEX.format(kind)) or []
+        if key not in keys:
+            keys.append(key)
+            cache.set(_INDEX.format(kind), keys, STATE_TTL)
+
+
+def indexed(kind: str) -> list[str]:
+    return list(cache.get(_INDEX.format(kind)) or [])
 
 
 def verify_merchant_request(request: HttpRequest) -> HttpResponse | None:
@@ -308,6 +391,9 @@ def _expired(tx: dict[str, Any]) -> bool:
 def jsapi(request: HttpRequest) -> HttpResponse:
     if denied := verify_merchant_request(request):
         return denied
+    fault = faults.take("pay_jsapi")
+    if refused := refused_by_fault(fault):
+        return refused
     body = _json(request)
     amount = body.get("amount") or {}
     total = amount.get("total") if isinstance(amount, dict) else None
@@ -348,7 +434,8 @@ def jsapi(request: HttpRequest) -> HttpResponse:
         tx["prepay_id"] = prepay_id
         _save_transaction(tx)
         cache.set(_PREPAY.format(prepay_id), out_trade_no, STATE_TTL)
-    return signed_json({"prepay_id": prepay_id})
+    index("tx", out_trade_no)
+    return answered_with_fault(signed_json({"prepay_id": prepay_id}), fault)
 
 
 @csrf_exempt
@@ -356,10 +443,13 @@ def jsapi(request: HttpRequest) -> HttpResponse:
 def transaction_by_out_trade_no(request: HttpRequest, out_trade_no: str) -> HttpResponse:
     if denied := verify_merchant_request(request):
         return denied
+    fault = faults.take("pay_query")
+    if refused := refused_by_fault(fault):
+        return refused
     tx = get_transaction(out_trade_no)
     if tx is None:
         return _error(404, "ORDER_NOT_EXIST", "订单不存在")
-    return signed_json(transaction_resource(tx))
+    return answered_with_fault(signed_json(transaction_resource(tx)), fault)
 
 
 @csrf_exempt
@@ -383,6 +473,9 @@ def close_transaction(request: HttpRequest, out_trade_no: str) -> HttpResponse:
 def refunds(request: HttpRequest) -> HttpResponse:
     if denied := verify_merchant_request(request):
         return denied
+    fault = faults.take("refund")
+    if refused := refused_by_fault(fault):
+        return refused
     body = _json(request)
     amount = body.get("amount") if isinstance(body.get("amount"), dict) else {}
     out_refund_no = str(body.get("out_refund_no") or "")
@@ -406,9 +499,12 @@ def refunds(request: HttpRequest) -> HttpResponse:
         if existing is not None:
             if existing["refund"] != refund_fen or existing["out_trade_no"] != tx["out_trade_no"]:
                 return _error(400, "INVALID_REQUEST", "退款单号已存在且参数不一致")
-            return signed_json(_refund_answer(existing))
+            return answered_with_fault(signed_json(_refund_answer(existing)), fault)
         if refund_fen > tx["total"] - tx.get("refunded", 0):
             return _error(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
+        if fault is not None and fault.kind == "not_enough":
+            # Nothing is created: WeChat asks for a retry later with the same out_refund_no.
+            return _error(403, "NOT_ENOUGH", "余额不足")
         refund = {
             "mchid": tx["mchid"],
             "out_trade_no": tx["out_trade_no"],
@@ -422,13 +518,20 @@ def refunds(request: HttpRequest) -> HttpResponse:
             "success_time": "",
             "notify_url": str(body.get("notify_url") or ""),
             "reason": body.get("reason") or "",
+            # `processing`: no notification, SUCCESS only at the second query; `abnormal`: ends
+            # ABNORMAL (the user's account cannot take it; WeChat keeps the money aside).
+            "hold": bool(fault and fault.kind == "processing"),
+            "abnormal": bool(fault and fault.kind == "abnormal"),
+            "queries": 0,
         }
         tx["refunded"] = tx.get("refunded", 0) + refund_fen
         _save_refund(refund)
         _save_transaction(tx)
-    # WeChat notifies later: after this answer has been committed and sent (a worker picks it up).
-    transaction.on_commit(lambda: send_refund_notification.apply_async((out_refund_no,), countdown=1))
-    return signed_json(_refund_answer(refund))
+    index("refund", out_refund_no)
+    if not refund["hold"]:
+        # WeChat notifies later: after this answer is committed and sent (a worker picks it up).
+        transaction.on_commit(lambda: send_refund_notification.apply_async((out_refund_no,), countdown=1))
+    return answered_with_fault(signed_json(_refund_answer(refund)), fault)
 
 
 def _refund_answer(refund: dict[str, Any]) -> dict[str, Any]:
@@ -461,10 +564,20 @@ def _refund_answer(refund: dict[str, Any]) -> dict[str, Any]:
 def refund_by_out_refund_no(request: HttpRequest, out_refund_no: str) -> HttpResponse:
     if denied := verify_merchant_request(request):
         return denied
-    refund = get_refund(out_refund_no)
-    if refund is None:
-        return _error(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
-    return signed_json(_refund_answer(refund))
+    fault = faults.take("refund_query")
+    if refused := refused_by_fault(fault):
+        return refused
+    with _state_lock:
+        refund = get_refund(out_refund_no)
+        if refund is None:
+            return _error(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
+        if refund.get("hold") and refund["status"] == "PROCESSING":
+            refund["queries"] = refund.get("queries", 0) + 1
+            if refund["queries"] >= 2:
+                refund["status"] = "SUCCESS"
+                refund["success_time"] = _now_iso()
+            _save_refund(refund)
+    return answered_with_fault(signed_json(_refund_answer(refund)), fault)
 
 
 @shared_task(name="wechat_sandbox.send_refund_notification", bind=True, max_retries=5)
@@ -475,13 +588,21 @@ def send_refund_notification(self, out_refund_no: str) -> int:
         if refund is None:
             return 0
         if refund["status"] == "PROCESSING":
-            refund["status"] = "SUCCESS"
-            refund["success_time"] = _now_iso()
+            if refund.get("abnormal"):
+                refund["status"] = "ABNORMAL"
+            else:
+                refund["status"] = "SUCCESS"
+                refund["success_time"] = _now_iso()
             _save_refund(refund)
     url, headers, body = refund_notification(out_refund_no)
     if not url:  # no notify_url given: WeChat would use the merchant's configured one; we have none
         return 0
-    status = send_notification(url, headers, body)
+    if self.request.retries == 0:
+        status = deliver("refund_notify", url, headers, body)
+        if status == 0:
+            return 0  # dropped or delayed on purpose
+    else:
+        status = send_notification(url, headers, body)
     if not 200 <= status < 300 and not self.request.is_eager:
         raise self.retry(countdown=min(60, 5 * 2**self.request.retries))
     return status
@@ -519,7 +640,7 @@ def confirm(request: HttpRequest) -> HttpResponse:
     status = None
     if body.get("notify", True) is not False:
         url, headers, notification = payment_notification(tx["out_trade_no"])
-        status = send_notification(url, headers, notification)
+        status = deliver("pay_notify", url, headers, notification)
     return signed_json({"transaction_id": tx["transaction_id"], "notify_status": status})
 
 

@@ -15,7 +15,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from .miniprogram import _error, _json_body, _token_valid
+from .miniprogram import _error, _json_body, _token_valid, fault_answer
 
 _SENT_KEY = "wechat-sandbox:subscribe:sent"
 _KEEP = 500
@@ -32,6 +32,8 @@ def sent_messages() -> list[dict]:
 def send(request: HttpRequest) -> JsonResponse:
     if not _token_valid(request):
         return _error(40001, "invalid credential, access_token is invalid or not latest")
+    if faulty := fault_answer("subscribe"):
+        return faulty
     body = _json_body(request)
     touser = str(body.get("touser") or "")
     template_id = str(body.get("template_id") or "")

@@ -31,7 +31,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from . import pay
+from . import faults, pay
 from .keys import sandbox_keys
 
 _BILL = "wechat-sandbox:transfer:{}"
@@ -115,6 +115,9 @@ def transfer_bills(request: HttpRequest) -> HttpResponse:
     refused = _verify_merchant(request)
     if refused is not None:
         return refused
+    fault = faults.take("transfer")
+    if refused := pay.refused_by_fault(fault):
+        return refused
     data = pay._json(request)
     out_bill_no = str(data.get("out_bill_no") or "")
     amount = data.get("transfer_amount")
@@ -147,8 +150,8 @@ def transfer_bills(request: HttpRequest) -> HttpResponse:
         bill = get_bill(out_bill_no)
         if bill is not None:
             if bill["transfer_amount"] != amount or bill["openid"] != data["openid"]:
-                return pay._error(400, "INVALID_REQUEST", "商户单号重复，且参数与原单不一致")
-            return pay.signed_json(_answer(bill))
+                return pay._error(400, "INVALID_REQUEST", "单号已存在但信息不一致，请查单后比较确认")
+            return pay.answered_with_fault(pay.signed_json(_answer(bill)), fault)
         now = pay._now_iso()
         bill = {
             "mch_id": settings.WECHATPAY_MCHID,
@@ -167,9 +170,16 @@ def transfer_bills(request: HttpRequest) -> HttpResponse:
             "fail_reason": "",
             "create_time": now,
             "update_time": now,
+            # `expire`: the user never confirms; the next look at it finds it closed (OVERDUE_CLOSE),
+            # as WeChat closes an unconfirmed bill after 24 hours.
+            "expire": bool(fault and fault.kind == "expire"),
         }
         _save(bill)
-    return pay.signed_json(_answer(bill))
+    pay.index("transfer", out_bill_no)
+    if fault is not None and fault.kind == "ambiguous_4xx":
+        # The bill exists, but the answer is an error: only a query by out_bill_no tells.
+        return pay._error(400, "INVALID_REQUEST", "请求处理异常，请使用原商户单号查询")
+    return pay.answered_with_fault(pay.signed_json(_answer(bill)), fault)
 
 
 @csrf_exempt
@@ -178,14 +188,22 @@ def transfer_bill(request: HttpRequest, out_bill_no: str) -> HttpResponse:
     refused = _verify_merchant(request)
     if refused is not None:
         return refused
+    fault = faults.take("transfer_query")
+    if refused := pay.refused_by_fault(fault):
+        return refused
     bill = get_bill(out_bill_no)
     if bill is None:
         return pay._error(404, "NOT_FOUND", "记录不存在")
-    return pay.signed_json(
+    if bill.get("expire") and bill["state"] == "WAIT_USER_CONFIRM":
+        bill, _problem = _finish(out_bill_no, "FAIL", "OVERDUE_CLOSE")
+        url, headers, body = transfer_notification(out_bill_no)
+        pay.deliver("transfer_notify", url, headers, body)
+    answer = (
         {**_resource(bill), "package_info": bill["package_info"]}
         if bill["state"] == "WAIT_USER_CONFIRM"
         else _resource(bill)
     )
+    return pay.answered_with_fault(pay.signed_json(answer), fault)
 
 
 def _finish(out_bill_no: str, state: str, fail_reason: str = "") -> tuple[dict | None, str]:
@@ -208,22 +226,26 @@ def cancel_bill(request: HttpRequest, out_bill_no: str) -> HttpResponse:
     refused = _verify_merchant(request)
     if refused is not None:
         return refused
+    fault = faults.take("transfer_cancel")
+    if refused := pay.refused_by_fault(fault):
+        return refused
     bill = get_bill(out_bill_no)
     if bill is not None and bill["state"] != "WAIT_USER_CONFIRM":
         return pay._error(400, "INVALID_REQUEST", "当前状态不可撤销")
-    bill, _problem = _finish(out_bill_no, "CANCELLED", "MERCHANT_REVOCATION")
+    # WeChat answers CANCELING (accepted) and finishes the cancel by itself: CANCELLED, notified.
+    # Here it is finished at once, so the notification may reach the project before this answer.
+    bill, _problem = _finish(out_bill_no, "CANCELLED", "MCH_CANCEL")
     if bill is None:
         return pay._error(404, "NOT_FOUND", "记录不存在")
     url, headers, body = transfer_notification(out_bill_no)
-    pay.send_notification(url, headers, body)
-    return pay.signed_json(
-        {
-            "out_bill_no": out_bill_no,
-            "transfer_bill_no": bill["transfer_bill_no"],
-            "state": "CANCELLED",
-            "update_time": bill["update_time"],
-        }
-    )
+    pay.deliver("transfer_notify", url, headers, body)
+    answer = {
+        "out_bill_no": out_bill_no,
+        "transfer_bill_no": bill["transfer_bill_no"],
+        "state": "CANCELING",
+        "update_time": bill["update_time"],
+    }
+    return pay.answered_with_fault(pay.signed_json(answer), fault)
 
 
 @csrf_exempt
@@ -235,7 +257,10 @@ def confirm(request: HttpRequest) -> HttpResponse:
     state = str(data.get("state") or "SUCCESS")
     if state not in ("SUCCESS", "FAIL", "CANCELLED"):
         return pay._error(400, "PARAM_ERROR", "state 只能是 SUCCESS、FAIL 或 CANCELLED")
-    reason = {"FAIL": "PAYEE_ACCOUNT_ABNORMAL", "CANCELLED": "TRANSFER_EXPIRED"}.get(state, "")
+    reason = {"FAIL": "PAYEE_ACCOUNT_ABNORMAL", "CANCELLED": "MCH_CANCEL"}.get(state, "")
+    existing = get_bill(out_bill_no)
+    if existing is not None and existing.get("expire") and existing["state"] == "WAIT_USER_CONFIRM":
+        return pay._error(400, "INVALID_REQUEST", "转账单已超时关闭")
     bill, problem = _finish(out_bill_no, state, reason)
     if bill is None:
         return pay._error(404, "NOT_FOUND", "转账单不存在")
@@ -243,5 +268,5 @@ def confirm(request: HttpRequest) -> HttpResponse:
         return pay._error(400, problem, "转账单已是终态")
     url, headers, body = transfer_notification(out_bill_no)
     return pay.signed_json(
-        {"state": bill["state"], "notify_status": pay.send_notification(url, headers, body)}
+        {"state": bill["state"], "notify_status": pay.deliver("transfer_notify", url, headers, body)}
     )

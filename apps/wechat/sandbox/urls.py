@@ -5,7 +5,7 @@ WeChat Pay's API v3 paths begin with /v3/, so they live here as /wechat-sandbox/
 
 from django.urls import path
 
-from . import miniprogram, pay, subscribe, transfers
+from . import faults, ledger, miniprogram, pay, subscribe, transfers
 
 app_name = "wechat_sandbox"
 
@@ -46,4 +46,7 @@ urlpatterns = [
     path("pay/confirm", pay.confirm, name="pay_confirm"),
     path("pay/renotify", pay.renotify, name="pay_renotify"),
     path("transfer/confirm", transfers.confirm, name="transfer_confirm"),
+    # Rehearsing WeChat's failures, and WeChat's side of the books.
+    path("faults", faults.faults, name="faults"),
+    path("ledger", ledger.ledger_view, name="ledger"),
 ]
