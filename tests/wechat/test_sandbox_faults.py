@@ -6,6 +6,7 @@ from django.test import Client
 
 from apps.wechat import pay as wechatpay
 from apps.wechat.sandbox import faults
+from apps.wechat.sandbox import pay as sandbox_pay
 from tests.shop.factories import SkuFactory, make_order
 from tests.shop.journey import pay_through_sandbox
 
@@ -90,11 +91,19 @@ def test_pay_query_faults_answer_as_wechat_pay_fails(shopper, shopper_client, we
 
 
 @pytest.mark.django_db
-def test_a_timeout_reaches_the_client_as_a_read_timeout(wechat_sandbox):
-    queue("pay_query", "timeout")
+def test_a_timeout_is_a_read_timeout_for_work_wechat_did(wechat_sandbox):
+    queue("pay_jsapi", "timeout")
 
     with pytest.raises(requests.exceptions.ReadTimeout):
-        wechatpay.client().query(out_trade_no="NOPE000001")
+        wechatpay.client().pay(
+            description="茶",
+            out_trade_no="TIMEOUT000001",
+            amount={"total": 100},
+            payer={"openid": "sandbox-a"},
+            notify_url="http://testserver/api/v1/payments/wechat/notify",
+        )
+
+    assert sandbox_pay.get_transaction("TIMEOUT000001")["trade_state"] == "NOTPAY"
 
 
 @pytest.mark.django_db
