@@ -374,15 +374,18 @@ class RefundAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         "order",
         "amount",
         "status",
+        "wechat_status",
         "kind",
         "reason",
         "created_at",
         "refunded_at",
     ]
-    list_filter = ["status", "kind", ("created_at", admin.DateFieldListFilter)]
+    # Finance filters by WeChat's state: ABNORMAL (the buyer's account could not take the money;
+    # handled in WeChat's merchant console) and NOT_ENOUGH / UNKNOWN (being retried or asked).
+    list_filter = ["status", "wechat_status", "kind", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["out_refund_no", "order__no", "order__receiver_phone"]
     list_select_related = ["order"]
-    actions = ["approve_refunds", "reject_refunds"]
+    actions = ["approve_refunds", "reject_refunds", "retry_refunds"]
     readonly_fields = [f.name for f in Refund._meta.fields]
 
     def scope_queryset(self, queryset, brands):
@@ -423,6 +426,10 @@ class RefundAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description="拒绝退款", permissions=["change"])
     def reject_refunds(self, request, queryset):
         self._decide(request, queryset, services.refund_reject, "已拒绝")
+
+    @admin.action(description="重试失败的退款（原退款单号）", permissions=["change"])
+    def retry_refunds(self, request, queryset):
+        self._decide(request, queryset, services.refund_retry, "重试")
 
 
 @admin.register(Payment)

@@ -565,3 +565,13 @@ class OpsRefundRejectApi(_OpsRefundDecisionApi):
     )
     def post(self, request, refund_id: int):
         return self.decide(request, refund_id, services.refund_reject, "已拒绝")
+
+
+class OpsRefundRetryApi(_OpsRefundDecisionApi):
+    @extend_schema(
+        operation_id="ops_refunds_retry",
+        request=_OpsRefundDecisionApi.InputSerializer,
+        responses={200: OpsRefundOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request, refund_id: int):
+        return self.decide(request, refund_id, services.refund_retry, "重试")

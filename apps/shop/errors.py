@@ -48,6 +48,12 @@ class RefundNotPending(ApplicationError):
     default_message = "退款申请已处理"
 
 
+class RefundNotRetryable(ApplicationError):
+    status_code = 409
+    code = "refund_not_retryable"
+    default_message = "该退款不能重试"
+
+
 class InvalidImage(InvalidInput):
     code = "invalid_image"
     default_message = "图片无效"

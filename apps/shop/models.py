@@ -284,9 +284,13 @@ class Refund(models.Model):
     """A refund of part or all of an order's payment; sent to WeChat once, under its out_refund_no.
 
     requested -> approved -> submitting -> processing -> succeeded (or failed);
-    requested -> rejected. `submitting` is committed before WeChat is called, so a second approval
-    or a retried task finds it taken; the notification may arrive before or after the call returns,
-    and every move is a conditional UPDATE on the status, so the order is credited once.
+    requested -> rejected; requested -> closed (a failed group refunds the whole order instead).
+    `submitting` is committed before WeChat is called, so a second approval or a retried task finds
+    it taken; it also holds a refund whose answer could not be trusted (timeout, 5xx, a probe
+    signature: `wechat_status` UNKNOWN) until a query says what WeChat did. The notification may
+    arrive before or after the call returns, and every move is a conditional UPDATE on the status,
+    so the order is credited once. A refund WeChat refused for a retryable reason (NOT_ENOUGH) goes
+    back to `approved` with `next_attempt_at` and is sent again under the same out_refund_no.
     """
 
     class Status(models.TextChoices):
@@ -297,6 +301,7 @@ class Refund(models.Model):
         PROCESSING = "processing", "退款中"
         SUCCEEDED = "succeeded", "已退款"
         FAILED = "failed", "退款失败"
+        CLOSED = "closed", "已关闭"
 
     IN_FLIGHT = (Status.REQUESTED, Status.APPROVED, Status.SUBMITTING, Status.PROCESSING)
 
@@ -323,6 +328,9 @@ class Refund(models.Model):
     wechat_refund_id = models.CharField(max_length=64, blank=True)
     wechat_status = models.CharField(max_length=20, blank=True)
     last_error = models.TextField(blank=True)
+    # Submissions to WeChat so far, and when an automatic retry (same out_refund_no) is due.
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)

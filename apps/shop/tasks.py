@@ -35,15 +35,37 @@ def auto_confirm_orders() -> int:
     return services.auto_confirm_orders()
 
 
+# Every countdown stays below the broker's visibility timeout (an hour on Redis): a task whose ETA
+# lies beyond it is handed to a second worker while the first still holds it, again and again.
+MAX_COUNTDOWN = 1800
+
+
+def backoff(retries: int) -> int:
+    return min(MAX_COUNTDOWN, 30 * 2**retries)
+
+
 @shared_task(name="shop.submit_refund", bind=True, max_retries=10)
 def submit_refund(self, refund_id: int) -> str:
+    """Send an approved refund; an untrusted answer is resolved by `resolve_refund` (a query)."""
     try:
         return services.refund_submit(refund_id=refund_id).status
+    except wechatpay.WeChatPayUnavailable:
+        if self.request.is_eager:
+            logger.warning("refund %s: outcome unknown; the sweep will ask WeChat", refund_id)
+            return "submitting"
+        resolve_refund.apply_async((refund_id,), countdown=backoff(0))
+        return "submitting"
+
+
+@shared_task(name="shop.resolve_refund", bind=True, max_retries=12)
+def resolve_refund(self, refund_id: int) -> str:
+    """Ask WeChat about a refund whose answer could not be trusted, with backoff; then the sweep."""
+    try:
+        return services.refund_resolve(refund_id=refund_id).status
     except wechatpay.WeChatPayUnavailable as exc:
         if self.request.is_eager:
-            logger.warning("refund %s not submitted: WeChat Pay unavailable", refund_id)
-            return "approved"
-        raise self.retry(exc=exc, countdown=min(600, 30 * 2**self.request.retries)) from exc
+            return "submitting"
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries + 1)) from exc
 
 
 @shared_task(name="shop.close_wechat_transaction")

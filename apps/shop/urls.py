@@ -33,6 +33,7 @@ urlpatterns = [
     path(
         "ops/refunds/<int:refund_id>/reject", apis.OpsRefundRejectApi.as_view(), name="shop-ops-refund-reject"
     ),
+    path("ops/refunds/<int:refund_id>/retry", apis.OpsRefundRetryApi.as_view(), name="shop-ops-refund-retry"),
     path(
         "ops/products/<int:product_id>/images",
         apis.ProductImageUploadApi.as_view(),

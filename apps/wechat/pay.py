@@ -300,6 +300,22 @@ def refund_create(
     )
 
 
+def refund_query(*, out_refund_no: str) -> RefundAnswer:
+    """The refund as WeChat Pay holds it; WeChatPayError with wechat_code RESOURCE_NOT_EXISTS if
+    WeChat never accepted it (then it is safe to send it again under the same out_refund_no)."""
+    data = call(client().query_refund, out_refund_no=out_refund_no)
+    return RefundAnswer(
+        refund_id=str(data.get("refund_id", "")),
+        out_refund_no=str(data.get("out_refund_no", out_refund_no)),
+        status=str(data.get("status", "")),
+        raw=data,
+    )
+
+
+# Refusals WeChat documents as "try again later with the same out_refund_no".
+RETRYABLE_REFUND_CODES = frozenset({"NOT_ENOUGH"})
+
+
 # --- notifications ------------------------------------------------------------------------------
 
 

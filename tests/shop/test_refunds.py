@@ -296,7 +296,9 @@ def test_a_refund_wechat_refuses_fails_and_frees_its_amount(paid_order, wechat_s
 
 
 @pytest.mark.django_db
-def test_wechat_unavailable_leaves_the_refund_approved_for_a_retry(paid_order, wechat_sandbox, monkeypatch):
+def test_wechat_unavailable_leaves_the_outcome_unknown_until_a_query_says(
+    paid_order, wechat_sandbox, monkeypatch
+):
     refund = services.refund_create(order=paid_order, amount_fen=700, reason="x", auto_approve=True)
     real = wechatpay.refund_create
     monkeypatch.setattr(
@@ -306,11 +308,13 @@ def test_wechat_unavailable_leaves_the_refund_approved_for_a_retry(paid_order, w
     with pytest.raises(wechatpay.WeChatPayUnavailable):
         services.refund_submit(refund_id=refund.pk)
     refund.refresh_from_db()
-    assert refund.status == "approved"
+    assert (refund.status, refund.wechat_status) == ("submitting", "UNKNOWN")
 
+    # the query finds no such refund at WeChat: it is sent again under the same out_refund_no
     monkeypatch.setattr(wechatpay, "refund_create", real)
-    assert services.refund_submit(refund_id=refund.pk).status == "processing"
+    assert services.refund_resolve(refund_id=refund.pk).status == "processing"
     assert refund_calls(wechat_sandbox) == 1
+    assert Refund.objects.get(pk=refund.pk).out_refund_no == refund.out_refund_no
 
 
 @pytest.mark.django_db

@@ -47,8 +47,13 @@ def refund_key(order_id: int) -> str:
 
 
 def _refund_member(*, member: GroupMember, reason: str, now: datetime) -> Refund | None:
-    """Refund everything the member paid, once (the shop's idempotency key), and free the seat."""
+    """Refund everything the member paid, once (the shop's idempotency key), and free the seat.
+
+    A pending after-sales request would hold its amount back from this refund, and nothing would
+    refund it if the operator then rejected it: it is closed with the reason first.
+    """
     refund = None
+    shop.refund_requests_close(order=member.order, reason=reason)
     try:
         refund = shop.refund_create(
             order=member.order,

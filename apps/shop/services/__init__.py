@@ -17,6 +17,9 @@ from .refunds import (
     refund_create,
     refund_notification_handle,
     refund_reject,
+    refund_requests_close,
+    refund_resolve,
+    refund_retry,
     refund_submit,
     refunds_resubmit_stuck,
 )
@@ -39,6 +42,9 @@ __all__ = [
     "refund_create",
     "refund_notification_handle",
     "refund_reject",
+    "refund_requests_close",
+    "refund_resolve",
+    "refund_retry",
     "refund_submit",
     "refunds_resubmit_stuck",
 ]

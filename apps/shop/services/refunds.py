@@ -15,14 +15,20 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from apps.core.money import allocate_fen, pro_rata, yuan
 from apps.wechat import pay as wechatpay
 
 from .. import events
-from ..errors import InvalidRefundItems, PaymentMismatch, RefundNotAllowed, RefundNotPending
+from ..errors import (
+    InvalidRefundItems,
+    PaymentMismatch,
+    RefundNotAllowed,
+    RefundNotPending,
+    RefundNotRetryable,
+)
 from ..lock_objects import order_lock, refund_lock
 from ..models import Order, OrderItem, Payment, Refund, RefundItem
 from .common import notify_url
@@ -209,7 +215,7 @@ def refund_approve(*, refund: Refund, note: str = "") -> Refund:
     """Approve a requested refund; it is sent to WeChat after commit, once however often approved."""
     order_lock(order_id=refund.order_id)
     refund = refund_lock(refund_id=refund.pk)
-    if refund.status in (Refund.Status.REJECTED, Refund.Status.FAILED):
+    if refund.status in (Refund.Status.REJECTED, Refund.Status.FAILED, Refund.Status.CLOSED):
         raise RefundNotPending()
     if refund.status != Refund.Status.REQUESTED:
         return refund  # already approved: approving again sends nothing more
@@ -235,10 +241,53 @@ def refund_reject(*, refund: Refund, note: str = "") -> Refund:
     return refund
 
 
+UNKNOWN = "UNKNOWN"  # wechat_status of a refund whose answer could not be trusted
+AUTO_RETRY_LIMIT = 12  # NOT_ENOUGH: about eight hours of automatic retries, then finance decides
+RETRY_BACKOFF_CAP = timedelta(minutes=30)  # below the broker's visibility timeout (see tasks)
+QUERY_AFTER = timedelta(minutes=2)  # an unknown outcome is asked about from then on
+PROCESSING_QUERY_AFTER = timedelta(minutes=10)  # WeChat notifies within seconds to minutes
+
+
+def retry_backoff(attempts: int) -> timedelta:
+    """1, 2, 4 ... minutes, capped: WeChat asks for a retry "after a while" for NOT_ENOUGH."""
+    return min(RETRY_BACKOFF_CAP, timedelta(minutes=2 ** max(0, attempts - 1)))
+
+
+@transaction.atomic
+def refund_requests_close(*, order: Order, reason: str) -> list[Refund]:
+    """Close the order's after-sales requests still awaiting a decision, with the reason.
+
+    A failed group refunds the whole order; a pending request would otherwise hold its amount
+    back (and then nothing refunds it if the operator rejects the request). Closed is final: a
+    later approve or reject answers 409 refund_not_pending.
+    """
+    order_lock(order_id=order.pk)
+    closed = []
+    pending = Refund.objects.filter(order=order, status=Refund.Status.REQUESTED).order_by("pk")
+    for refund in pending.select_for_update(of=("self",)):
+        refund.status = Refund.Status.CLOSED
+        refund.note = (reason or refund.note)[:200]
+        refund.save(update_fields=["status", "note", "updated_at"])
+        closed.append(refund)
+    return closed
+
+
 def refund_submit(*, refund_id: int) -> Refund:
-    """Send an approved refund to WeChat (outside any transaction); a no-op unless it is `approved`."""
+    """Send an approved refund to WeChat (outside any transaction); a no-op unless it is `approved`.
+
+    What WeChat answers decides the next state. An answer that cannot be trusted (no answer, 5xx,
+    a probe signature) leaves it `submitting` with wechat_status UNKNOWN: `refund_resolve` asks
+    WeChat later; nothing is failed blind, because WeChat may be refunding. A refusal WeChat
+    documents as retryable (NOT_ENOUGH) sends it back to `approved` with a due time; after
+    AUTO_RETRY_LIMIT attempts it is `failed` and an operator retries it (same out_refund_no).
+    """
+    now = timezone.now()
     claimed = Refund.objects.filter(pk=refund_id, status=Refund.Status.APPROVED).update(
-        status=Refund.Status.SUBMITTING, submitted_at=timezone.now(), updated_at=timezone.now()
+        status=Refund.Status.SUBMITTING,
+        submitted_at=now,
+        attempts=F("attempts") + 1,
+        next_attempt_at=None,
+        updated_at=now,
     )
     refund = Refund.objects.select_related("order", "payment").get(pk=refund_id)
     if not claimed:
@@ -254,55 +303,153 @@ def refund_submit(*, refund_id: int) -> Refund:
             notify_url=notify_url("shop-refund-notify"),
         )
     except wechatpay.WeChatPayUnavailable as exc:
-        # Unknown outcome: back to `approved`, so a retry sends the same out_refund_no, which
-        # WeChat answers as the same refund (a notification meanwhile still credits it once).
         Refund.objects.filter(pk=refund_id, status=Refund.Status.SUBMITTING).update(
-            status=Refund.Status.APPROVED, last_error=str(exc.message)[:2000], updated_at=timezone.now()
+            wechat_status=UNKNOWN, last_error=str(exc.message)[:2000], updated_at=timezone.now()
         )
         raise
     except wechatpay.WeChatPayError as exc:
-        _refund_failed(refund_id=refund_id, wechat_status=exc.wechat_code or "ERROR", error=exc.message)
+        if exc.wechat_code in wechatpay.RETRYABLE_REFUND_CODES and refund.attempts < AUTO_RETRY_LIMIT:
+            _refund_retry_later(refund=refund, wechat_status=exc.wechat_code, error=exc.message)
+        else:
+            _refund_failed(refund_id=refund_id, wechat_status=exc.wechat_code or "ERROR", error=exc.message)
         return Refund.objects.get(pk=refund_id)
+    _apply_answer(refund_id=refund_id, answer=answer)
+    return Refund.objects.get(pk=refund_id)
+
+
+def _refund_retry_later(*, refund: Refund, wechat_status: str, error: str) -> None:
+    due = timezone.now() + retry_backoff(refund.attempts)
+    moved = Refund.objects.filter(pk=refund.pk, status=Refund.Status.SUBMITTING).update(
+        status=Refund.Status.APPROVED,
+        wechat_status=wechat_status[:20],
+        last_error=error[:2000],
+        next_attempt_at=due,
+        updated_at=timezone.now(),
+    )
+    if moved:
+        logger.warning("refund %s refused (%s): retrying at %s", refund.pk, wechat_status, due.isoformat())
+        from ..tasks import submit_refund
+
+        countdown = max(1, int((due - timezone.now()).total_seconds()))
+        transaction.on_commit(lambda: _send_task(submit_refund, refund.pk, countdown=countdown))
+
+
+def _send_task(task, *args, countdown: int | None = None) -> None:
+    """Send a task; a broker that cannot be reached is logged, and the beat sweep does it later."""
+    try:
+        task.apply_async(args, countdown=countdown)
+    except Exception:  # the broker is down: the sweeper finds the row by its state
+        logger.exception("could not send %s%r; the sweep will", task.name, args)
+
+
+def _apply_answer(*, refund_id: int, answer: wechatpay.RefundAnswer) -> None:
+    """Apply a trusted refund state from WeChat (create answer or query)."""
     if answer.status == "SUCCESS":
         _refund_succeeded(refund_id=refund_id, wechat_refund_id=answer.refund_id, refunded_at=None)
     elif answer.status in ("CLOSED", "ABNORMAL"):
         _refund_failed(refund_id=refund_id, wechat_status=answer.status, error="")
     else:
-        Refund.objects.filter(pk=refund_id, status=Refund.Status.SUBMITTING).update(
+        Refund.objects.filter(
+            pk=refund_id, status__in=[Refund.Status.SUBMITTING, Refund.Status.PROCESSING]
+        ).update(
             status=Refund.Status.PROCESSING,
             wechat_refund_id=answer.refund_id,
-            wechat_status=answer.status,
+            wechat_status=answer.status or "PROCESSING",
             updated_at=timezone.now(),
         )
+
+
+def refund_resolve(*, refund_id: int) -> Refund:
+    """Ask WeChat how a refund stands and apply it: an unknown outcome, or one still PROCESSING.
+
+    RESOURCE_NOT_EXISTS for an unknown one means WeChat never took it: it goes back to `approved`
+    and is sent again under the same out_refund_no. WeChat unavailable: raises, the caller retries.
+    """
+    refund = Refund.objects.get(pk=refund_id)
+    if refund.status not in (Refund.Status.SUBMITTING, Refund.Status.PROCESSING):
+        return refund
+    try:
+        answer = wechatpay.refund_query(out_refund_no=refund.out_refund_no)
+    except wechatpay.WeChatPayUnavailable:
+        raise
+    except wechatpay.WeChatPayError as exc:
+        if exc.wechat_code == "RESOURCE_NOT_EXISTS" and refund.status == Refund.Status.SUBMITTING:
+            moved = Refund.objects.filter(pk=refund_id, status=Refund.Status.SUBMITTING).update(
+                status=Refund.Status.APPROVED, wechat_status="", updated_at=timezone.now()
+            )
+            if moved:
+                return refund_submit(refund_id=refund_id)
+        logger.warning("refund %s: query refused: %s", refund_id, exc.message)
+        return Refund.objects.get(pk=refund_id)
+    _apply_answer(refund_id=refund_id, answer=answer)
     return Refund.objects.get(pk=refund_id)
+
+
+@transaction.atomic
+def refund_retry(*, refund: Refund, note: str = "") -> Refund:
+    """An operator sends a failed refund again under the same out_refund_no (WeChat's rule).
+
+    Only a refund WeChat refused outright can be retried: an ABNORMAL or CLOSED one exists at
+    WeChat and the same out_refund_no would only answer it again. The order must still have the
+    money to refund (another refund may have taken it meanwhile).
+    """
+    order = order_lock(order_id=refund.order_id)
+    refund = refund_lock(refund_id=refund.pk)
+    if refund.status != Refund.Status.FAILED or refund.wechat_status in NOT_RETRYABLE_STATES:
+        raise RefundNotRetryable()
+    if refund.amount_fen > refundable_fen(order):
+        raise RefundNotRetryable("订单已没有足够的可退金额")
+    refund.status = Refund.Status.APPROVED
+    refund.next_attempt_at = None
+    refund.attempts = 0
+    refund.note = (note or refund.note)[:200]
+    refund.save(update_fields=["status", "next_attempt_at", "attempts", "note", "updated_at"])
+    _submit_on_commit(refund.pk)
+    return refund
+
+
+NOT_RETRYABLE_STATES = frozenset({"ABNORMAL", "CLOSED", "SUCCESS"})
 
 
 def refunds_resubmit_stuck(
     *, now: datetime | None = None, older_than: timedelta = timedelta(minutes=10)
 ) -> int:
-    """Send again the refunds that never reached WeChat: `approved` ones whose submission task was
-    lost or gave up, and `submitting` ones whose worker died mid-call (outcome unknown).
+    """The refunds' sweeper (beat): whatever a lost task or a silent WeChat left behind.
 
-    Re-sending is safe: the same out_refund_no is the same refund at WeChat, and a notification
-    that arrives meanwhile still credits it once (conditional UPDATEs on the status). Refunds in
-    `processing` wait for WeChat's notification, which WeChat retries by itself.
+    - `approved` whose retry is due, or whose submission task was lost: sent (same out_refund_no);
+    - `submitting` for a while (an untrusted answer, or a worker that died mid-call): queried;
+    - `processing` for a while: queried, as WeChat stops retrying its notification after a day.
+    Safe to run at any time: every move is conditional on the state, WeChat dedupes out_refund_no.
     """
-    from apps.shop.tasks import submit_refund
-
-    cutoff = (now or timezone.now()) - older_than
-    stale = Refund.objects.filter(
-        status__in=[Refund.Status.APPROVED, Refund.Status.SUBMITTING], updated_at__lt=cutoff
+    now = now or timezone.now()
+    due = Refund.objects.filter(status=Refund.Status.APPROVED).filter(
+        Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, updated_at__lt=now - older_than)
     )
-    ids = list(stale.values_list("id", flat=True))
-    Refund.objects.filter(pk__in=ids, status=Refund.Status.SUBMITTING).update(
-        status=Refund.Status.APPROVED, updated_at=timezone.now()
+    ask = Refund.objects.filter(
+        Q(status=Refund.Status.SUBMITTING, updated_at__lt=now - QUERY_AFTER)
+        | Q(status=Refund.Status.PROCESSING, updated_at__lt=now - PROCESSING_QUERY_AFTER)
     )
-    for refund_id in ids:
-        submit_refund.delay(refund_id)
-    return len(ids)
+    count = 0
+    for refund_id in due.order_by("pk").values_list("pk", flat=True)[:500]:
+        count += 1
+        try:
+            refund_submit(refund_id=refund_id)
+        except wechatpay.WeChatPayUnavailable:
+            logger.warning("refund %s: WeChat Pay unavailable during the sweep", refund_id)
+    for refund_id in ask.order_by("pk").values_list("pk", flat=True)[:500]:
+        count += 1
+        try:
+            refund_resolve(refund_id=refund_id)
+        except wechatpay.WeChatPayUnavailable:
+            Refund.objects.filter(pk=refund_id).update(updated_at=timezone.now())  # ask again later
+            logger.warning("refund %s: WeChat Pay unavailable during the sweep", refund_id)
+    return count
 
 
 _CREDITABLE = (Refund.Status.APPROVED, Refund.Status.SUBMITTING, Refund.Status.PROCESSING)
+# WeChat saying SUCCESS is final, even for a refund recorded as failed (an ABNORMAL one that
+# finance had WeChat re-route, or one failed before this project trusted only verified answers).
+_SUCCEEDABLE = (*_CREDITABLE, Refund.Status.FAILED)
 
 
 @transaction.atomic
@@ -312,7 +459,7 @@ def _refund_succeeded(*, refund_id: int, wechat_refund_id: str, refunded_at: dat
     order = order_lock(order_id=order_id)
     refund = refund_lock(refund_id=refund_id)
     now = timezone.now()
-    moved = Refund.objects.filter(pk=refund_id, status__in=_CREDITABLE).update(
+    moved = Refund.objects.filter(pk=refund_id, status__in=_SUCCEEDABLE).update(
         status=Refund.Status.SUCCEEDED,
         refunded_at=refunded_at or now,
         wechat_refund_id=wechat_refund_id or refund.wechat_refund_id,
@@ -338,6 +485,7 @@ def _refund_succeeded(*, refund_id: int, wechat_refund_id: str, refunded_at: dat
 def _refund_failed(*, refund_id: int, wechat_status: str, error: str) -> bool:
     moved = Refund.objects.filter(pk=refund_id, status__in=_CREDITABLE).update(
         status=Refund.Status.FAILED,
+        next_attempt_at=None,
         wechat_status=wechat_status[:20],
         last_error=error[:2000],
         updated_at=timezone.now(),
