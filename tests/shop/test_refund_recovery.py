@@ -64,7 +64,9 @@ def paid_order(shopper, shopper_client, wechat_sandbox):
 
 
 @pytest.mark.django_db
-def test_a_refund_whose_answer_fails_verification_is_credited_when_wechat_notifies(paid_order, wechat_sandbox):
+def test_a_refund_whose_answer_fails_verification_is_credited_when_wechat_notifies(
+    paid_order, wechat_sandbox
+):
     # given: WeChat accepts the refund but signs its answer wrongly (a probe)
     fault("refund", "bad_signature")
     refund = services.refund_create(order=paid_order, amount_fen=19800, reason="整单退", auto_approve=True)
@@ -162,7 +164,9 @@ def test_an_operator_retries_a_failed_refund_with_the_same_out_refund_no(
 
 
 @pytest.mark.django_db
-def test_abnormal_is_failed_shown_to_finance_and_not_retried(paid_order, wechat_sandbox, ops_client, admin_client):
+def test_abnormal_is_failed_shown_to_finance_and_not_retried(
+    paid_order, wechat_sandbox, ops_client, admin_client
+):
     fault("refund", "abnormal")
     refund = services.refund_create(order=paid_order, amount_fen=2000, reason="退货", auto_approve=True)
     assert services.refund_submit(refund_id=refund.pk).status == "processing"
