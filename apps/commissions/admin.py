@@ -376,11 +376,13 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
     parameter_name = "attention"
 
     def lookups(self, request, model_admin):
-        return [("failed", "失败的提现")]
+        return [("failed", "失败的提现"), ("late_success", "失败后微信又确认成功")]
 
     def queryset(self, request, queryset):
         if self.value() == "failed":
             return queryset.filter(status=Withdrawal.Status.FAILED)
+        if self.value() == "late_success":
+            return queryset.filter(late_success=True)
         return queryset
 
 
@@ -394,6 +396,7 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyAdmin):
         "tax_fen",
         "net_fen",
         "status",
+        "late_success",
         "fail_reason",
         "created_at",
     ]
@@ -417,7 +420,7 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyAdmin):
     def export_queryset(self, request):
         return with_koc_name(super().export_queryset(request))
 
-    actions = ["mark_b2b_paid", "mark_b2b_failed", "poll_wechat"]
+    actions = ["mark_b2b_paid", "mark_b2b_failed", "poll_wechat", "cancel_transfer"]
 
     def has_change_permission(self, request, obj=None):
         return request.user.is_superuser if obj is None else False
@@ -435,6 +438,17 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyAdmin):
             withdrawal_services.withdrawal_fail(withdrawal_id=w.pk, reason="对公打款失败")
             audit.record(actor=request.user, obj=w, message="对公打款失败，金额退回可提现余额")
             messages.success(request, f"{w.out_bill_no} 已退回")
+
+    @admin.action(description="撤销用户未确认的微信转账")
+    def cancel_transfer(self, request, queryset):
+        for w in queryset.filter(channel=Withdrawal.Channel.WECHAT).order_by("pk"):
+            try:
+                w = withdrawal_services.withdrawal_cancel(withdrawal=w, reason=f"运营撤销 ({request.user})")
+            except ApplicationError as exc:
+                messages.warning(request, f"{w.out_bill_no}: {exc.message}")
+                continue
+            audit.record(actor=request.user, obj=w, message=f"撤销微信转账: {w.get_status_display()}")
+            messages.info(request, f"{w.out_bill_no}: {w.get_status_display()}")
 
     @admin.action(description="向微信查询转账状态")
     def poll_wechat(self, request, queryset):

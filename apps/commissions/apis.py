@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -149,6 +150,22 @@ class WithdrawalsApi(APIView):
             idempotency_key=key,
         )
         return Response(answer.body, status=answer.status)
+
+
+class WithdrawalCancelApi(APIView):
+    """POST koc/withdrawals/{id}/cancel: revoke a transfer the KOC has not confirmed in WeChat."""
+
+    @extend_schema(
+        operation_id="koc_withdrawals_cancel",
+        request=None,
+        responses={200: WithdrawalOutputSerializer, **error_responses(401, 404, 409, 502, 503)},
+    )
+    def post(self, request, withdrawal_id: int):
+        withdrawal = selectors.withdrawal_list(koc_id=_my_koc_id(request)).filter(pk=withdrawal_id).first()
+        if withdrawal is None:
+            raise Http404
+        withdrawal = withdrawal_services.withdrawal_cancel(withdrawal=withdrawal, reason="KOC 撤销")
+        return Response(withdrawal_services.answer_body(withdrawal))
 
 
 class TransferNotifyApi(WeChatNotifyApi):

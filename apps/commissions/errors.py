@@ -101,3 +101,9 @@ class RuleInvalid(InvalidInput):
 
     code = "invalid_rule"
     default_message = "规则填写有误"
+
+
+class WithdrawalNotCancellable(ApplicationError):
+    status_code = 409
+    code = "withdrawal_not_cancellable"
+    default_message = "该提现已不能撤销（用户已确认收款或已结束）"

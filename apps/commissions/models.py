@@ -530,7 +530,11 @@ class Withdrawal(models.Model):
     """A KOC's request to take `amount_fen` out; individuals by merchant transfer, net of tax.
 
     created (money debited, WeChat not answered yet) -> wait_user_confirm (package_info ready) ->
-    processing (user confirmed) -> succeeded | failed (money returned by a new entry).
+    processing (user confirmed) -> succeeded | failed (money returned by a new entry);
+    wait_user_confirm -> cancelling (WeChat accepted our cancel) -> cancelled (money returned).
+    The money returns only when WeChat says FAIL or CANCELLED. A SUCCESS WeChat reports after we
+    recorded failed/cancelled (a transfer that went through after all) is applied all the same and
+    flagged `late_success`, its ledger entries explaining it.
     Organisations: b2b_pending -> succeeded | failed, settled gross by bank transfer against an invoice.
     """
 
@@ -539,10 +543,19 @@ class Withdrawal(models.Model):
         WAIT_USER_CONFIRM = "wait_user_confirm", "待用户确认收款"
         PROCESSING = "processing", "转账中"
         B2B_PENDING = "b2b_pending", "待对公打款"
+        CANCELLING = "cancelling", "撤销中"
         SUCCEEDED = "succeeded", "已到账"
         FAILED = "failed", "失败已退回"
+        CANCELLED = "cancelled", "已撤销已退回"
 
-    IN_FLIGHT = (Status.CREATED, Status.WAIT_USER_CONFIRM, Status.PROCESSING, Status.B2B_PENDING)
+    IN_FLIGHT = (
+        Status.CREATED,
+        Status.WAIT_USER_CONFIRM,
+        Status.PROCESSING,
+        Status.CANCELLING,
+        Status.B2B_PENDING,
+    )
+    FINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     class Channel(models.TextChoices):
         WECHAT = "wechat_transfer", "微信商家转账"
@@ -566,6 +579,8 @@ class Withdrawal(models.Model):
     package_info = models.TextField(blank=True)
     openid = models.CharField(max_length=128, blank=True)
     fail_reason = models.CharField(max_length=200, blank=True)
+    # WeChat reported SUCCESS after the project had recorded failed/cancelled: paid after all.
+    late_success = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

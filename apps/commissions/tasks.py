@@ -25,10 +25,11 @@ def poll_withdrawal(withdrawal_id: int) -> str:
 
 @shared_task(name="commissions.poll_stale_withdrawals")
 def poll_stale_withdrawals() -> int:
-    """Ask WeChat about transfers that have not moved for five minutes (a lost notification)."""
-    from .services.withdrawals import withdrawals_poll_stale
+    """Ask WeChat about transfers that have not moved for five minutes (a lost notification), and
+    cancel the ones left unconfirmed for almost 24 hours (before WeChat's expiry)."""
+    from .services.withdrawals import withdrawals_cancel_unconfirmed, withdrawals_poll_stale
 
-    return withdrawals_poll_stale()
+    return withdrawals_cancel_unconfirmed() + withdrawals_poll_stale()
 
 
 @shared_task(name="commissions.resync_periods")

@@ -94,6 +94,12 @@ def transfer_query(*, out_bill_no: str) -> TransferBill:
     return _bill(pay.call(pay.client().mch_transfer_bills_query, out_bill_no=out_bill_no), out_bill_no)
 
 
+def transfer_cancel(*, out_bill_no: str) -> TransferBill:
+    """撤销转账: revoke a bill the user has not confirmed. WeChat answers CANCELING (accepted) and
+    finishes it by itself (CANCELLED, notified); only the bill's final state moves money."""
+    return _bill(pay.call(pay.client().mch_transfer_bills_cancel, out_bill_no=out_bill_no), out_bill_no)
+
+
 @dataclass(frozen=True)
 class TransferNotice:
     event_type: str

@@ -176,7 +176,7 @@ def _debit(*, account_id, koc_id, user_id, payee, amount_fen, idempotency_key, d
     day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     today = (
         Withdrawal.objects.filter(koc_id=koc_id, created_at__gte=day_start)
-        .exclude(status=Withdrawal.Status.FAILED)
+        .exclude(status__in=[Withdrawal.Status.FAILED, Withdrawal.Status.CANCELLED])
         .aggregate(t=Sum("amount_fen"))["t"]
         or 0
     )
@@ -271,10 +271,13 @@ def _submit(withdrawal: Withdrawal) -> Answer:
     except pay.WeChatPayUnavailable:
         raise  # outcome unknown: stays `created`; a retry with the same key or the poll finishes it
     except pay.WeChatPayError as exc:
-        # A definite refusal: the withdrawal failed and its money is back. That is the first answer
-        # (201, status failed, with the reason), stored so a retry with the same key replays it.
-        withdrawal_fail(withdrawal_id=withdrawal.pk, reason=exc.message[:200])
-        withdrawal.refresh_from_db()
+        # WeChat says an error answer may still mean the bill was created: ask by out_bill_no and
+        # never re-create under another number. Only "no such bill" is a refusal: the withdrawal
+        # failed and its money is back; that first answer (201, failed, with the reason) is stored
+        # so a retry with the same key replays it.
+        withdrawal = _after_ambiguous_create(withdrawal, error=exc)
+        if withdrawal.status == Withdrawal.Status.CREATED:
+            transaction.on_commit(lambda: _schedule_poll(withdrawal.pk))
         return _remember(withdrawal, status=201, body=answer_body(withdrawal))
     withdrawal = withdrawal_apply_state(
         withdrawal_id=withdrawal.pk,
@@ -283,16 +286,44 @@ def _submit(withdrawal: Withdrawal) -> Answer:
         package_info=bill.package_info,
         fail_reason=bill.fail_reason,
     )
-    if withdrawal.status == Withdrawal.Status.FAILED:
+    if withdrawal.status in Withdrawal.FINAL:
         return _remember(withdrawal, status=201, body=answer_body(withdrawal))
     transaction.on_commit(lambda: _schedule_poll(withdrawal.pk))
     return _remember(withdrawal, status=201, body=answer_body(withdrawal))
 
 
+def _after_ambiguous_create(withdrawal: Withdrawal, *, error) -> Withdrawal:
+    """WeChat answered the create with an error: the bill may exist all the same. Query it."""
+    from apps.wechat import pay, transfers
+
+    try:
+        bill = transfers.transfer_query(out_bill_no=withdrawal.out_bill_no)
+    except pay.WeChatPayUnavailable:
+        logger.warning("withdrawal %s: create refused and query unavailable; the poll decides", withdrawal.pk)
+        return Withdrawal.objects.get(pk=withdrawal.pk)
+    except pay.WeChatPayError as exc:
+        if exc.wechat_code == "NOT_FOUND":
+            return withdrawal_fail(withdrawal_id=withdrawal.pk, reason=error.message[:200])
+        logger.warning("withdrawal %s: query refused too (%s); the poll decides", withdrawal.pk, exc.message)
+        return Withdrawal.objects.get(pk=withdrawal.pk)
+    logger.warning("withdrawal %s: WeChat answered %s but holds the bill", withdrawal.pk, error.wechat_code)
+    return withdrawal_apply_state(
+        withdrawal_id=withdrawal.pk,
+        state=bill.state,
+        transfer_bill_no=bill.transfer_bill_no,
+        package_info=bill.package_info,
+        fail_reason=bill.fail_reason,
+    )
+
+
 def _schedule_poll(withdrawal_id: int) -> None:
     from ..tasks import poll_withdrawal
 
-    poll_withdrawal.apply_async((withdrawal_id,), countdown=300)
+    try:
+        # Below the broker's visibility timeout (an hour on Redis), or it would be redelivered.
+        poll_withdrawal.apply_async((withdrawal_id,), countdown=300)
+    except Exception:  # the broker is down: the beat poll finds it by its state
+        logger.exception("could not schedule the poll of withdrawal %s", withdrawal_id)
 
 
 # --- finishing ---------------------------------------------------------------------------------------
@@ -302,7 +333,7 @@ _STATE_STATUS = {
     "ACCEPTED": Withdrawal.Status.PROCESSING,
     "PROCESSING": Withdrawal.Status.PROCESSING,
     "TRANSFERING": Withdrawal.Status.PROCESSING,
-    "CANCELING": Withdrawal.Status.PROCESSING,
+    "CANCELING": Withdrawal.Status.CANCELLING,
 }
 
 
@@ -321,8 +352,10 @@ def withdrawal_apply_state(
     if state in ("FAIL", "CANCELLED"):
         return withdrawal_fail(withdrawal_id=withdrawal_id, reason=fail_reason or state, state=state)
     withdrawal = withdrawal_lock(withdrawal_id=withdrawal_id)
-    if withdrawal.status in (Withdrawal.Status.SUCCEEDED, Withdrawal.Status.FAILED):
+    if withdrawal.status in Withdrawal.FINAL:
         return withdrawal
+    if withdrawal.status == Withdrawal.Status.CANCELLING and state == "WAIT_USER_CONFIRM":
+        return withdrawal  # a stale answer from before WeChat took our cancel
     status = _STATE_STATUS.get(state)
     if status is None:
         logger.warning("withdrawal %s: unknown transfer state %r", withdrawal_id, state)
@@ -346,8 +379,12 @@ def _locked(withdrawal_id: int):
 @transaction.atomic
 def withdrawal_succeed(*, withdrawal_id: int, transfer_bill_no: str = "") -> Withdrawal:
     account, withdrawal = _locked(withdrawal_id)
-    if withdrawal.status in (Withdrawal.Status.SUCCEEDED, Withdrawal.Status.FAILED):
+    if withdrawal.status == Withdrawal.Status.SUCCEEDED:
         return withdrawal
+    if withdrawal.status in (Withdrawal.Status.FAILED, Withdrawal.Status.CANCELLED):
+        if withdrawal.channel != Withdrawal.Channel.WECHAT:
+            return withdrawal
+        return _succeed_late(account=account, withdrawal=withdrawal, transfer_bill_no=transfer_bill_no)
     move(
         key=f"w:{withdrawal.pk}:pay",
         account=account,
@@ -386,11 +423,58 @@ def withdrawal_succeed(*, withdrawal_id: int, transfer_bill_no: str = "") -> Wit
     return withdrawal
 
 
+def _succeed_late(*, account, withdrawal: Withdrawal, transfer_bill_no: str) -> Withdrawal:
+    """WeChat paid a transfer we had recorded as failed or cancelled (and whose money we returned).
+
+    The KOC has the money: it leaves `available` again (which may go negative when it was spent
+    meanwhile: later earnings repay it, as for any clawback), the tax is withheld again, and the
+    withdrawal is flagged for finance. Keyed like every movement, so it happens once.
+    """
+    was = withdrawal.get_status_display()
+    note = f"微信在本系统记为「{was}」后确认转账成功（{withdrawal.out_bill_no}），款项已到账"
+    move(
+        key=f"w:{withdrawal.pk}:late-pay",
+        account=account,
+        kind=LedgerEntry.Kind.PAYOUT,
+        from_bucket=Bucket.AVAILABLE,
+        to_bucket=Bucket.PAID,
+        amount_fen=withdrawal.net_fen,
+        withdrawal=withdrawal,
+        explanation=f"{note}：¥{yuan(withdrawal.net_fen)} 从可提现余额扣回",
+    )
+    move(
+        key=f"w:{withdrawal.pk}:late-tax",
+        account=account,
+        kind=LedgerEntry.Kind.TAX,
+        from_bucket=Bucket.AVAILABLE,
+        to_bucket=Bucket.TAX,
+        amount_fen=withdrawal.tax_fen,
+        withdrawal=withdrawal,
+        explanation=f"{note}：代扣个人所得税 ¥{yuan(withdrawal.tax_fen)}",
+    )
+    record = tax_record_lock(koc_id=withdrawal.koc_id, month=withdrawal.tax_month)
+    record.gross_fen += withdrawal.amount_fen
+    record.withheld_fen += withdrawal.tax_fen
+    record.payouts += 1
+    record.save()
+    logger.error("withdrawal %s: WeChat reports SUCCESS after %s; applied and flagged", withdrawal.pk, was)
+    withdrawal.status = Withdrawal.Status.SUCCEEDED
+    withdrawal.late_success = True
+    withdrawal.wechat_state = "SUCCESS"
+    withdrawal.transfer_bill_no = transfer_bill_no or withdrawal.transfer_bill_no
+    withdrawal.finished_at = timezone.now()
+    withdrawal.save()
+    return withdrawal
+
+
 @transaction.atomic
 def withdrawal_fail(*, withdrawal_id: int, reason: str, state: str = "") -> Withdrawal:
-    """The money goes back to `available` (a new entry), the month's tax record gives its part back."""
+    """The money goes back to `available` (a new entry), the month's tax record gives its part back.
+
+    Only on WeChat's word (FAIL, CANCELLED, or no such bill): CANCELLED ends `cancelled`.
+    """
     account, withdrawal = _locked(withdrawal_id)
-    if withdrawal.status in (Withdrawal.Status.SUCCEEDED, Withdrawal.Status.FAILED):
+    if withdrawal.status in Withdrawal.FINAL:
         return withdrawal
     move(
         key=f"w:{withdrawal.pk}:return",
@@ -414,7 +498,7 @@ def withdrawal_fail(*, withdrawal_id: int, reason: str, state: str = "") -> With
         record.withheld_fen -= withdrawal.tax_fen
         record.payouts = max(0, record.payouts - 1)
         record.save()
-    withdrawal.status = Withdrawal.Status.FAILED
+    withdrawal.status = Withdrawal.Status.CANCELLED if state == "CANCELLED" else Withdrawal.Status.FAILED
     withdrawal.wechat_state = state or withdrawal.wechat_state
     withdrawal.fail_reason = (reason or state)[:200]
     withdrawal.finished_at = timezone.now()
@@ -447,6 +531,70 @@ def withdrawal_poll(*, withdrawal_id: int, now: datetime | None = None) -> Withd
     )
 
 
+CANCELLABLE = (Withdrawal.Status.CREATED, Withdrawal.Status.WAIT_USER_CONFIRM)
+# WeChat closes a bill the user has not confirmed after 24 hours; we cancel it a little before, so
+# the money comes back on our initiative (and a late confirmation cannot race the expiry).
+AUTO_CANCEL_AFTER = timedelta(hours=23)
+
+
+def withdrawal_cancel(*, withdrawal: Withdrawal, reason: str = "") -> Withdrawal:
+    """Cancel a transfer the KOC has not confirmed (撤销转账); outside any transaction (WeChat call).
+
+    WeChat answers CANCELING and finishes by itself; the money returns when WeChat says CANCELLED
+    (its notification, or the poll). A bill WeChat no longer lets us cancel (the user confirmed a
+    moment ago) is queried and applied, and the cancel answers 409 withdrawal_not_cancellable.
+    """
+    from apps.wechat import pay, transfers
+
+    from ..errors import WithdrawalNotCancellable
+
+    withdrawal = Withdrawal.objects.get(pk=withdrawal.pk)
+    if withdrawal.status == Withdrawal.Status.CANCELLING:
+        return withdrawal  # asked already: the same answer again
+    if withdrawal.channel != Withdrawal.Channel.WECHAT or withdrawal.status not in CANCELLABLE:
+        raise WithdrawalNotCancellable()
+    try:
+        bill = transfers.transfer_cancel(out_bill_no=withdrawal.out_bill_no)
+    except pay.WeChatPayUnavailable:
+        raise  # unknown: nothing changes here; the caller (or the sweep) asks again
+    except pay.WeChatPayError as exc:
+        logger.info("withdrawal %s: cancel refused (%s); asking WeChat", withdrawal.pk, exc.wechat_code)
+        withdrawal = withdrawal_poll(withdrawal_id=withdrawal.pk)
+        if withdrawal.status in (Withdrawal.Status.CANCELLING, Withdrawal.Status.CANCELLED):
+            return withdrawal
+        raise WithdrawalNotCancellable() from exc
+    logger.info("withdrawal %s: cancel accepted (%s): %s", withdrawal.pk, bill.state, reason or "-")
+    return withdrawal_apply_state(
+        withdrawal_id=withdrawal.pk, state=bill.state, transfer_bill_no=bill.transfer_bill_no
+    )
+
+
+def withdrawals_cancel_unconfirmed(*, now: datetime | None = None, limit: int = 200) -> int:
+    """Cancel every transfer still unconfirmed shortly before WeChat's 24-hour expiry."""
+    from apps.wechat import pay
+
+    from ..errors import WithdrawalNotCancellable
+
+    cutoff = (now or timezone.now()) - AUTO_CANCEL_AFTER
+    ids = list(
+        Withdrawal.objects.filter(
+            channel=Withdrawal.Channel.WECHAT,
+            status=Withdrawal.Status.WAIT_USER_CONFIRM,
+            created_at__lte=cutoff,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for withdrawal_id in ids:
+        try:
+            withdrawal_cancel(
+                withdrawal=Withdrawal(pk=withdrawal_id), reason="用户 24 小时内未确认收款，已撤销"
+            )
+        except (WithdrawalNotCancellable, pay.WeChatPayUnavailable):
+            logger.warning("withdrawal %s: automatic cancel did not go through; next sweep", withdrawal_id)
+    return len(ids)
+
+
 def withdrawals_poll_stale(*, older_than: timedelta = timedelta(minutes=5), limit: int = 200) -> int:
     cutoff = timezone.now() - older_than
     ids = list(
@@ -456,6 +604,7 @@ def withdrawals_poll_stale(*, older_than: timedelta = timedelta(minutes=5), limi
                 Withdrawal.Status.CREATED,
                 Withdrawal.Status.WAIT_USER_CONFIRM,
                 Withdrawal.Status.PROCESSING,
+                Withdrawal.Status.CANCELLING,
             ],
             updated_at__lte=cutoff,
         )
