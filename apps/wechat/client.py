@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from django.core.cache import cache
 from wechatpy.client import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
@@ -23,6 +24,8 @@ from .storage import DjangoCacheStorage
 logger = logging.getLogger(__name__)
 
 BUSY_RETRIES = 2
+FORCE_REFRESH_LOCK = "wechat:stable_token:forced"
+FORCE_REFRESH_INTERVAL = 30  # seconds: WeChat's minimum between two forced refreshes
 
 
 class MiniProgramClient(WeChatClient):
@@ -43,17 +46,32 @@ class MiniProgramClient(WeChatClient):
             url_or_endpoint = f"{base}{url_or_endpoint}"
         return super()._request(method, self._rewrite(url_or_endpoint), **kwargs)
 
-    def fetch_access_token(self):
-        """Fetch the token in stable mode; force a refresh only when WeChat returns the rejected one.
+    def _handle_result(self, res, method=None, url=None, result_processor=None, **kwargs):
+        # wechatpy answers 40001/40014/42001 by fetching a token and retrying once; remember which
+        # token WeChat rejected, so the fetch can tell "mine is stale" from "the current one is bad".
+        params = kwargs.get("params") if isinstance(kwargs.get("params"), dict) else {}
+        self._rejected_token = params.get("access_token")
+        return super()._handle_result(res, method, url, result_processor, **kwargs)
 
-        A forced refresh invalidates the token every other process holds, so it is the last resort:
-        after a 40001 the normal mode first gives us the token another process already refreshed.
+    def fetch_access_token(self):
+        """Fetch the token in stable mode; force a refresh only when the rejected token is still the
+        cached one and WeChat's normal mode answers it again, at most once per 30 s across processes.
+
+        A forced refresh invalidates the token every other process holds (and WeChat allows 20 a
+        day, 30 seconds apart), so it is the last resort. A request that failed on a token another
+        process has since replaced just takes the replacement from the shared cache.
         """
-        rejected = self.session.get(self.access_token_key)
-        self.session.delete(self.access_token_key)
+        rejected = getattr(self, "_rejected_token", None)
+        self._rejected_token = None
+        cached = self.session.get(self.access_token_key)
+        if rejected and cached and cached != rejected:
+            return {"access_token": cached}
         result = self._stable_token(force_refresh=False)
         if rejected and result["access_token"] == rejected:
-            result = self._stable_token(force_refresh=True)
+            if cache.add(FORCE_REFRESH_LOCK, 1, FORCE_REFRESH_INTERVAL):
+                result = self._stable_token(force_refresh=True)
+            else:
+                logger.warning("access token rejected, but a forced refresh ran < 30 s ago: not forcing")
         expires_in = int(result.get("expires_in", 7200))
         self.session.set(self.access_token_key, result["access_token"], expires_in)
         self.expires_at = int(time.time()) + expires_in
