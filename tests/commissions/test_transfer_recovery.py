@@ -208,3 +208,30 @@ def test_a_success_after_we_decided_failed_is_applied_flagged_and_explained(
     assert "确认转账成功" in late.explanation
     assert TaxRecord.objects.get(koc_id=mia.pk).payouts == 1
     assert timezone.now() - withdrawal.finished_at < timedelta(minutes=1)
+
+
+def test_probe_signed_transfer_query_cancel_and_notification_decide_nothing(
+    mia, mia_client, earn, transfer_sandbox
+):
+    earn(mia, 990)
+    withdrawal_id = withdraw(mia_client, 990).json()["id"]
+
+    # a probe-signed query answer: nothing changes
+    fault("transfer_query", "bad_signature")
+    withdrawal_services.withdrawal_poll(withdrawal_id=withdrawal_id)
+    after_query = Withdrawal.objects.get().status
+
+    # a probe-signed cancel answer: 503, and nothing is returned before WeChat says CANCELLED
+    fault("transfer_cancel", "bad_signature")
+    fault("transfer_notify", "bad_signature")
+    cancelled = cancel(mia_client, withdrawal_id)
+    after_cancel = (Withdrawal.objects.get().status, wallet(mia_client))
+
+    # the poll asks with a verified answer: CANCELLED
+    withdrawal_services.withdrawal_poll(withdrawal_id=withdrawal_id)
+
+    assert after_query == "wait_user_confirm"
+    assert (cancelled.status_code, error_code(cancelled)) == (503, "wechatpay_unavailable")
+    assert after_cancel == ("wait_user_confirm", (0, 990, 0))
+    assert Withdrawal.objects.get().status == "cancelled"
+    assert wallet(mia_client) == (990, 0, 0)

@@ -201,3 +201,40 @@ def test_a_refund_left_processing_is_settled_by_query(paid_order, wechat_sandbox
     assert refund.status == "succeeded"
     assert order_state(paid_order) == ("refunded", 19800, 19800)
     assert OutboxEvent.objects.filter(type="order_refunded").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_probe_signed_refund_query_decides_nothing(paid_order, wechat_sandbox):
+    # given: an unknown outcome, and WeChat answers the first query with a probe signature
+    fault("refund", "timeout")
+    refund = services.refund_create(order=paid_order, amount_fen=4000, reason="少发", auto_approve=True)
+    with pytest.raises(wechatpay.WeChatPayUnavailable):
+        services.refund_submit(refund_id=refund.pk)
+    fault("refund_query", "bad_signature")
+
+    # when: the sweep asks twice
+    sweep(minutes=3)
+    after_probe = Refund.objects.get(pk=refund.pk)
+    sweep(minutes=6)
+
+    # then: the probe changed nothing; the verified answer (PROCESSING at WeChat) did
+    assert (after_probe.status, after_probe.wechat_status) == ("submitting", "UNKNOWN")
+    refund.refresh_from_db()
+    assert (refund.status, refund.wechat_status) == ("processing", "PROCESSING")
+    assert refund_requests(wechat_sandbox) == [refund.out_refund_no]
+
+
+@pytest.mark.django_db
+def test_a_probe_signed_refund_notification_is_refused_and_the_query_resolves_it(paid_order, wechat_sandbox):
+    fault("refund_notify", "bad_signature")
+    refund = services.refund_create(order=paid_order, amount_fen=19800, reason="整单退", auto_approve=True)
+    services.refund_submit(refund_id=refund.pk)
+
+    wechat_completes(refund.out_refund_no)  # REFUND.SUCCESS, signed wrongly: refused with 401
+    refused = Refund.objects.get(pk=refund.pk).status
+    sweep(minutes=11)
+
+    assert refused == "processing"
+    refund.refresh_from_db()
+    assert refund.status == "succeeded"
+    assert order_state(paid_order) == ("refunded", 19800, 19800)
