@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import EventDelivery, OutboxEvent
@@ -55,9 +56,10 @@ def publish(event_type: str, payload: dict[str, Any], *, key: str) -> OutboxEven
     except IntegrityError:
         return OutboxEvent.objects.get(key=key)
 
+    from .deferred import send_on_commit
     from .tasks import dispatch_event
 
-    transaction.on_commit(lambda: dispatch_event.delay(event.pk))
+    send_on_commit(dispatch_event, event.pk)
     return event
 
 
@@ -74,12 +76,29 @@ def dispatch(event_id: int) -> bool:
             failed = True
             logger.exception("event %s (%s) failed in %s", event.pk, event.type, name)
             OutboxEvent.objects.filter(pk=event.pk).update(last_error=f"{name}: {exc!r}"[:2000])
-    OutboxEvent.objects.filter(pk=event.pk).update(attempts=event.attempts + 1)
+    attempts = event.attempts + 1
+    now = timezone.now()
     if not failed:
-        OutboxEvent.objects.filter(pk=event.pk, dispatched_at__isnull=True).update(
-            dispatched_at=timezone.now()
+        OutboxEvent.objects.filter(pk=event.pk).update(attempts=attempts, next_attempt_at=None)
+        OutboxEvent.objects.filter(pk=event.pk, dispatched_at__isnull=True).update(dispatched_at=now)
+        return True
+    if attempts >= MAX_ATTEMPTS:
+        logger.error("event %s (%s) is dead after %s attempts", event.pk, event.type, attempts)
+        OutboxEvent.objects.filter(pk=event.pk).update(attempts=attempts, dead_at=now, next_attempt_at=None)
+    else:
+        OutboxEvent.objects.filter(pk=event.pk).update(
+            attempts=attempts, next_attempt_at=now + retry_delay(attempts)
         )
-    return not failed
+    return False
+
+
+MAX_ATTEMPTS = 10
+RETRY_CAP = timedelta(hours=1)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min ... up to an hour: ten attempts span about seven hours."""
+    return min(RETRY_CAP, timedelta(seconds=30 * 2 ** (attempts - 1)))
 
 
 def _deliver(event: OutboxEvent, name: str, handler: Handler) -> None:
@@ -97,14 +116,34 @@ def _deliver(event: OutboxEvent, name: str, handler: Handler) -> None:
         raise
 
 
-def redeliver(*, older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> int:
-    """Dispatch events that a crash or a failing subscriber left undispatched. Returns how many."""
-    cutoff = timezone.now() - older_than
-    ids = list(
-        OutboxEvent.objects.filter(dispatched_at__isnull=True, created_at__lte=cutoff)
+def redeliver(*, older_than: timedelta = timedelta(seconds=30), limit: int = 500, now=None) -> int:
+    """Dispatch events that a crash or a failing subscriber left undispatched. Returns how many.
+
+    Only events whose retry is due: a failing one waits out its backoff, so a poisoned event
+    never holds the batch (or the newer events behind it); dead ones wait for an operator.
+    """
+    now = now or timezone.now()
+    due = (
+        OutboxEvent.objects.filter(
+            dispatched_at__isnull=True, dead_at__isnull=True, created_at__lte=now - older_than
+        )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("id")
-        .values_list("id", flat=True)[:limit]
     )
+    ids = list(due.values_list("id", flat=True)[:limit])
     for event_id in ids:
         dispatch(event_id)
     return len(ids)
+
+
+def redeliver_dead(*, event_ids) -> int:
+    """An operator's redeliver of dead events: they get a fresh set of attempts, now."""
+    revived = list(
+        OutboxEvent.objects.filter(pk__in=list(event_ids), dispatched_at__isnull=True, dead_at__isnull=False)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    OutboxEvent.objects.filter(pk__in=revived).update(dead_at=None, attempts=0, next_attempt_at=None)
+    for event_id in revived:
+        dispatch(event_id)
+    return len(revived)

@@ -5,7 +5,9 @@ class OutboxEvent(models.Model):
     """A domain event, written in the same transaction as the change it reports.
 
     A crash between commit and dispatch loses nothing: the row stays undispatched and the beat
-    sweep (`core.redeliver_events`) hands it to the subscribers again.
+    sweep (`core.redeliver_events`) hands it to the subscribers again. A failing subscriber pushes
+    the event's `next_attempt_at` back (exponential backoff) so it never delays the others; after
+    MAX_ATTEMPTS it is dead (`dead_at`): shown in the admin, redelivered only by an operator.
     """
 
     type = models.CharField(max_length=64, db_index=True)
@@ -16,6 +18,8 @@ class OutboxEvent(models.Model):
     dispatched_at = models.DateTimeField(null=True, blank=True, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    dead_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["id"]

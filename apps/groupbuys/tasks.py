@@ -24,6 +24,14 @@ def expire_groups() -> int:
     return services.groups_expire()
 
 
+@shared_task(name="groupbuys.send_pending_notifications")
+def send_pending_notifications() -> int:
+    """Beat's sweep of notifications whose send task never reached the broker."""
+    from .services.notifications import notifications_send_pending
+
+    return notifications_send_pending()
+
+
 @shared_task(name="groupbuys.send_group_notification", bind=True, max_retries=5, acks_late=True)
 def send_group_notification(self, notification_id: int) -> str:
     try:

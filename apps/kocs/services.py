@@ -510,9 +510,11 @@ def koc_set_level(
 
 def evaluate_tiers_on_commit(koc_id: int) -> None:
     """Re-evaluate `koc_id` and its individual uplines in Celery, once the transaction commits."""
+    from apps.core.deferred import send_on_commit
+
     from .tasks import evaluate_upline_tiers
 
-    transaction.on_commit(lambda: evaluate_upline_tiers.delay(koc_id))
+    send_on_commit(evaluate_upline_tiers, koc_id)
 
 
 @transaction.atomic

@@ -196,6 +196,7 @@ CELERY_BEAT_SCHEDULE = {
     "resubmit-stuck-refunds": {"task": "shop.resubmit_stuck_refunds", "schedule": 300.0},
     "auto-confirm-orders": {"task": "shop.auto_confirm_orders", "schedule": crontab(minute=10)},
     "expire-groups": {"task": "groupbuys.expire_groups", "schedule": 60.0},
+    "send-pending-group-notifications": {"task": "groupbuys.send_pending_notifications", "schedule": 300.0},
     "poll-transfers": {"task": "commissions.poll_stale_withdrawals", "schedule": 300.0},
     "settle-commissions": {"task": "commissions.settle_commissions", "schedule": crontab(minute=20)},
     "evaluate-tiers": {"task": "kocs.evaluate_all_tiers", "schedule": crontab(hour=3, minute=30)},

@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import Address, User
+from apps.core.deferred import send_on_commit
 from apps.shop import services as shop
 from apps.shop.errors import InvalidQuantity
 from apps.shop.models import Order
@@ -139,14 +140,11 @@ def group_open(
     )
     _add_member(group=group, user=leader, order=order, quantity=quantity, price_fen=price, is_leader=True)
 
-    group_id = group.pk
+    from ..tasks import expire_group
 
-    def schedule_expiry() -> None:
-        from ..tasks import expire_group
-
-        expire_group.apply_async((group_id,), eta=expires_at)
-
-    transaction.on_commit(schedule_expiry)
+    # A group lasts hours (24 in the demo), beyond the broker's visibility timeout: such an expiry
+    # is not queued (Redis would redeliver it again and again); the minute sweeper does it.
+    send_on_commit(expire_group, group.pk, eta=expires_at)
     return group, order
 
 

@@ -12,12 +12,14 @@ that one message rather than sending it twice.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.core.deferred import send_on_commit
 from apps.core.money import yuan
 from apps.wechat import subscribe as wechat_subscribe
 from apps.wechat.errors import WeChatBusy, WeChatError, WeChatQuotaExhausted, WeChatRateLimited
@@ -57,18 +59,31 @@ def queue_group_notifications(*, group: Group, kind: str, user_ids: list[int]) -
         ).values_list("id", flat=True)
     )
 
-    def send() -> None:
-        from ..tasks import send_group_notification
+    from ..tasks import send_group_notification
 
-        for notification_id in ids:
-            send_group_notification.delay(notification_id)
-
-    if ids:
-        transaction.on_commit(send)
+    for notification_id in ids:
+        send_on_commit(send_group_notification, notification_id)
     return ids
 
 
 @transaction.atomic
+def notifications_send_pending(*, older_than_seconds: int = 300, limit: int = 500) -> int:
+    """The sweep for notifications whose send task was never queued (broker down at commit) or
+    lost: each pending one older than a few minutes is sent now, through the same service."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        GroupNotification.objects.filter(status=GroupNotification.Status.PENDING, created_at__lte=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for notification_id in ids:
+        try:
+            notification_send(notification_id=notification_id)
+        except NotificationRetry:
+            continue  # WeChat busy: still pending, the next sweep tries again
+    return len(ids)
+
+
 def subscriptions_record(*, user: User, results: dict[str, str]) -> dict[str, int]:
     """Record the answers of `wx.requestSubscribeMessage` ({template_id: "accept"|"reject"|...}).
 

@@ -97,9 +97,11 @@ def _refreshed(link: ShareLink, card: dict[str, str]) -> ShareLink:
 
 
 def _render_poster_on_commit(link_id: int) -> None:
+    from apps.core.deferred import send_on_commit
+
     from ..tasks import render_poster
 
-    transaction.on_commit(lambda: render_poster.delay(link_id))
+    send_on_commit(render_poster, link_id)
 
 
 def visitor_key(*, user=None, ip: str = "", user_agent: str = "") -> str:

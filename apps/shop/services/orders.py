@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import Address, User
+from apps.core.deferred import send_on_commit
 from apps.core.errors import ApplicationError, InvalidInput
 
 from .. import attribution, events, pricing
@@ -179,14 +180,9 @@ def order_create(
             for sku, quantity, offer in lines
         ]
     )
-    order_id, deadline = order.pk, order.pay_deadline
+    from ..tasks import cancel_unpaid_order
 
-    def schedule_timeout() -> None:
-        from ..tasks import cancel_unpaid_order
-
-        cancel_unpaid_order.apply_async((order_id,), eta=deadline)
-
-    transaction.on_commit(schedule_timeout)
+    send_on_commit(cancel_unpaid_order, order.pk, eta=order.pay_deadline)
     return order
 
 
@@ -210,14 +206,9 @@ def _cancel_locked(order: Order, *, reason: str, now: datetime) -> None:
     _release_stock(order)
     events.publish_order_cancelled(order, reason=reason)
     if order.prepay_id:
-        order_id = order.pk
+        from ..tasks import close_wechat_transaction
 
-        def close() -> None:
-            from ..tasks import close_wechat_transaction
-
-            close_wechat_transaction.delay(order_id)
-
-        transaction.on_commit(close)
+        send_on_commit(close_wechat_transaction, order.pk)
 
 
 @transaction.atomic

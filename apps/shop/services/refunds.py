@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from apps.core.deferred import send_on_commit
 from apps.core.money import allocate_fen, pro_rata, yuan
 from apps.wechat import pay as wechatpay
 
@@ -125,12 +126,9 @@ def refunded_lines(order: Order) -> tuple[dict[int, int], int]:
 
 
 def _submit_on_commit(refund_id: int) -> None:
-    def submit() -> None:
-        from ..tasks import submit_refund
+    from ..tasks import submit_refund
 
-        submit_refund.delay(refund_id)
-
-    transaction.on_commit(submit)
+    send_on_commit(submit_refund, refund_id)
 
 
 @transaction.atomic
@@ -330,16 +328,7 @@ def _refund_retry_later(*, refund: Refund, wechat_status: str, error: str) -> No
         logger.warning("refund %s refused (%s): retrying at %s", refund.pk, wechat_status, due.isoformat())
         from ..tasks import submit_refund
 
-        countdown = max(1, int((due - timezone.now()).total_seconds()))
-        transaction.on_commit(lambda: _send_task(submit_refund, refund.pk, countdown=countdown))
-
-
-def _send_task(task, *args, countdown: int | None = None) -> None:
-    """Send a task; a broker that cannot be reached is logged, and the beat sweep does it later."""
-    try:
-        task.apply_async(args, countdown=countdown)
-    except Exception:  # the broker is down: the sweeper finds the row by its state
-        logger.exception("could not send %s%r; the sweep will", task.name, args)
+        send_on_commit(submit_refund, refund.pk, eta=due)
 
 
 def _apply_answer(*, refund_id: int, answer: wechatpay.RefundAnswer) -> None:
