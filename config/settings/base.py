@@ -225,6 +225,11 @@ WECHATPAY_APIV3_KEY = env("WECHATPAY_APIV3_KEY", default="")
 WECHATPAY_PUBLIC_KEY = env("WECHATPAY_PUBLIC_KEY", default="")
 WECHATPAY_PUBLIC_KEY_ID = env("WECHATPAY_PUBLIC_KEY_ID", default="")
 WECHATPAY_NOTIFY_MAX_AGE_SECONDS = 300
+# Subscribe-message templates (chosen in the mini-program's admin, 订阅消息) and the group page;
+# empty here means the sandbox's ids (apps/groupbuys/conf.py). Production requires them.
+GROUPBUY_SUCCESS_TEMPLATE_ID = env("GROUPBUY_SUCCESS_TEMPLATE_ID", default="")
+GROUPBUY_FAILURE_TEMPLATE_ID = env("GROUPBUY_FAILURE_TEMPLATE_ID", default="")
+GROUPBUY_GROUP_PAGE = env("GROUPBUY_GROUP_PAGE", default="pages/group/index")
 
 LOGGING = {
     "version": 1,

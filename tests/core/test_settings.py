@@ -21,6 +21,9 @@ PRODUCTION_ENV = {
     "WECHATPAY_PUBLIC_KEY": "p",
     "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_0001",
     "PUBLIC_BASE_URL": "https://shop.example.com",
+    "GROUPBUY_SUCCESS_TEMPLATE_ID": "tmpl-success-0001",
+    "GROUPBUY_FAILURE_TEMPLATE_ID": "tmpl-failure-0001",
+    "GROUPBUY_GROUP_PAGE": "pages/group/index",
 }
 
 
@@ -57,6 +60,38 @@ def test_production_has_no_default_for_a_secret():
 
     assert result.returncode != 0
     assert "WECHATPAY_APIV3_KEY" in result.stderr
+
+
+def test_production_requires_the_subscribe_template_ids():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "GROUPBUY_SUCCESS_TEMPLATE_ID"}
+
+    result = _manage("check", env=env)
+
+    assert result.returncode != 0
+    assert "GROUPBUY_SUCCESS_TEMPLATE_ID" in result.stderr
+
+
+def test_template_ids_are_read_from_the_environment():
+    code = (
+        "import django; django.setup();"
+        "from apps.groupbuys import conf; print(conf.templates()['group_failed'], conf.group_page())"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        env={
+            **env,
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "GROUPBUY_FAILURE_TEMPLATE_ID": "tmpl-from-env",
+            "GROUPBUY_GROUP_PAGE": "pages/pintuan/detail",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.stdout.strip() == "tmpl-from-env pages/pintuan/detail", result.stderr
 
 
 def test_the_sandbox_is_not_mounted_when_off():
