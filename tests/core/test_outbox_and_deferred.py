@@ -34,7 +34,8 @@ def poisoned_and_healthy():
 
 
 def backdate(*event_ids, seconds=60):
-    OutboxEvent.objects.filter(pk__in=event_ids).update(created_at=timezone.now() - timedelta(seconds=seconds))
+    long_ago = timezone.now() - timedelta(seconds=seconds)
+    OutboxEvent.objects.filter(pk__in=event_ids).update(created_at=long_ago)
 
 
 @pytest.mark.django_db
