@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "apps.sharing",
     "apps.groupbuys",
     "apps.commissions",
+    "apps.reconciliation",
     "apps.console",
 ]
 
@@ -200,6 +201,11 @@ CELERY_BEAT_SCHEDULE = {
     "poll-transfers": {"task": "commissions.poll_stale_withdrawals", "schedule": 300.0},
     "settle-commissions": {"task": "commissions.settle_commissions", "schedule": crontab(minute=20)},
     "evaluate-tiers": {"task": "kocs.evaluate_all_tiers", "schedule": crontab(hour=3, minute=30)},
+    # WeChat makes a day's bills from about 9:00 the next morning.
+    "reconcile-yesterday": {
+        "task": "reconciliation.reconcile_yesterday",
+        "schedule": crontab(hour=10, minute=0),
+    },
 }
 
 # --- Business settings (API.md) -----------------------------------------------------------------

@@ -5,7 +5,7 @@ WeChat Pay's API v3 paths begin with /v3/, so they live here as /wechat-sandbox/
 
 from django.urls import path
 
-from . import faults, ledger, miniprogram, pay, subscribe, transfers
+from . import bills, faults, ledger, miniprogram, pay, subscribe, transfers
 
 app_name = "wechat_sandbox"
 
@@ -42,6 +42,10 @@ urlpatterns = [
         transfers.cancel_bill,
         name="transfer_cancel",
     ),
+    # WeChat Pay API v3: bills (对账单)
+    path("v3/bill/tradebill", bills.tradebill, name="bill_trade"),
+    path("v3/bill/fundflowbill", bills.fundflowbill, name="bill_fundflow"),
+    path("v3/billdownload/file", bills.download, name="bill_download"),
     # The user's side: "I paid" / "I confirmed the transfer" in WeChat, and WeChat's notify retries.
     path("pay/confirm", pay.confirm, name="pay_confirm"),
     path("pay/renotify", pay.renotify, name="pay_renotify"),
