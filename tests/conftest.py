@@ -12,20 +12,16 @@
 from __future__ import annotations
 
 import os
-import re
-from urllib.parse import urlsplit
 
 import pytest
-import requests
-import responses
 from django.db import connection
-from django.test import Client
 from rest_framework.test import APIClient
 
+from apps.wechat.sandbox import inprocess
 from tests.accounts.factories import UserFactory
 from tests.helpers import bearer_client, token_client
 
-SANDBOX_ORIGIN = "http://testserver"
+SANDBOX_ORIGIN = inprocess.ORIGIN
 
 pytest_plugins = ["tests.browser_fixtures"]
 
@@ -88,36 +84,11 @@ def celery_eager():
     app.conf.task_always_eager = False
 
 
-def _forward(django_client: Client):
-    def callback(request):
-        parts = urlsplit(request.url)
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in {"content-length", "host"}}
-        content_type = headers.pop("Content-Type", headers.pop("content-type", "application/octet-stream"))
-        body = request.body or b""
-        if isinstance(body, str):
-            body = body.encode()
-        response = django_client.generic(
-            request.method, path, data=body, content_type=content_type, headers=headers
-        )
-        if response.get("X-Sandbox-Fault") == "timeout":
-            # The sandbox did the work but the answer never arrives: what a timeout is to a client.
-            raise requests.exceptions.ReadTimeout(f"sandbox fault: timeout on {path}")
-        return response.status_code, dict(response.items()), response.content
-
-    return callback
-
-
 @pytest.fixture
 def wechat_sandbox(settings):
     settings.PUBLIC_BASE_URL = SANDBOX_ORIGIN
     settings.WECHAT_SANDBOX_BASE_URL = f"{SANDBOX_ORIGIN}/wechat-sandbox"
-    django_client = Client()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-            mock.add_callback(
-                method, re.compile(rf"{re.escape(SANDBOX_ORIGIN)}/.*"), callback=_forward(django_client)
-            )
+    with inprocess.routed() as mock:
         yield mock
 
 

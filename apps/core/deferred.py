@@ -35,13 +35,17 @@ def max_delay() -> timedelta:
 
 def send(task, *args, countdown: float | None = None, eta: datetime | None = None) -> bool:
     """Send `task(*args)` now; False (logged) when the broker refused or the delay is too long."""
-    if eta is not None:
-        countdown = (eta - timezone.now()).total_seconds()
-    if countdown is not None and countdown > max_delay().total_seconds():
-        logger.info("%s%r is due in %ds: left to its beat sweeper", task.name, args, countdown)
+    delay = (eta - timezone.now()).total_seconds() if eta is not None else countdown
+    if delay is not None and delay > max_delay().total_seconds():
+        logger.info("%s%r is due in %ds: left to its beat sweeper", task.name, args, delay)
         return False
     try:
-        task.apply_async(args, countdown=max(0, countdown) if countdown is not None else None)
+        if eta is not None:
+            task.apply_async(args, eta=eta)
+        elif countdown is not None:
+            task.apply_async(args, countdown=max(0, countdown))
+        else:
+            task.apply_async(args)
     except Exception:  # broker down or misconfigured: the sweeper finds the work by its state
         logger.exception("could not send %s%r; its sweeper will pick it up", task.name, args)
         return False

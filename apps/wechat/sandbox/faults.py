@@ -36,7 +36,7 @@ _QUEUE = "wechat-sandbox:faults:queue"
 _CHAOS = "wechat-sandbox:faults:chaos"
 _SEQ = "wechat-sandbox:faults:seq"
 _INJECTED = "wechat-sandbox:faults:injected"
-TTL = 30 * 24 * 3600
+TTL = 400 * 24 * 3600
 _lock = threading.RLock()
 
 FAULTS = frozenset(

@@ -53,7 +53,7 @@ from .keys import sandbox_keys
 logger = logging.getLogger(__name__)
 
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
-STATE_TTL = 30 * 24 * 3600
+STATE_TTL = 400 * 24 * 3600  # WeChat keeps a year of history; so do bills and queries here
 MAX_CLOCK_SKEW = 300
 _TX = "wechat-sandbox:pay:tx:{}"
 _PREPAY = "wechat-sandbox:pay:prepay:{}"
