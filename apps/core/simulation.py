@@ -217,7 +217,7 @@ class Simulation:
         if client is None:
             return
         action = self.rng.random()
-        if action < 0.3:
+        if action < 0.3 and len(self.share_codes) < 4:  # a poster takes seconds to render: a few links
             from apps.groupbuys.models import Campaign
             from apps.shop.models import Product
 
