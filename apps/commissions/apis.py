@@ -1,4 +1,4 @@
-"""The KOC money endpoints of API.md and WeChat Pay's transfer notification: thin views."""
+"""The KOC money endpoints of docs/api.md and WeChat Pay's transfer notification: thin views."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The red line (DOMAIN.md, 禁止传销条例 art. 7): checks run when a rule set is saved or activated.
+"""The red line (docs/domain.md, 禁止传销条例 art. 7): checks run when a rule set is saved or activated.
 
 Each violation has its own code and a message an operator can act on:
 

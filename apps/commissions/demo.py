@@ -1,4 +1,4 @@
-"""The demo commission plan of API.md: direct sale 10% to the attributed KOC, 3% to its parent."""
+"""The demo commission plan of docs/api.md: direct sale 10% to the attributed KOC, 3% to its parent."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Everything the engine reads from the KOC app and the shop: the one module that imports them.
 
-The engine is a separate system (DOMAIN.md: 独立的分销系统): it learns about orders only from the
+The engine is a separate system (docs/domain.md: 独立的分销系统): it learns about orders only from the
 shop's events and reads the team tree and the catalogue through the small functions below, each
 answering plain values or the engine's own dataclasses. Changing either app means changing only
 this file.

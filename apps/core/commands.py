@@ -1,4 +1,4 @@
-"""Helpers shared by the periodic management commands (API.md: each takes `--now ISO`)."""
+"""Helpers shared by the periodic management commands (docs/api.md: each takes `--now ISO`)."""
 
 from __future__ import annotations
 

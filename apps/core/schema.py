@@ -68,7 +68,7 @@ _paginated_cache: dict[str, object] = {}
 
 
 def paginated(serializer_class, *, name: str | None = None):
-    """The list envelope of API.md around `serializer_class`: {count, next, previous, results}."""
+    """The list envelope of docs/api.md around `serializer_class`: {count, next, previous, results}."""
     component = (
         name or f"Paginated{serializer_class.__qualname__.replace('.', '').replace('Serializer', '')}List"
     )

@@ -1,4 +1,4 @@
-"""The group-buy endpoints of API.md ("Group buys"), plus the subscribe-message quota the
+"""The group-buy endpoints of docs/api.md ("Group buys"), plus the subscribe-message quota the
 mini-program reports after `wx.requestSubscribeMessage`. Thin: parse, call, render."""
 
 from __future__ import annotations

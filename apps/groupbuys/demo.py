@@ -1,4 +1,4 @@
-"""The demo campaign of API.md: 明前龙井 250g, 3-person groups at 6900 fen, 24 hours, 2 per user.
+"""The demo campaign of docs/api.md: 明前龙井 250g, 3-person groups at 6900 fen, 24 hours, 2 per user.
 
 Runs after the shop's seed (which makes the product). Idempotent: a second run finds the campaign
 and changes nothing.

@@ -1,4 +1,4 @@
-"""The group-buy error codes (API.md names the ones the mini-program switches on)."""
+"""The group-buy error codes (docs/api.md names the ones the mini-program switches on)."""
 
 from apps.core.errors import ApplicationError
 

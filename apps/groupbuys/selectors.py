@@ -16,7 +16,7 @@ OPEN_GROUPS_SHOWN = 10
 
 
 def _shown_members() -> Prefetch:
-    """What a group shows of its members: the paid ones only, leader first (API.md, DOMAIN.md: a
+    """What a group shows of its members: the paid ones only, leader first (docs/api.md, docs/domain.md: a
     refunded or unpaid member never makes a group look fuller than it is)."""
     return Prefetch(
         "members",

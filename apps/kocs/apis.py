@@ -1,4 +1,4 @@
-"""The KOC endpoints of API.md: thin views that parse, call a service or selector, and render."""
+"""The KOC endpoints of docs/api.md: thin views that parse, call a service or selector, and render."""
 
 from __future__ import annotations
 

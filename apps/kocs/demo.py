@@ -1,4 +1,4 @@
-"""Demo team of API.md: 华东分公司 -> 杭州机构 -> Lily (团长, LILY2026) -> Mia (KOC, MIA2026), and tiers.
+"""Demo team of docs/api.md: 华东分公司 -> 杭州机构 -> Lily (团长, LILY2026) -> Mia (KOC, MIA2026), and tiers.
 
 The KOCs' users are the sandbox openids, so the sandbox login codes `koc-lily` and `koc-mia` log in
 as them; a user who already logged in is attached to, not duplicated. Idempotent: a second run

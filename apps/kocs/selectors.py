@@ -391,7 +391,7 @@ def invitations_for(*, koc: Koc, status: str | None = None) -> QuerySet[BrandInv
     return qs.order_by("-created_at", "-id")
 
 
-# Brand affinity: a transparent, integer score. Preference first, money second (DOMAIN.md): what a
+# Brand affinity: a transparent, integer score. Preference first, money second (docs/domain.md): what a
 # KOC buys of the brand with its own money and the categories it says it likes weigh more than
 # what it sold of the brand.
 AFFINITY_POINTS_PER_10_YUAN_BOUGHT = 3

@@ -1,4 +1,4 @@
-"""The share-link endpoints of API.md: thin views that parse, call a service or selector, and render."""
+"""The share-link endpoints of docs/api.md: thin views that parse, call a service or selector, and render."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The shop's HTTP API (API.md: Catalogue, Orders and payment, Operators). Thin: parse, call, render."""
+"""The shop's HTTP API (docs/api.md: Catalogue, Orders and payment, Operators). Thin: parse, call, render."""
 
 from __future__ import annotations
 
@@ -319,7 +319,7 @@ class OrderListApi(APIView):
     class InputSerializer(serializers.Serializer):
         class ItemSerializer(serializers.Serializer):
             sku_id = id_field()
-            # Bounds are the service's (400 invalid_quantity, API.md), not the serializer's.
+            # Bounds are the service's (400 invalid_quantity, docs/api.md), not the serializer's.
             quantity = serializers.IntegerField()
 
         items = ItemSerializer(many=True, allow_empty=False, max_length=50)

@@ -1,4 +1,4 @@
-"""Demo catalogue of API.md: 山野茶 Shanye Tea, 明前龙井 250g (9900 fen, stock 1000), with a real picture.
+"""Demo catalogue (docs/api.md): 山野茶 Shanye Tea, 明前龙井 250g (9900 fen, stock 1000), with a real picture.
 
 The picture is drawn here with Pillow (a tea-green gradient with a leaf): no download, and it goes
 through the same upload service as an operator's picture, variants and share cover included.

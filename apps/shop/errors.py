@@ -1,4 +1,4 @@
-"""The shop's error codes (API.md names the ones clients switch on)."""
+"""The shop's error codes (docs/api.md names the ones clients switch on)."""
 
 from apps.core.errors import ApplicationError, InvalidInput, NotFound
 

@@ -147,7 +147,7 @@ SIMPLE_JWT = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "KOC storefront mini-program API",
-    "DESCRIPTION": "The contract of ../shared/API.md: shoppers, KOCs and operators.",
+    "DESCRIPTION": "The API of the KOC storefront mini-program (docs/api.md): shoppers, KOCs and operators.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
@@ -189,7 +189,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# The periodic commands of API.md. Each task calls the same service as its management command and is
+# The periodic commands of docs/api.md. Each task calls the same service as its management command and is
 # safe to run twice; the intervals are the longest delay a missed per-object task can add.
 CELERY_BEAT_SCHEDULE = {
     "redeliver-events": {"task": "core.redeliver_events", "schedule": 60.0},
@@ -208,7 +208,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# --- Business settings (API.md) -----------------------------------------------------------------
+# --- Business settings (docs/api.md) -----------------------------------------------------------------
 SHOP_PAYMENT_TIMEOUT_MINUTES = env.int("SHOP_PAYMENT_TIMEOUT_MINUTES", default=30)
 SHOP_AUTO_CONFIRM_DAYS = env.int("SHOP_AUTO_CONFIRM_DAYS", default=10)
 COMMISSION_FREEZE_DAYS = env.int("COMMISSION_FREEZE_DAYS", default=7)

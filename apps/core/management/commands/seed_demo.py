@@ -6,7 +6,7 @@ from apps.core.seeding import seeders
 
 class Command(BaseCommand):
     help = (
-        "Create the demo data of API.md (idempotent: running it again changes nothing); "
+        "Create the demo data of docs/api.md (idempotent: running it again changes nothing); "
         "--scale N adds a large data set on top (thousands of KOCs, tens of thousands of orders)."
     )
 
