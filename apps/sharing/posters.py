@@ -53,9 +53,12 @@ TITLE_BOX = (
     IMAGE_BOX[3] + 30 + TITLE_MAX_LINES * TITLE_LINE_HEIGHT,
 )
 
+# The headline price: the price the shopper pays through this share (a group buy's group price).
 PRICE_BOX = (CONTENT_LEFT, TITLE_BOX[3] + 14, CONTENT_RIGHT, TITLE_BOX[3] + 14 + 80)
-GROUP_BOX = (CONTENT_LEFT, PRICE_BOX[3] + 4, CONTENT_RIGHT, PRICE_BOX[3] + 4 + 48)
-DIVIDER_Y = GROUP_BOX[3] + 24
+# Under it, for a group buy only, the solo price struck through: what the group saves is the pitch.
+SOLO_BOX = (CONTENT_LEFT, PRICE_BOX[3] + 4, CONTENT_RIGHT, PRICE_BOX[3] + 4 + 48)
+SOLO_SIZE = 30
+DIVIDER_Y = SOLO_BOX[3] + 24
 
 # The mini-program code: a fixed square at the bottom right of the card, caption underneath.
 QR_SIZE = 200
@@ -85,8 +88,10 @@ def render_poster(
 
     `product_image` is any image Pillow reads (None or unreadable: a neutral placeholder, since a
     poster without a photo still sells); `qr_png` is the mini-program code from
-    `wechat.client.get_wxa_code_unlimited` and must be readable. `group_price_fen` adds a line
-    "3人团 ¥69.00" (with `group_size`) or "拼团价 ¥69.00" (without).
+    `wechat.client.get_wxa_code_unlimited` and must be readable. With `group_price_fen` the
+    headline is the group price behind a "3人团" tag (with `group_size`) or "拼团价" (without), and
+    the solo price `price_fen` follows, smaller, grey and struck through: a group buy sells the group
+    price, and a headline at the solo price read as if the group saved nothing.
     """
     poster = Image.new("RGB", POSTER_SIZE, BACKGROUND)
     _draw_card(poster)
@@ -99,9 +104,11 @@ def render_poster(
         top = TITLE_BOX[1] + number * TITLE_LINE_HEIGHT
         draw.text((TITLE_BOX[0], top + TITLE_LINE_HEIGHT / 2), line, font=title_font, fill=INK, anchor="lm")
 
-    _draw_price(draw, price_fen)
-    if group_price_fen is not None:
-        _draw_group_price(draw, group_price_fen, group_size)
+    if group_price_fen is None:
+        _draw_price(draw, price_fen, left=PRICE_BOX[0])
+    else:
+        _draw_price(draw, group_price_fen, left=_draw_group_tag(draw, group_size))
+        _draw_solo_price(draw, price_fen)
 
     draw.line([(CONTENT_LEFT, DIVIDER_Y), (CONTENT_RIGHT, DIVIDER_Y)], fill=HAIRLINE, width=2)
     _draw_sharer(poster, draw, sharer_name)
@@ -208,28 +215,44 @@ def _paste_product_image(poster: Image.Image, product_image: bytes | None) -> No
     poster.paste(photo, IMAGE_BOX[:2], mask)
 
 
-def _draw_price(draw: ImageDraw.ImageDraw, price_fen: int) -> None:
+def _draw_price(draw: ImageDraw.ImageDraw, price_fen: int, *, left: float) -> None:
     whole, _, cents = yuan(price_fen).partition(".")
     baseline = PRICE_BOX[3] - 14
-    x = PRICE_BOX[0]
+    x = left
     for text, size in (("¥", 36), (whole, 68), (f".{cents}", 36)):
         font = cjk_font(size, bold=True)
         draw.text((x, baseline), text, font=font, fill=RED, anchor="ls")
         x += font.getlength(text) + (4 if text == "¥" else 0)
 
 
-def _draw_group_price(draw: ImageDraw.ImageDraw, group_price_fen: int, group_size: int | None) -> None:
+def _draw_group_tag(draw: ImageDraw.ImageDraw, group_size: int | None) -> float:
+    """The red "3人团" pill at the start of the headline; answers where the price starts."""
     label = f"{group_size}人团" if group_size else "拼团价"
-    label_font = cjk_font(24, bold=True)
+    label_font = cjk_font(26, bold=True)
     pad = 14
-    left, top, bottom = GROUP_BOX[0], GROUP_BOX[1] + 4, GROUP_BOX[3] - 4
+    bottom = PRICE_BOX[3] - 16
+    top = bottom - 44
+    left = PRICE_BOX[0]
     right = left + label_font.getlength(label) + 2 * pad
     draw.rounded_rectangle((left, top, right, bottom), radius=(bottom - top) // 2, fill=RED)
-    middle = (top + bottom) / 2
-    draw.text(((left + right) / 2, middle), label, font=label_font, fill=CARD, anchor="mm")
-    draw.text(
-        (right + 14, middle), f"¥{yuan(group_price_fen)}", font=cjk_font(32, bold=True), fill=RED, anchor="lm"
-    )
+    draw.text(((left + right) / 2, (top + bottom) / 2), label, font=label_font, fill=CARD, anchor="mm")
+    return right + 16
+
+
+def solo_price_span(price_fen: int) -> tuple[float, float]:
+    """Where, left to right, the struck-through "¥99.00" of the solo line is drawn (for tests)."""
+    label_width = cjk_font(SOLO_SIZE).getlength("单买价 ")
+    start = SOLO_BOX[0] + label_width
+    return start, start + cjk_font(SOLO_SIZE).getlength(f"¥{yuan(price_fen)}")
+
+
+def _draw_solo_price(draw: ImageDraw.ImageDraw, price_fen: int) -> None:
+    font = cjk_font(SOLO_SIZE)
+    middle = (SOLO_BOX[1] + SOLO_BOX[3]) / 2
+    draw.text((SOLO_BOX[0], middle), "单买价 ", font=font, fill=MUTED, anchor="lm")
+    start, end = solo_price_span(price_fen)
+    draw.text((start, middle), f"¥{yuan(price_fen)}", font=font, fill=MUTED, anchor="lm")
+    draw.line([(start - 2, middle), (end + 2, middle)], fill=MUTED, width=3)
 
 
 def _draw_sharer(poster: Image.Image, draw: ImageDraw.ImageDraw, sharer_name: str) -> None:

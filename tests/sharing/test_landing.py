@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 from PIL import Image
 
 from apps.sharing.models import ShareLink, ShareVisit
+from tests.groupbuys.factories import CampaignFactory
 from tests.sharing.factories import make_koc_user, make_link, make_product
 
 URLLINK_CALL = "/wechat-sandbox/wxa/generate_urllink"
@@ -61,6 +63,52 @@ def test_the_page_shows_the_product_the_price_the_sharer_and_the_open_button(cli
     assert "小红 推荐" in page
     assert f'href="{sandbox_url_link(wechat_sandbox)}"' in page
     assert link.image_url and f'src="{link.image_url}"' in page
+
+
+def _element(page: str, element_id: str) -> str:
+    """The inner HTML of the element with that id (the landing page nests no element in itself)."""
+    match = re.search(rf'<(\w+)[^>]*\bid="{element_id}"[^>]*>(.*?)</\1>', page, re.DOTALL)
+    assert match, f"no #{element_id}"
+    return match.group(2)
+
+
+def _text(fragment: str) -> str:
+    return re.sub(r"<[^>]+>", "", fragment).strip()
+
+
+@pytest.mark.django_db
+def test_a_group_buys_page_headlines_the_group_price_with_the_solo_price_struck_through(
+    client, wechat_sandbox
+):
+    # given: the demo's group buy, 3 people at 69.00 where one alone pays 99.00
+    campaign = CampaignFactory(group_price_fen=6900, group_size=3, sku__price_fen=9900)
+    link = make_link(sharer=make_koc_user(nickname="小红"), target="group_buy", target_id=campaign.pk)
+
+    # when
+    page = client.get(f"/s/{link.code}").content.decode()
+
+    # then the headline price is the group's, behind its tag, and the solo price is struck through
+    headline = _element(page, "price")
+    assert _text(headline) == "3人团¥69.00"
+    assert '<span class="amount">69.00</span>' in headline
+    solo = _element(page, "solo-price")
+    assert _text(solo) == "单买价 ¥99.00"
+    assert re.findall(r"<s>(.*?)</s>", solo) == ["¥99.00"]
+    assert '<meta property="og:description" content="小红 推荐 · 3人团 ¥69.00（单买 ¥99.00）">' in page
+
+
+@pytest.mark.django_db
+def test_a_products_page_shows_one_price_and_nothing_struck_through(client, wechat_sandbox):
+    # given
+    link = make_link(sharer=make_koc_user(), product=make_product(price_fen=9900))
+
+    # when
+    page = client.get(f"/s/{link.code}").content.decode()
+
+    # then
+    assert _text(_element(page, "price")) == "¥99.00"
+    assert 'id="solo-price"' not in page
+    assert "<s>" not in page
 
 
 @pytest.mark.django_db
@@ -194,6 +242,31 @@ def test_the_landing_page_in_a_phone_browser(live_server, browser_page, screensh
     path = screenshot("share-landing")
     with Image.open(path) as shot:
         assert shot.size == (390 * 2, 844 * 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_group_buys_landing_page_in_a_phone_browser(
+    live_server, browser_page, screenshot, wechat_sandbox, settings
+):
+    # given
+    settings.PUBLIC_BASE_URL = live_server.url
+    campaign = CampaignFactory(group_price_fen=6900, group_size=3, sku__price_fen=9900)
+    link = make_link(sharer=make_koc_user(nickname="小红"), target="group_buy", target_id=campaign.pk)
+
+    # when
+    browser_page.goto(f"{live_server.url}/s/{link.code}")
+
+    # then the group price is the big red headline and the solo price is drawn smaller and struck through
+    headline = browser_page.locator("#price .amount")
+    solo = browser_page.locator("#solo-price s")
+    assert headline.inner_text() == "69.00"
+    assert solo.inner_text() == "¥99.00"
+    assert solo.evaluate("e => getComputedStyle(e).textDecorationLine") == "line-through"
+    assert headline.evaluate("e => getComputedStyle(e).color") == "rgb(226, 35, 26)"
+    headline_size = headline.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    solo_size = solo.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert headline_size >= 2 * solo_size
+    screenshot("share-landing-group-buy")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,18 +9,19 @@ from apps.sharing.fonts import cjk_font
 from apps.sharing.posters import (
     CARD_BOX,
     ELLIPSIS,
-    GROUP_BOX,
     IMAGE_BOX,
     POSTER_SIZE,
     PRICE_BOX,
     QR_BOX,
     RED,
     SHARER_BOX,
+    SOLO_BOX,
     TITLE_BOX,
     TITLE_MAX_LINES,
     TITLE_SIZE,
     render_poster,
     share_cover,
+    solo_price_span,
     wrap_text,
 )
 from apps.wechat.sandbox.miniprogram import qr_png
@@ -176,19 +177,53 @@ def test_latin_words_stay_whole_and_punctuation_never_opens_a_line():
     assert punctuated == ["好" * (fits - 1), "好，好好好"]
 
 
-def test_the_price_is_in_red_and_the_group_price_line_is_optional():
+def _longest_dark_run(image: Image.Image) -> tuple[int, int]:
+    """(length, row) of the longest run of consecutive non-white pixels on any row of `image`."""
+    grey = image.convert("L")
+    best = (0, 0)
+    for y in range(grey.height):
+        run = 0
+        for x in range(grey.width):
+            run = run + 1 if grey.getpixel((x, y)) < 200 else 0
+            best = max(best, (run, y))
+    return best
+
+
+def test_the_price_is_in_red_and_a_solo_poster_has_no_struck_price():
     # when
     plain = _poster(price_fen=9900)
     cheaper = _poster(price_fen=6900)
-    grouped = _poster(price_fen=9900, group_price_fen=6900, group_size=3)
-    group_without_size = _poster(price_fen=9900, group_price_fen=6900)
 
     # then
     assert _red_pixels(plain.crop(PRICE_BOX)) > 1500
     assert _differs(plain.crop(PRICE_BOX), cheaper.crop(PRICE_BOX))
-    assert _red_pixels(plain.crop(GROUP_BOX)) == 0
-    assert _red_pixels(grouped.crop(GROUP_BOX)) > 1500
-    assert _differs(grouped.crop(GROUP_BOX), group_without_size.crop(GROUP_BOX))
+    assert _is_blank_white(plain.crop(SOLO_BOX))
+
+
+def test_a_group_buy_poster_headlines_the_group_price_and_strikes_the_solo_price_through():
+    # when: the same group buy, then with another solo price, then with another group price
+    grouped = _poster(price_fen=9900, group_price_fen=6900, group_size=3)
+    dearer_solo = _poster(price_fen=12900, group_price_fen=6900, group_size=3)
+    cheaper_group = _poster(price_fen=9900, group_price_fen=5900, group_size=3)
+    without_size = _poster(price_fen=9900, group_price_fen=6900)
+
+    # then the headline is the group price: it changes with the group price, never with the solo one
+    headline = grouped.crop(PRICE_BOX)
+    assert _red_pixels(headline) > 1500
+    assert not _differs(headline, dearer_solo.crop(PRICE_BOX))
+    assert _differs(headline, cheaper_group.crop(PRICE_BOX))
+    assert _differs(headline, without_size.crop(PRICE_BOX))  # "3人团" tag versus "拼团价"
+    # and the solo price sits below it, grey, not red, changing only with the solo price
+    solo = grouped.crop(SOLO_BOX)
+    assert _red_pixels(solo) == 0
+    assert _differs(solo, dearer_solo.crop(SOLO_BOX))
+    assert not _differs(solo, cheaper_group.crop(SOLO_BOX))
+    # and a line runs across the whole solo amount: glyphs alone never make a row that long
+    start, end = solo_price_span(9900)
+    run, row = _longest_dark_run(solo)
+    assert run >= end - start
+    assert 0.3 < row / solo.height < 0.7
+    assert _longest_dark_run(_poster(price_fen=9900).crop(SOLO_BOX))[0] == 0
 
 
 def test_the_sharer_name_is_drawn_and_a_long_one_stays_left_of_the_code():
