@@ -5,7 +5,6 @@ withdrawal changelists, and the dry run."""
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
@@ -21,8 +20,7 @@ from django.utils import timezone
 
 from apps.core import audit
 from apps.core.errors import ApplicationError
-from apps.core.exports import ExportMixin, csv_stream, xlsx_response
-from apps.core.money import yuan
+from apps.core.exports import ExportMixin, Yuan, csv_stream, money, xlsx_response
 
 from . import compliance, selectors
 from .models import (
@@ -43,9 +41,9 @@ from .services import withdrawals as withdrawal_services
 from .services.dry_run import dry_run, koc_labels
 
 
-def _yuan(fen) -> Decimal:
-    """Fen as a yuan amount: written "99.00" in a CSV and a number in Excel."""
-    return Decimal(yuan(fen or 0))
+def _yuan(fen) -> Yuan | str:
+    """Fen as a yuan amount: written "99.00" in a CSV and a number in yuan in Excel."""
+    return money(fen or 0)
 
 
 def with_koc_name(queryset):

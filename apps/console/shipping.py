@@ -1,5 +1,8 @@
 """Ship many orders at once from a CSV file (批量发货): `order_no,carrier,tracking_no`, one order a row.
 
+The header may also be the order export's own Chinese one (订单号, 快递公司, 快递单号, other columns
+ignored): operators export the paid orders, fill in the parcels and upload the same file.
+
 Every row is checked before anything ships (a file with a typo ships nothing by surprise: the
 operator sees a report of every row first, or ships the good rows and gets the bad ones back).
 Rows that pass are shipped one by one through the shop's own `order_ship`, each in its own
@@ -29,13 +32,21 @@ MAX_BYTES = 1024 * 1024  # 1 MB: ~20,000 rows, far more than a day's parcels
 MAX_ROWS = 5000
 COLUMNS = ("order_no", "carrier", "tracking_no")
 FIELD_LABELS = {"order_no": "订单号", "carrier": "快递公司", "tracking_no": "运单号"}
+# What each column may be called: the English names, or the headers of the orders' own export.
+HEADER_NAMES = {
+    "order_no": ("order_no", "订单号"),
+    "carrier": ("carrier", "快递公司"),
+    "tracking_no": ("tracking_no", "快递单号", "运单号"),
+}
 
 OK, SHIPPED, ERROR = "ok", "shipped", "error"
 
 
 class ShipUploadForm(forms.Form):
     file = forms.FileField(
-        label="CSV 文件", help_text="UTF-8（可带 BOM），首行表头：order_no,carrier,tracking_no"
+        label="CSV 文件",
+        help_text="UTF-8（可带 BOM），首行表头：order_no,carrier,tracking_no，"
+        "或订单导出的表头（订单号、快递公司、快递单号）",
     )
     check_only = forms.BooleanField(label="只检查，不发货", required=False)
 
@@ -70,10 +81,16 @@ def parse(data: bytes) -> list[Row]:
         header = [h.strip().lower() for h in next(reader, [])]
     except csv.Error as exc:
         raise UploadError(f"无法解析 CSV：{exc}") from exc
-    missing = [c for c in COLUMNS if c not in header]
+    index = {}
+    for column, names in HEADER_NAMES.items():
+        found = [header.index(name) for name in names if name in header]
+        if found:
+            index[column] = found[0]
+    missing = [f"{c}（{FIELD_LABELS[c]}）" for c in COLUMNS if c not in index]
     if missing:
-        raise UploadError(f"表头缺少列：{', '.join(missing)}（首行应为 {','.join(COLUMNS)}）")
-    index = {c: header.index(c) for c in COLUMNS}
+        raise UploadError(
+            f"表头缺少列：{', '.join(missing)}（首行应为 {','.join(COLUMNS)}，或订单导出的表头）"
+        )
     rows: list[Row] = []
     try:
         for values in reader:

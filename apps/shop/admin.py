@@ -26,7 +26,7 @@ from apps.console.permissions import (
 )
 from apps.core import audit
 from apps.core.errors import ApplicationError
-from apps.core.exports import ExportMixin
+from apps.core.exports import ExportMixin, money
 from apps.core.money import yuan
 
 from . import images, services
@@ -258,9 +258,9 @@ class OrderAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
         ("状态", "get_status_display"),
         ("类型", "kind"),
         ("买家 ID", "buyer_id"),
-        ("金额（元）", lambda o: yuan(o.total_fen)),
-        ("已付（元）", lambda o: yuan(o.paid_fen)),
-        ("已退（元）", lambda o: yuan(o.refunded_fen)),
+        ("金额（元）", lambda o: money(o.total_fen)),
+        ("已付（元）", lambda o: money(o.paid_fen)),
+        ("已退（元）", lambda o: money(o.refunded_fen)),
         ("商品", _order_items),
         ("收货人", lambda o: (o.address or {}).get("name", "")),
         ("收货电话", "receiver_phone"),

@@ -1,5 +1,7 @@
 """Batch shipping from a CSV upload: good rows ship, bad rows are reported exactly, files are checked."""
 
+import csv
+import io
 import re
 
 import pytest
@@ -121,11 +123,42 @@ def test_uploading_the_same_file_again_reports_already_shipped(clerk, orders):
     assert (a.status, a.tracking_no) == ("shipped", "SF100")
 
 
+def test_the_order_exports_own_csv_with_its_chinese_headers_ships_once_filled_in(clerk, orders):
+    # given: the clerk exports the paid orders and fills in the parcels of a and b, leaving the held one
+    a, b, held = orders["a"], orders["b"], orders["held"]
+    exported = b"".join(clerk.get("/admin/shop/order/export.csv?status__exact=paid").streaming_content)
+    table = list(csv.reader(io.StringIO(exported.decode("utf-8-sig"))))
+    header = table[0]
+    assert {"订单号", "快递公司", "快递单号"} <= set(header)
+    carrier, tracking = header.index("快递公司"), header.index("快递单号")
+    parcels = {a.no: ("顺丰速运", "SF100"), b.no: ("中通快递", "ZT200")}
+    for row in table[1:]:
+        row[carrier], row[tracking] = parcels.get(row[header.index("订单号")], ("", ""))
+    out = io.StringIO()
+    csv.writer(out).writerows(table)
+
+    # when the same file is uploaded
+    response = _upload(clerk, "\ufeff" + out.getvalue())
+
+    # then a and b shipped with their parcels, the unfilled row is reported and stays paid
+    assert response.status_code == 200
+    a.refresh_from_db(), b.refresh_from_db(), held.refresh_from_db()
+    assert (a.status, a.carrier, a.tracking_no) == ("shipped", "顺丰速运", "SF100")
+    assert (b.status, b.carrier, b.tracking_no) == ("shipped", "中通快递", "ZT200")
+    assert held.status == "paid"
+    assert sorted(result for _line, _no, result in _report(response)) == [
+        "已发货",
+        "已发货",
+        "缺少快递公司、运单号",
+    ]
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
         (b"PK\x03\x04\x00\x00binary xlsx", "这不是 CSV 文本文件"),
-        ("订单号,快递\n1,2\n".encode(), "表头缺少列：order_no, carrier, tracking_no"),
+        ("订单号,快递\n1,2\n".encode(), "表头缺少列：carrier（快递公司）, tracking_no（运单号）"),
+        ("no,快递公司,快递单号\n1,2,3\n".encode(), "表头缺少列：order_no（订单号）（"),
         ("order_no,carrier,tracking_no\n".encode("gbk"), "文件中没有数据行"),
         ("order_no,carrier,tracking_no\n顺丰,顺丰,1\n".encode("gbk"), "文件不是 UTF-8 编码"),
         (b"order_no,carrier,tracking_no\n" + b"X,Y,Z\n" * 200_000, "文件过大"),

@@ -91,3 +91,65 @@ def test_progress_redraws_one_line_on_a_terminal():
 
     assert out.getvalue().count("\r") == 4
     assert out.getvalue().endswith("\n")
+
+
+@pytest.mark.django_db
+def test_the_orders_excel_has_numeric_money_date_cells_a_frozen_filtered_header_and_widths(
+    admin_client_logged_in,
+):
+    # given a paid order of 2 × 99.00 yuan
+    from django.utils import timezone
+
+    from tests.shop.factories import SkuFactory, make_paid_order
+
+    order = make_paid_order(sku=SkuFactory(price_fen=9900, stock=10), quantity=2)
+    order.refresh_from_db()
+
+    # when
+    response = admin_client_logged_in.get("/admin/shop/order/export.xlsx")
+
+    # then money is a number in yuan with a money format, times are date cells in local time
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    header = [cell.value for cell in sheet[1]]
+    row = {title: cell for title, cell in zip(header, sheet[2], strict=True)}
+    assert row["订单号"].value == order.no
+    assert row["金额（元）"].value == 198
+    assert row["金额（元）"].data_type == "n"
+    assert row["金额（元）"].number_format == "#,##0.00"
+    assert row["已付（元）"].value == 198 and row["已退（元）"].value == 0
+    assert row["下单时间"].is_date
+    assert row["下单时间"].value == timezone.localtime(order.created_at).replace(tzinfo=None, microsecond=0)
+    assert row["支付时间"].number_format == "yyyy-mm-dd hh:mm:ss"
+    # and the header is bold, frozen, filtered over every row, and every column wide enough for it
+    assert all(cell.font.bold for cell in sheet[1])
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(header)).column_letter}2"
+    for cell in sheet[1]:
+        width = sheet.column_dimensions[cell.column_letter].width
+        drawn = sum(2 if ord(character) > 0x2E80 else 1 for character in cell.value)
+        assert width >= drawn, cell.value
+    assert sheet.column_dimensions[row["下单时间"].column_letter].width >= 19
+
+
+def test_money_and_times_read_as_text_in_the_csv_and_as_typed_cells_in_excel():
+    from datetime import UTC, datetime
+
+    from apps.core.exports import Moment, Yuan, csv_stream, money, xlsx_response
+
+    # given
+    noon_utc = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
+    rows = [[money(123456789), Moment(noon_utc), "=HYPERLINK(1)", 7], [money(-1250), money(None), "", None]]
+
+    # when
+    text = "".join(csv_stream(["金额", "时间", "备注", "数"], rows))
+    sheet = load_workbook(
+        io.BytesIO(b"".join(xlsx_response("t", ["金额", "时间", "备注", "数"], rows)))
+    ).active
+
+    # then
+    assert text.splitlines()[1].startswith("1234567.89,2026-03-01T12:00:00+08:00,")
+    assert isinstance(rows[0][0], Yuan) and rows[1][0] == "-12.50"
+    assert [c.value for c in sheet[2]][:2] == [pytest.approx(1234567.89), datetime(2026, 3, 1, 12, 0)]
+    assert sheet["A3"].value == -12.5
+    assert sheet["C2"].value == "=HYPERLINK(1)" and sheet["C2"].data_type == "s"
+    assert sheet["D2"].value == 7
