@@ -21,7 +21,7 @@ from django.utils import timezone
 from apps.commissions.models import LedgerEntry
 from apps.console.permissions import brand_scope, order_ids_of, partnered_koc_ids
 from apps.core.charts import bar_chart, line_chart
-from apps.core.money import yuan
+from apps.core.money import yuan_grouped
 from apps.groupbuys.models import Group
 from apps.kocs.models import Koc
 from apps.shop.models import Order, OrderItem, Refund
@@ -32,6 +32,8 @@ class Window:
     label: str
     start: datetime
     end: datetime
+    # Set for a window that ends now (today): its figures are a partial day, read as such.
+    partial_until: str = ""
 
 
 def _day_start(moment: datetime) -> datetime:
@@ -49,7 +51,7 @@ def _totals(window: Window, brands: list[int] | None = None) -> dict:
             accrued_fen=Sum("amount_fen", filter=Q(kind=LedgerEntry.Kind.ACCRUAL), default=0),
             paid_out_fen=Sum("amount_fen", filter=Q(kind=LedgerEntry.Kind.PAYOUT), default=0),
         )
-        accrued, paid_out = yuan(ledger["accrued_fen"]), yuan(ledger["paid_out_fen"])
+        accrued, paid_out = yuan_grouped(ledger["accrued_fen"]), yuan_grouped(ledger["paid_out_fen"])
         groups_qs, kocs_qs = Group.objects.all(), Koc.objects.all()
     else:
         orders = OrderItem.objects.filter(
@@ -71,8 +73,9 @@ def _totals(window: Window, brands: list[int] | None = None) -> dict:
     ).count()
     return {
         "label": window.label,
+        "partial_until": window.partial_until,
         "gmv_fen": orders["gmv_fen"],
-        "gmv": yuan(orders["gmv_fen"]),
+        "gmv": yuan_grouped(orders["gmv_fen"]),
         "paid_orders": orders["paid_orders"],
         "accrued": accrued,
         "paid_out": paid_out,
@@ -206,8 +209,9 @@ def _queues(brands: list[int] | None = None) -> list[dict]:
 def build(*, now: datetime, user=None, days: int = 30) -> dict:
     today = _day_start(now)
     start = today - timedelta(days=days - 1)
+    until = timezone.localtime(now).strftime("%H:%M")
     windows = [
-        Window("今日", today, now + timedelta(seconds=1)),
+        Window("今日", today, now + timedelta(seconds=1), partial_until=until),
         Window(f"近 {days} 天", start, now + timedelta(seconds=1)),
     ]
     brands = brand_scope(user) if user is not None else None
@@ -224,9 +228,13 @@ def build(*, now: datetime, user=None, days: int = 30) -> dict:
                 [(d.strftime("%m-%d"), g / 100) for d, g, _ in daily],
                 title="GMV（元）",
                 fmt=lambda v: f"{v:,.0f}",
+                partial_note=f"今日截至 {until}",
             ),
             "orders": line_chart(
-                [(d.strftime("%m-%d"), n) for d, _, n in daily], title="支付订单数", color="#2563eb"
+                [(d.strftime("%m-%d"), n) for d, _, n in daily],
+                title="支付订单数",
+                color="#2563eb",
+                partial_note=f"今日截至 {until}",
             ),
             "kocs": line_chart(growth, title="KOC 团队规模", color="#7c3aed"),
             "top_kocs": bar_chart(

@@ -31,6 +31,13 @@ def yuan(amount_fen: int) -> str:
     return f"{sign}{whole}.{cents:02d}"
 
 
+def yuan_grouped(amount_fen: int) -> str:
+    """123456789 -> '1,234,567.89': yuan with thousands separators, for figures people scan."""
+    sign = "-" if amount_fen < 0 else ""
+    whole, cents = divmod(abs(int(amount_fen)), 100)
+    return f"{sign}{whole:,}.{cents:02d}"
+
+
 def floor_fen(amount: Decimal | int) -> int:
     """Round a Decimal amount of fen down to a whole fen: for ceilings that must never be exceeded
     (the commission cap of an order is floor(paid × cap%), so the parts can never pass the percent)."""

@@ -117,3 +117,66 @@ def test_an_admins_round_and_a_brand_operators_view(live_server, desktop_page):
     assert "明前龙井 250g" in products
     assert "十年花雕" not in products
     save_screenshot(page, "console-brand-operator-products", full_page=True)
+
+
+# WCAG's contrast ratio between an element's text colour (SVG fill, or CSS colour) and the first
+# opaque background behind it.
+CONTRAST = """(element) => {
+  const rgb = (text) => (text.match(/[\\d.]+/g) || []).map(Number);
+  const luminance = ([r, g, b]) => {
+    const channel = (v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    };
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  };
+  const style = getComputedStyle(element);
+  const ink = rgb(element instanceof SVGElement ? style.fill : style.color);
+  let node = element, background = [255, 255, 255];
+  while (node && node.nodeType === 1) {
+    const value = rgb(getComputedStyle(node).backgroundColor);
+    if (value.length === 3 || (value.length === 4 && value[3] > 0.5)) {
+      background = value.slice(0, 3);
+      break;
+    }
+    node = node.parentElement;
+  }
+  const [light, dark] = [luminance(ink), luminance(background)].sort((a, b) => b - a);
+  return {text: element.textContent, ink: ink.join(","), ratio: (light + 0.05) / (dark + 0.05)};
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["dark", "light"])
+@pytest.mark.django_db(transaction=True)
+def test_the_dashboard_is_legible_in_both_colour_schemes_and_uses_the_full_width(
+    live_server, browser_page, scheme
+):
+    # given: sales by two KOCs, so the bar charts have names and amounts to label
+    UserFactory(username="boss", is_staff=True, is_superuser=True, openid=None)
+    sku = SkuFactory(product__title="明前龙井 250g", price_fen=12_345_600, stock=50)
+    for quantity in (1, 2):
+        order = make_paid_order(sku=sku, quantity=quantity)
+        Order.objects.filter(pk=order.pk).update(attributed_koc_id=make_leader().pk)
+    context = browser_page.context.browser.new_context(viewport=DESKTOP, locale="zh-CN", color_scheme=scheme)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        # when
+        _log_in(page, live_server.url, "boss")
+
+        # then the admin is really in that scheme
+        dark = page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
+        assert dark is (scheme == "dark")
+        # and every label of the charts, the tiles and the totals contrasts with what is behind it
+        texts = page.locator("svg.chart text, .queue, .totals-card dt, .totals-card dd, .totals-card h2")
+        measured = [texts.nth(i).evaluate(CONTRAST) for i in range(texts.count())]
+        values = [m for m in measured if "¥" in m["text"] and "," in m["text"]]
+        assert len(values) >= 2  # the bar chart's amounts, with thousands separators
+        faint = [m for m in measured if m["ratio"] < 4.5]
+        assert faint == []
+        # and the console spans the window, not a column beside an empty sidebar
+        width = page.locator("#console").bounding_box()["width"]
+        assert width >= DESKTOP["width"] - 100
+        save_screenshot(page, f"console-dashboard-{scheme}", full_page=True)
+    finally:
+        context.close()

@@ -1,5 +1,6 @@
 """The console's front page: exact figures from known data, and the page itself for an admin."""
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from apps.groupbuys.models import Group
 from apps.kocs.models import Koc
 from apps.shop.models import Order
 from tests.accounts.factories import UserFactory
-from tests.commissions.factories import earn_available
+from tests.commissions.factories import demo_plan, earn_available
 from tests.groupbuys.factories import CampaignFactory
 from tests.kocs.factories import make_approved_koc
 from tests.shop.factories import SkuFactory, make_paid_order
@@ -43,7 +44,10 @@ def data(db):
             succeeded_at=when if status == "succeeded" else None,
             failed_at=when if status == "failed" else None,
         )
-    earn_available(make_approved_koc(), 990, when=now)  # an accrual of 990 recorded today
+    # An accrual of 990 recorded today. The plan first: activation never reaches into the past, so an
+    # order paid at `now` (taken above) would fall before a plan activated inside earn_available.
+    demo_plan()
+    earn_available(make_approved_koc(), 990, when=timezone.now())
     return {"now": now, "koc": koc}
 
 
@@ -95,3 +99,25 @@ def test_the_dashboard_is_the_admin_index(client, data):
 def test_the_dashboard_query_count_does_not_grow_with_data(django_assert_max_num_queries, data):
     with django_assert_max_num_queries(20):
         dashboard.build(now=data["now"])
+
+
+def test_amounts_have_thousands_separators_and_today_is_marked_partial(client, db):
+    # given an order of 1,234,567.89 yuan paid now
+    make_paid_order(sku=SkuFactory(price_fen=123_456_789, stock=5))
+    now = timezone.now()
+
+    # when
+    board = dashboard.build(now=now)
+
+    # then
+    today, month = board["totals"]
+    assert (today["gmv"], month["gmv"]) == ("1,234,567.89", "1,234,567.89")
+    until = timezone.localtime(now).strftime("%H:%M")
+    assert (today["partial_until"], month["partial_until"]) == (until, "")
+    for chart in ("gmv", "orders"):
+        assert ET.fromstring(board["charts"][chart]).get("data-partial") == f"今日截至 {until}"
+    # and the page says it
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True, openid=None))
+    page = client.get("/admin/").content.decode()
+    assert '<dd class="gmv">¥1,234,567.89</dd>' in page
+    assert re.search(r'<span class="partial">截至 \d\d:\d\d，今天尚未结束</span>', page)
