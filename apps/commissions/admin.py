@@ -4,13 +4,13 @@ withdrawal changelists, and the dry run."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from apps.core import audit
+from apps.core.confirm import Confirmation, confirmation_page, is_confirmed
 from apps.core.errors import ApplicationError
 from apps.core.exports import ExportMixin, Yuan, csv_stream, money, xlsx_response
 
@@ -39,6 +40,54 @@ from .models import (
 from .services import rules as rule_services
 from .services import withdrawals as withdrawal_services
 from .services.dry_run import dry_run, koc_labels
+
+
+def _when(moment) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}" if moment else "长期"
+
+
+def _activation_confirmation(queryset) -> Confirmation:
+    """Which set takes over from when, and which active set it replaces (read only: the activation
+    itself re-checks everything under its locks)."""
+    now = timezone.now()
+    effects, warnings, rows = [], [], []
+    for rule_set in queryset.order_by("effective_from", "version"):
+        if rule_set.status != RuleSet.Status.DRAFT:
+            warnings.append(f"「{rule_set.name}」v{rule_set.version} 不是草稿，不会启用")
+            continue
+        start = rule_set.effective_from or now
+        replaced = RuleSet.objects.filter(status=RuleSet.Status.ACTIVE).filter(
+            Q(effective_to__isnull=True) | Q(effective_to__gt=start)
+        )
+        if rule_set.effective_to is not None:
+            replaced = replaced.filter(effective_from__lt=rule_set.effective_to)
+        names = [f"「{other.name}」v{other.version}" for other in replaced.order_by("version")]
+        takes_over = (
+            f"，替换 {'、'.join(names)}（其生效期截止于 {_when(start)}）"
+            if names
+            else "（没有被替换的规则集）"
+        )
+        effects.append(f"「{rule_set.name}」v{rule_set.version} 将从 {_when(start)} 起生效{takes_over}")
+        if start < now - timedelta(minutes=1):
+            warnings.append(f"「{rule_set.name}」v{rule_set.version} 的生效时间已过，启用会被拒绝")
+        rows.append(
+            [
+                f"v{rule_set.version}",
+                rule_set.name,
+                str(rule_set.rules.count()),
+                _when(start),
+                _when(rule_set.effective_to),
+                "、".join(names) or "—",
+            ]
+        )
+    return Confirmation(
+        title="确认启用规则集",
+        button="确认启用（之后支付的订单按新规则集结算）",
+        effects=effects,
+        warnings=warnings,
+        headers=["版本", "名称", "规则数", "生效时间", "失效时间", "替换"],
+        rows=rows,
+    )
 
 
 def _yuan(fen) -> Yuan | str:
@@ -175,6 +224,10 @@ class RuleSetAdmin(admin.ModelAdmin):
 
     @admin.action(description="启用所选规则集（合规检查）")
     def activate(self, request, queryset):
+        if not is_confirmed(request):
+            return confirmation_page(
+                self, request, queryset, action="activate", confirmation=_activation_confirmation(queryset)
+            )
         for rule_set in queryset.order_by("effective_from", "version"):
             try:
                 rule_services.ruleset_activate(rule_set=rule_set)
@@ -187,6 +240,7 @@ class RuleSetAdmin(admin.ModelAdmin):
                     message=f"启用规则集 v{rule_set.version}（通过合规检查）",
                 )
                 messages.success(request, f"{rule_set.name} v{rule_set.version} 已启用")
+        return None
 
     @admin.action(description="复制为新版本草稿")
     def copy_as_new_version(self, request, queryset):

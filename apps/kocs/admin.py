@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from apps.console.permissions import BrandScopedAdminMixin, brand_scope, partnered_koc_ids
+from apps.core.confirm import Confirmation, confirmation_page, is_confirmed
 from apps.core.errors import ApplicationError
 from apps.core.exports import ExportMixin
 from apps.core.money import yuan
@@ -230,6 +231,34 @@ class MoveForm(ReasonForm):
 PERSONAL_FIELDS = {"real_name", "id_number"}  # shown masked to brand operators, never in clear
 
 
+def _approval(queryset) -> Confirmation:
+    """Who will be approved, and under whom each lands in the team (its inviter)."""
+    kocs = list(queryset.select_related("user", "sponsor", "sponsor__user").order_by("pk"))
+    pending = [k for k in kocs if k.status == Koc.Status.PENDING]
+    warnings = []
+    if len(pending) < len(kocs):
+        warnings.append(f"另有 {len(kocs) - len(pending)} 个不是“待审核”状态，不会通过")
+    return Confirmation(
+        title="确认通过 KOC 申请",
+        button=f"确认通过 {len(pending)} 个申请",
+        effects=[
+            f"将通过 {len(pending)} 个 KOC 申请：每人放到邀请人之下，成为其团队成员，可开始分享赚取佣金"
+        ],
+        warnings=warnings,
+        headers=["名称", "角色", "状态", "上级（邀请人）", "申请时间"],
+        rows=[
+            [
+                k.display_name,
+                k.get_role_display(),
+                k.get_status_display(),
+                k.sponsor.display_name if k.sponsor_id else "无（顶层）",
+                f"{timezone.localtime(k.applied_at):%Y-%m-%d %H:%M}" if k.applied_at else "",
+            ]
+            for k in kocs
+        ],
+    )
+
+
 @admin.register(Koc)
 class KocAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
     brand_fields = ()
@@ -422,7 +451,12 @@ class KocAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
 
     @admin.action(description="通过申请 (放到邀请人之下)", permissions=["change"])
     def approve(self, request, queryset):
+        if not is_confirmed(request):
+            return confirmation_page(
+                self, request, queryset, action="approve", confirmation=_approval(queryset)
+            )
         self._run(request, queryset, "已通过", lambda koc: services.koc_approve(koc=koc, by=request.user))
+        return None
 
     @admin.action(description="拒绝申请 (填写原因，申请人可见)", permissions=["change"])
     def reject(self, request, queryset):

@@ -25,9 +25,10 @@ from apps.console.permissions import (
     order_ids_of,
 )
 from apps.core import audit
+from apps.core.confirm import Confirmation, confirmation_page, is_confirmed
 from apps.core.errors import ApplicationError
 from apps.core.exports import ExportMixin, money
-from apps.core.money import yuan
+from apps.core.money import yuan, yuan_grouped
 
 from . import images, services
 from .errors import InvalidImage
@@ -421,7 +422,12 @@ class RefundAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="同意退款（提交微信支付）", permissions=["change"])
     def approve_refunds(self, request, queryset):
+        if not is_confirmed(request):
+            return confirmation_page(
+                self, request, queryset, action="approve_refunds", confirmation=_refund_confirmation(queryset)
+            )
         self._decide(request, queryset, services.refund_approve, "已同意")
+        return None
 
     @admin.action(description="拒绝退款", permissions=["change"])
     def reject_refunds(self, request, queryset):
@@ -430,6 +436,28 @@ class RefundAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description="重试失败的退款（原退款单号）", permissions=["change"])
     def retry_refunds(self, request, queryset):
         self._decide(request, queryset, services.refund_retry, "重试")
+
+
+def _refund_confirmation(queryset) -> Confirmation:
+    """What approving these refunds does: the money that leaves, per refund and in total."""
+    refunds = list(queryset.select_related("order").order_by("id"))
+    waiting = [r for r in refunds if r.status == Refund.Status.REQUESTED]
+    total = sum(r.amount_fen for r in waiting)
+    effects = [f"将向微信支付提交 {len(waiting)} 笔退款，合计 ¥{yuan_grouped(total)}，原路退回买家"]
+    warnings = []
+    if len(waiting) < len(refunds):
+        warnings.append(f"另有 {len(refunds) - len(waiting)} 笔不是“待审核”状态，不会提交")
+    return Confirmation(
+        title="确认同意退款",
+        button=f"确认退款 {len(waiting)} 笔，合计 ¥{yuan_grouped(total)}",
+        effects=effects,
+        warnings=warnings,
+        headers=["退款单号", "订单号", "金额（元）", "状态", "原因"],
+        rows=[
+            [r.out_refund_no, r.order.no, yuan_grouped(r.amount_fen), r.get_status_display(), r.reason]
+            for r in refunds
+        ],
+    )
 
 
 @admin.register(Payment)

@@ -79,7 +79,17 @@ def test_an_active_set_is_read_only_and_the_admin_copies_and_activates_versions(
     )
     draft = RuleSet.objects.get(status="draft")
     assert draft.version == active.version + 1
-    admin_client.post("/admin/commissions/ruleset/", {"action": "activate", "_selected_action": [draft.pk]})
+    # the action first asks, saying which set replaces which, and changes nothing
+    asked = admin_client.post(
+        "/admin/commissions/ruleset/", {"action": "activate", "_selected_action": [draft.pk]}
+    ).content.decode()
+    assert f"「{draft.name}」v{draft.version} 将从 " in asked
+    assert f"替换 「{active.name}」v{active.version}（其生效期截止于 " in asked
+    assert RuleSet.objects.get(pk=draft.pk).status == "draft"
+    admin_client.post(
+        "/admin/commissions/ruleset/",
+        {"action": "activate", "_selected_action": [draft.pk], "confirm": "yes"},
+    )
 
     draft.refresh_from_db()
     active.refresh_from_db()

@@ -214,7 +214,10 @@ def test_activating_and_retiring_a_rule_set_in_the_admin_is_audited(admin_client
 
     # when: activated, then retired, through the admin's actions
     for action in ("activate", "retire"):
-        admin_client.post("/admin/commissions/ruleset/", {"action": action, "_selected_action": [draft.pk]})
+        admin_client.post(
+            "/admin/commissions/ruleset/",
+            {"action": action, "_selected_action": [draft.pk], "confirm": "yes"},
+        )
 
     # then: who did what is on the rule set's history page
     draft.refresh_from_db()

@@ -78,6 +78,11 @@ def test_an_admins_round_and_a_brand_operators_view(live_server, desktop_page):
     page.goto(f"{base}/admin/kocs/koc/?status__exact=pending")
     _run_action(page, "approve", applicant.pk)
 
+    # then: the action asks first, naming the applicant, and approves only once confirmed
+    assert "将通过 1 个 KOC 申请" in page.locator("#confirm-effects").inner_text()
+    assert Koc.objects.get(pk=applicant.pk).status == "pending"
+    page.click("#confirm-submit")
+
     # then
     assert "已通过: 1 个" in page.locator("ul.messagelist").inner_text()
     assert Koc.objects.get(pk=applicant.pk).status == "approved"

@@ -87,7 +87,9 @@ def test_approving_and_rejecting_applications_are_logged(boss, boss_client):
     yes = koc_services.koc_apply(user=UserFactory(), real_name="王五", invite_code=leader.invite_code)
     no = koc_services.koc_apply(user=UserFactory(), real_name="赵六")
 
-    boss_client.post("/admin/kocs/koc/", {"action": "approve", "_selected_action": [yes.pk]})
+    boss_client.post(
+        "/admin/kocs/koc/", {"action": "approve", "_selected_action": [yes.pk], "confirm": "yes"}
+    )
     koc_services.koc_reject(koc=no, by=boss, reason="资料不全")
 
     assert [e.user for e in audit.history(yes)] == [boss]

@@ -248,7 +248,7 @@ def test_a_brand_operator_cannot_review_kocs_or_see_the_tree(shop):
     BrandInvitation.objects.create(brand=shop["a"], koc=pending, status=BrandInvitation.Status.ACCEPTED)
     client = logged_in(shop["op"])
 
-    client.post("/admin/kocs/koc/", {"action": "approve", "_selected_action": [pending.pk]})
+    client.post("/admin/kocs/koc/", {"action": "approve", "_selected_action": [pending.pk], "confirm": "yes"})
 
     pending.refresh_from_db()
     assert pending.status == "pending"

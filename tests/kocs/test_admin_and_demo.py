@@ -51,7 +51,7 @@ def test_admin_approves_and_rejects_with_a_reason(admin_client):
     b = services.koc_apply(user=UserFactory(), real_name="赵六")
 
     # when
-    post_action(admin_client, "approve", [a])
+    post_action(admin_client, "approve", [a], confirm="yes")
     page = post_action(admin_client, "reject", [b])  # the form asking for a reason
     post_action(admin_client, "reject", [b], confirm="1", reason="资料不全")
 
@@ -62,6 +62,35 @@ def test_admin_approves_and_rejects_with_a_reason(admin_client):
     assert (a.status, a.parent_id) == ("approved", leader.pk)
     assert (b.status, b.rejection_reason) == ("rejected", "资料不全")
     assert selectors.team_tree_problems() == []
+
+
+def test_approving_kocs_in_bulk_first_shows_who_and_under_whom_and_changes_nothing(admin_client):
+    # given two applications under Lily and one already approved KOC
+    leader = make_leader()
+    first = services.koc_apply(
+        user=UserFactory(nickname="宝妈小王"), real_name="王五", invite_code=leader.invite_code
+    )
+    second = services.koc_apply(
+        user=UserFactory(nickname="导购小李"), real_name="李四", invite_code=leader.invite_code
+    )
+
+    # when the bulk action is chosen
+    page = post_action(admin_client, "approve", [first, second, leader]).content.decode()
+
+    # then the page lists them, with their future parent, and nobody was approved yet
+    assert "将通过 2 个 KOC 申请：每人放到邀请人之下" in page
+    assert "另有 1 个不是“待审核”状态，不会通过" in page
+    assert 'value="确认通过 2 个申请"' in page
+    assert "宝妈小王" in page and "导购小李" in page and leader.display_name in page
+    assert Koc.objects.filter(pk__in=[first.pk, second.pk], status="pending").count() == 2
+
+    # when confirmed
+    post_action(admin_client, "approve", [first, second, leader], confirm="yes")
+
+    # then both are approved under Lily
+    for koc in (first, second):
+        koc.refresh_from_db()
+        assert (koc.status, koc.parent_id) == ("approved", leader.pk)
 
 
 def test_admin_moves_a_subtree_and_sets_a_level_with_a_reason(admin_client):

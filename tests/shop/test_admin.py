@@ -149,7 +149,8 @@ def test_refund_actions_approve_and_reject(admin_client):
     to_reject = services.refund_create(order=order, amount_fen=200, reason="b")
 
     admin_client.post(
-        "/admin/shop/refund/", {"action": "approve_refunds", ACTION_CHECKBOX_NAME: [to_approve.pk]}
+        "/admin/shop/refund/",
+        {"action": "approve_refunds", ACTION_CHECKBOX_NAME: [to_approve.pk], "confirm": "yes"},
     )
     admin_client.post(
         "/admin/shop/refund/", {"action": "reject_refunds", ACTION_CHECKBOX_NAME: [to_reject.pk]}
@@ -171,3 +172,43 @@ def test_order_and_refund_pages_are_read_only_views(admin_client):
     assert (order_page.status_code, refund_page.status_code, add_page.status_code) == (200, 200, 403)
     assert order.no in order_page.content.decode()
     assert refund.out_refund_no in order_page.content.decode()  # the refunds inline
+
+
+@pytest.mark.django_db
+def test_approving_refunds_first_shows_how_many_and_how_much_and_changes_nothing(admin_client):
+    # given two requested refunds of 1,234.56 and 0.44 yuan, and one already rejected
+    order = make_paid_order(sku=SkuFactory(price_fen=200_000, stock=5))
+    first = services.refund_create(order=order, amount_fen=123_456, reason="破损")
+    second = services.refund_create(order=order, amount_fen=44, reason="少件")
+    rejected = services.refund_create(order=order, amount_fen=100, reason="x")
+    services.refund_reject(refund=rejected, note="no")
+    chosen = [first.pk, second.pk, rejected.pk]
+
+    # when the action is chosen
+    response = admin_client.post(
+        "/admin/shop/refund/", {"action": "approve_refunds", ACTION_CHECKBOX_NAME: chosen}
+    )
+
+    # then a page says what will happen, and nothing was approved
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "将向微信支付提交 2 笔退款，合计 ¥1,235.00，原路退回买家" in page
+    assert "另有 1 笔不是“待审核”状态，不会提交" in page
+    assert 'value="确认退款 2 笔，合计 ¥1,235.00"' in page
+    assert page.count('name="_selected_action"') == 3 and 'name="confirm" value="yes"' in page
+    assert first.out_refund_no in page and "1,234.56" in page
+    assert sorted(Refund.objects.filter(pk__in=chosen).values_list("status", flat=True)) == [
+        "rejected",
+        "requested",
+        "requested",
+    ]
+
+    # when confirmed
+    admin_client.post(
+        "/admin/shop/refund/", {"action": "approve_refunds", ACTION_CHECKBOX_NAME: chosen, "confirm": "yes"}
+    )
+
+    # then the two requested ones are approved
+    assert Refund.objects.get(pk=first.pk).status == "approved"
+    assert Refund.objects.get(pk=second.pk).status == "approved"
+    assert Refund.objects.get(pk=rejected.pk).status == "rejected"
