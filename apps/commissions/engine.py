@@ -35,11 +35,13 @@ commission never exceeds the brand's rate or the order's cap on what was finally
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 
 from apps.core.money import allocate_fen, floor_fen, round_fen, yuan
 
@@ -527,14 +529,16 @@ def kept_fen(
     after_lines = paid_fen - state.lines_fen
     if after_lines <= 0 or state.refunded_fen >= paid_fen:
         return 0
-    rest = Decimal(paid_fen - state.refunded_fen) / Decimal(after_lines)
-    exact = Decimal(0)
+    # Exact rational arithmetic: a Decimal quotient such as 525/2245 is rounded, and 2245 x it
+    # floors to 524 where the true share is exactly 525.
+    rest = Fraction(paid_fen - state.refunded_fen, after_lines)
+    exact = Fraction(0)
     for item_id, fen in lines:
         quantity = quantities.get(item_id, 0)
         returned = min(state.units_of(item_id), quantity)
-        line = Decimal(quantity - returned) / Decimal(quantity) if quantity > 0 else Decimal(1)
-        exact += Decimal(fen) * line * rest
-    return min(floor_fen(exact), sum(fen for _i, fen in lines))
+        line = Fraction(quantity - returned, quantity) if quantity > 0 else Fraction(1)
+        exact += fen * line * rest
+    return min(math.floor(exact), sum(fen for _i, fen in lines))
 
 
 def kept_all(
@@ -551,7 +555,7 @@ def kept_all(
     kept = [kept_fen(lines=c, quantities=quantities, state=state, paid_fen=paid_fen) for c in commissions]
     if paid_fen <= 0:
         return kept
-    ceiling = floor_fen(Decimal(cap_fen) * Decimal(max(0, paid_fen - state.refunded_fen)) / Decimal(paid_fen))
+    ceiling = cap_fen * max(0, paid_fen - state.refunded_fen) // paid_fen
     if sum(kept) > ceiling:
         kept = allocate_bounded(ceiling, [Decimal(k) for k in kept], kept)
     return kept

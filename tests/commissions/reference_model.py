@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 
 def half_up(x: Decimal) -> int:
@@ -276,33 +277,35 @@ def kept(found: list[RefCommission], order: RefOrder, refunds: RefRefunds, cap_f
         if paid <= 0 or refunds.refunded >= paid or paid - refunds.by_lines <= 0:
             out.append(0)
             continue
-        rest = Decimal(paid - refunds.refunded) / Decimal(paid - refunds.by_lines)
-        exact = Decimal(0)
+        numerator, denominator = 0, 1
         for item, fen in c.pieces.items():
             q = quantities[item]
             u = min(refunds.units.get(item, 0), q)
-            exact += Decimal(fen) * Decimal(q - u) / Decimal(q) * rest
-        out.append(min(floor(exact), c.amount))
+            # fen x (q - u) / q x (paid - refunded) / (paid - by lines), as one exact fraction
+            n = fen * (q - u) * (paid - refunds.refunded)
+            d = q * (paid - refunds.by_lines)
+            numerator, denominator = numerator * d + n * denominator, denominator * d
+        out.append(min(numerator // denominator, c.amount))
     if paid > 0:
-        ceiling = floor(Decimal(cap_fen) * Decimal(max(0, paid - refunds.refunded)) / Decimal(paid))
+        ceiling = cap_fen * max(0, paid - refunds.refunded) // paid
         if sum(out) > ceiling:
             out = bounded_split(ceiling, [Decimal(k) for k in out], out)
     return out
 
 
-def net_sales(order: RefOrder, refunds: RefRefunds, rule: RefRule, who: int) -> Decimal:
+def net_sales(order: RefOrder, refunds: RefRefunds, rule: RefRule, who: int) -> Fraction:
     """What an order adds to a periodic amount target of `who` (exact fen)."""
     if order.self_purchase or order.paid <= 0:
-        return Decimal(0)
+        return Fraction(0)
     bases = largest_remainder(order.paid, [Decimal(line.line_fen) for line in order.lines])
     paid = order.paid
     if paid - refunds.by_lines <= 0:
-        return Decimal(0)
-    rest = Decimal(paid - refunds.refunded) / Decimal(paid - refunds.by_lines)
-    total = Decimal(0)
+        return Fraction(0)
+    rest = Fraction(paid - refunds.refunded, paid - refunds.by_lines)
+    total = Fraction(0)
     for line, base in zip(order.lines, bases, strict=True):
         if applies(rule, line, order.paid_at, who) is None:
             continue
         u = min(refunds.units.get(line.item_id, 0), line.quantity)
-        total += Decimal(base) * Decimal(line.quantity - u) / Decimal(line.quantity) * rest
+        total += base * Fraction(line.quantity - u, line.quantity) * rest
     return total

@@ -20,7 +20,7 @@ from apps.commissions.engine import (
     compute,
     kept_fen,
 )
-from apps.core.money import allocate_fen, floor_fen, round_fen
+from apps.core.money import allocate_fen, round_fen
 
 PAID_AT = datetime(2030, 3, 1, 10, tzinfo=UTC)
 PRODUCTS = {1: (10, 100), 2: (10, 101), 3: (20, 100), 4: (30, 102)}  # product -> (brand, category)
@@ -252,7 +252,7 @@ def test_amount_refunds_keep_the_floor_of_the_pro_rata_share_and_nothing_when_al
         reversed_total += kept_before - kept
         kept_before = kept
         # what is kept is the pro-rata share of what is still paid, rounded down (never above it)
-        assert kept == floor_fen(Decimal(commission) * (paid - cumulative) / paid)
+        assert kept == commission * (paid - cumulative) // paid
     final = kept_fen(lines=lines, quantities={1: 1}, state=RefundState(refunded_fen=paid), paid_fen=paid)
     assert final == 0
     assert reversed_total + kept_before - final == commission

@@ -6,9 +6,11 @@ in a random order. The same commissions, reversals and rewards, to the fen."""
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 import pytest
 from django.test import override_settings
@@ -230,7 +232,7 @@ def _check(depth, with_orgs, bonus, drafts, periodic, orders, max_levels, seed):
     if with_orgs:
         ref_people += [ref.RefPerson(agency.pk, True, "agency"), ref.RefPerson(branch.pk, True, "branch")]
     ref_seller = ref.RefPerson(seller.pk, False, seller.role, bonus)
-    events, expected, periodic_sales = [], {}, Decimal(0)
+    events, expected, periodic_sales = [], {}, Fraction(0)
     for draft in orders:
         order_id = next(_ids) + 9_000_000
         paid_at = start + timedelta(days=draft["day"], hours=3)
@@ -369,7 +371,7 @@ def _check(depth, with_orgs, bonus, drafts, periodic, orders, max_levels, seed):
         )
         assert got == wanted
     if periodic_rule is not None:
-        net = ref.floor(periodic_sales)
+        net = math.floor(periodic_sales)
         met = net >= periodic_rule.target and net > 0
         rewards = list(
             Commission.objects.filter(rule=periodic_rule).values_list("koc_id", "amount_fen", "reversed_fen")

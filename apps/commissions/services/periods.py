@@ -24,17 +24,18 @@ reversal), so each is written once however many runners race.
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from fractions import Fraction
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.core.money import floor_fen, yuan
+from apps.core.money import yuan
 
 from ..engine import Item, RefundState
 from ..engine import rule_applies as engine_rule_applies
@@ -109,7 +110,7 @@ def _state(refunds: list[RefundFact]) -> RefundState:
     )
 
 
-def _line_values(fact: OrderFact, state: RefundState, *, reader=None) -> list[tuple[Item, Decimal, int]]:
+def _line_values(fact: OrderFact, state: RefundState, *, reader=None) -> list[tuple[Item, Fraction, int]]:
     """Each line of a fact with its net amount (exact fen still kept) and its units not returned.
 
     `reader` (an accrual.TreeReader) caches category paths across the facts of one period."""
@@ -124,11 +125,8 @@ def _line_values(fact: OrderFact, state: RefundState, *, reader=None) -> list[tu
     bases = allocate_fen(max(fact.paid_fen, 0), [int(i.get("line_fen") or 0) for i in raw])
     paid = fact.paid_fen
     after_lines = paid - state.lines_fen
-    rest = (
-        Decimal(paid - state.refunded_fen) / Decimal(after_lines)
-        if after_lines > 0 and paid > 0
-        else Decimal(0)
-    )
+    # Exact fractions: a sale exactly at its target must not floor to a fen below it.
+    rest = Fraction(paid - state.refunded_fen, after_lines) if after_lines > 0 and paid > 0 else Fraction(0)
     out = []
     for row, base in zip(raw, bases, strict=True):
         item = Item(
@@ -140,10 +138,8 @@ def _line_values(fact: OrderFact, state: RefundState, *, reader=None) -> list[tu
             line_fen=int(row.get("line_fen") or 0),
         )
         returned = min(state.units_of(item.item_id), item.quantity)
-        line_share = (
-            Decimal(item.quantity - returned) / Decimal(item.quantity) if item.quantity else Decimal(0)
-        )
-        amount = Decimal(base) * line_share * rest
+        line_share = Fraction(item.quantity - returned, item.quantity) if item.quantity else Fraction(0)
+        amount = base * line_share * rest
         units = item.quantity - returned if rest > 0 else 0
         out.append((item, amount, units))
     return out
@@ -193,7 +189,7 @@ def period_values(
         for link in OrderOrgLink.objects.filter(order__in=facts).values_list("order_id", "org_koc_id"):
             orgs[link[0]].append(link[1])
 
-    exact: dict[int, Decimal] = defaultdict(Decimal)
+    exact: dict[int, Fraction] = defaultdict(Fraction)
     units: dict[int, int] = defaultdict(int)
     from .accrual import TreeReader
 
@@ -214,7 +210,7 @@ def period_values(
                 units[koc_id] += line_units
     if rule.metric == Rule.Metric.UNITS:
         return {k: v for k, v in units.items()}
-    return {k: floor_fen(v) for k, v in exact.items()}
+    return {k: math.floor(v) for k, v in exact.items()}
 
 
 def _eligible(rule: Rule, koc_ids: list[int]) -> dict[int, bool]:
