@@ -98,3 +98,35 @@ class PlanCache:
             ):
                 return rule_set
         return None
+
+
+# --- the process cache of in-force rule sets ---------------------------------------------------------
+#
+# Accrual reads which set is in force at an order's paid date from the database every time (in
+# sources.accrual_reads, with the rest of its inputs); what it caches is that set's rules. A set can
+# change its rules only while it is a draft (services.rules, the admin), and only activated or
+# retired sets are ever in force, so the spec of (id, version) is the same for as long as the set
+# lives: no process can serve another one a stale rule. Keyed by the version too, and emptied on
+# every save or delete of a rule set or a rule in this process (apps.py): belt and braces for a test
+# database that reuses ids after a rollback, and for a hand-edited row in a shell.
+
+_SPECS: dict[tuple[int, int], tuple[RuleSet, PlanSpec]] = {}
+_SPECS_MAX = 64
+
+
+def in_force_spec(rule_set_id: int, version: int) -> tuple[RuleSet, PlanSpec]:
+    """The rule set `rule_set_id` (at `version`) and its spec: one query the first time, then none."""
+    key = (rule_set_id, version)
+    cached = _SPECS.get(key)
+    if cached is None:
+        rules = list(Rule.objects.filter(rule_set_id=rule_set_id).select_related("rule_set").order_by("pk"))
+        rule_set = rules[0].rule_set if rules else RuleSet.objects.get(pk=rule_set_id)
+        if len(_SPECS) >= _SPECS_MAX:
+            _SPECS.clear()
+        cached = _SPECS[key] = (rule_set, plan_spec(rule_set, rules))
+    return cached
+
+
+def forget_specs(**_kwargs) -> None:
+    """Empty the process cache (a signal receiver: any rule set or rule saved or deleted)."""
+    _SPECS.clear()

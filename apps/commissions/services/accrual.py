@@ -17,19 +17,26 @@ So paid twice, completion twice, a refund before completion or before the paymen
 same ledger as the clean sequence. Each action is keyed (`c:<commission>:freeze`, ...) and runs under
 the order-fact lock, then the account locks (lock_objects.py order).
 
-Cheap to run: an event costs one transaction of about a dozen statements (see bench_settlement):
-the fact is inserted with ON CONFLICT DO NOTHING and locked, the tree and the plan are each read in
-one or two queries, and commissions, entries and status changes are written in bulk.
+Cheap to run: an order_paid is one transaction of three statements on PostgreSQL (bench_accrual;
+tests/commissions/test_accrual_queries.py holds it there): the fact upserted and locked by one
+INSERT ... ON CONFLICT DO UPDATE ... RETURNING, everything the engine reads in one query
+(sources.accrual_reads: the set in force, the tree with the accounts, categories, brands), and
+every write (org links, commissions, their entries, the fact) in one statement of data-modifying
+CTEs. The rules of the set in force are the only thing cached (plans.in_force_spec: an in-force set
+never changes its rules); a KOC's first commission adds the two statements that create her account.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -49,7 +56,7 @@ from ..engine import (
 )
 from ..lock_objects import accounts_lock, commissions_lock, order_fact_lock
 from ..models import Bucket, Commission, LedgerEntry, OrderFact, OrderOrgLink, RefundFact
-from ..plans import PlanCache, plan_in_force
+from ..plans import in_force_spec
 from .ledger import accounts_for_kocs, after_available_status, bucket_of, move
 
 
@@ -79,11 +86,26 @@ def _pairs(rows: Any) -> list[list[int]]:
 
 
 def _fact_for(order_id: int, order_no: str) -> OrderFact:
-    """The fact row of an order, created when missing (no savepoint: ON CONFLICT DO NOTHING), locked."""
-    OrderFact.objects.bulk_create(
-        [OrderFact(order_id=order_id, order_no=order_no[:32])], ignore_conflicts=True
+    """The fact row of an order, created when missing, locked, in ONE statement:
+    INSERT ... ON CONFLICT (order_id) DO UPDATE ... RETURNING the row.
+
+    The conflict branch sets order_no to itself: a no-op that makes PostgreSQL lock the existing row
+    (FOR NO KEY UPDATE strength, since no key column is named: the lock_objects.py rule) and return
+    it; a new row is locked by its own insert. SQLite (3.35+) runs the same statement.
+    """
+    table = connection.ops.quote_name(OrderFact._meta.db_table)
+    fields = [f for f in OrderFact._meta.concrete_fields if not f.primary_key]
+    new = OrderFact(order_id=order_id, order_no=order_no[:32])
+    values = [f.get_db_prep_save(f.pre_save(new, add=True), connection) for f in fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    returning = ", ".join(connection.ops.quote_name(f.column) for f in OrderFact._meta.concrete_fields)
+    order_no_column = connection.ops.quote_name("order_no")
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "  # noqa: S608
+        f"ON CONFLICT ({connection.ops.quote_name('order_id')}) "
+        f"DO UPDATE SET {order_no_column} = {table}.{order_no_column} RETURNING {returning}"
     )
-    fact = order_fact_lock(order_id=order_id)
+    fact = next(iter(OrderFact.objects.raw(sql, values)), None)
     assert fact is not None
     return fact
 
@@ -112,8 +134,7 @@ def _merge_order(fact: OrderFact, payload: dict[str, Any]) -> None:
 def order_paid_record(*, payload: dict[str, Any]) -> OrderFact:
     fact = _fact_for(_int(payload["order_id"]), str(payload.get("order_no") or ""))
     _merge_order(fact, payload)
-    _reconcile(fact)
-    fact.save()
+    _reconcile_and_save(fact)
     return fact
 
 
@@ -126,8 +147,7 @@ def order_completed_record(*, payload: dict[str, Any]) -> OrderFact:
         fact.refunded_at_completion_fen = _int(payload.get("refunded_fen"))
         _periods_stale(fact)
     fact.refunded_fen = max(fact.refunded_fen, _int(payload.get("refunded_fen")))
-    _reconcile(fact)
-    fact.save()
+    _reconcile_and_save(fact)
     return fact
 
 
@@ -155,8 +175,7 @@ def order_refunded_record(*, payload: dict[str, Any]) -> OrderFact:
     fact.refunded_fen = max(fact.refunded_fen, _int(payload.get("refunded_fen")), 1)
     if fact.completed_at is not None:
         _periods_stale(fact)
-    _reconcile(fact)
-    fact.save()
+    _reconcile_and_save(fact)
     return fact
 
 
@@ -253,24 +272,33 @@ def compute_for(order: OrderInput, plan: PlanSpec | None, *, reader: TreeReader 
 
 
 @transaction.atomic
-def order_reconcile(
-    *, order_id: int, plans: PlanCache | None = None, reader: TreeReader | None = None
-) -> None:
+def order_reconcile(*, order_id: int) -> None:
     """Bring one order's ledger to what its facts imply (see the module docstring). Idempotent."""
     fact = order_fact_lock(order_id=order_id)
     if fact is None:
         return
-    _reconcile(fact, plans=plans, reader=reader)
-    fact.save()
+    _reconcile_and_save(fact)
 
 
-def _reconcile(fact: OrderFact, *, plans: PlanCache | None = None, reader: TreeReader | None = None) -> None:
-    """The work of order_reconcile on a fact the caller has locked (and saves afterwards)."""
+def _reconcile_and_save(fact: OrderFact) -> None:
+    """The work of order_reconcile on a fact the caller has locked, then the fact saved."""
+    if not _reconcile(fact):
+        fact.save()
+
+
+def _reconcile(fact: OrderFact) -> bool:
+    """Returns whether the fact is already saved (with the accrual's rows)."""
     accrued: tuple[list[Commission], dict[int, Any]] | None = None
     if fact.has_payment and fact.accrued_at is None:
-        accrued = _accrue(fact, plans=plans, reader=reader)
+        accrual = _accrue(fact)
+        if fact.refunded_fen <= 0 and fact.completed_at is None:
+            # The usual case (order_paid first): nothing follows the accrual, so its rows and the
+            # fact's update go to the database together (one statement on PostgreSQL).
+            _write_accrual(fact, accrual, save_fact=True)
+            return True
+        accrued = _write_accrual(fact, accrual, save_fact=False)
     if fact.accrued_at is None:
-        return  # refunds and completion wait for the payment's facts
+        return False  # refunds and completion wait for the payment's facts
     refunds = []
     if fact.refunded_fen > 0:
         refunds = list(
@@ -278,7 +306,7 @@ def _reconcile(fact: OrderFact, *, plans: PlanCache | None = None, reader: TreeR
         )
     freeze = fact.completed_at is not None and fact.frozen_at is None and _refunds_known(fact)
     if not refunds and not freeze:
-        return
+        return False
     if accrued is not None:
         commissions, accounts = accrued
         if refunds:
@@ -301,6 +329,7 @@ def _reconcile(fact: OrderFact, *, plans: PlanCache | None = None, reader: TreeR
     if freeze:
         _freeze(fact, commissions)
         fact.frozen_at = now
+    return False
 
 
 def _refunds_known(fact: OrderFact) -> bool:
@@ -313,79 +342,204 @@ def _refunds_known(fact: OrderFact) -> bool:
     return known >= fact.refunded_at_completion_fen
 
 
-def _accrue(fact: OrderFact, *, plans: PlanCache | None, reader: TreeReader | None):
-    """Write the order's commissions and their accrual entries; (commissions, locked accounts)."""
-    reader = reader or TreeReader()
-    if plans is not None:
-        rule_set = plans.in_force(fact.paid_at)
-        plan = plans.spec(rule_set) if rule_set else None
-    else:
-        rule_set, plan = plan_in_force(fact.paid_at)
-    order = order_input(fact, reader=reader)
-    outcome = compute_for(order, plan, reader=reader)
-    if order.organisations:
-        OrderOrgLink.objects.bulk_create(
-            [OrderOrgLink(order=fact, org_koc_id=org.koc_id) for org in order.organisations],
-            ignore_conflicts=True,
-        )
-    commissions: list[Commission] = []
-    accounts: dict[int, Any] = {}
-    if outcome.parts:
+@dataclass
+class _Accrual:
+    commissions: list[Commission]  # not saved yet
+    org_koc_ids: list[int]
+
+
+def _accrue(fact: OrderFact) -> _Accrual:
+    """Compute the order's commissions (not written yet: _write_accrual) and mark the fact accrued.
+
+    Reads: one query for everything (sources.accrual_reads), plus, only the first time, the rules
+    of the set in force (then cached by the process, plans.in_force_spec) and the accounts of KOCs
+    who never earned before.
+    """
+    items_raw = fact.payload.get("items") or []
+    levels = effective_max_levels(settings.COMMISSION_MAX_LEVELS)
+    reads = sources.accrual_reads(
+        koc_id=fact.attributed_koc_id,
+        on=fact.paid_at,
+        levels=max(0, levels - 1),
+        category_ids={_int(i.get("category_id")) for i in items_raw},
+        brand_ids={_int(i.get("brand_id")) for i in items_raw},
+    )
+    rule_set, plan = None, None
+    if reads.rule_set_id is not None:
+        rule_set, plan = in_force_spec(reads.rule_set_id, reads.rule_set_version)
+    order = OrderInput(
+        order_id=fact.order_id,
+        order_no=fact.order_no,
+        paid_fen=fact.paid_fen,
+        total_fen=fact.total_fen,
+        paid_at=fact.paid_at,
+        items=tuple(
+            Item(
+                item_id=_int(i.get("item_id")),
+                product_id=_int(i.get("product_id")),
+                brand_id=_int(i.get("brand_id")),
+                category_path=(
+                    reads.category_paths.get(_int(i.get("category_id")), (_int(i.get("category_id")),))
+                    if i.get("category_id")
+                    else ()
+                ),
+                quantity=_int(i.get("quantity")),
+                line_fen=_int(i.get("line_fen")),
+            )
+            for i in items_raw
+        ),
+        seller=reads.seller,
+        self_purchase=bool((fact.payload.get("attribution") or {}).get("self_purchase")),
+        uplines=tuple(reads.uplines),
+        organisations=tuple(reads.organisations),
+    )
+    outcome = compute(
+        order,
+        plan,
+        brand_max=reads.brand_max,
+        cap_percent=settings.COMMISSION_CAP_PERCENT,
+        max_levels=settings.COMMISSION_MAX_LEVELS,
+    )
+    accounts = dict(reads.accounts)
+    missing = [p.koc_id for p in outcome.parts if p.koc_id not in accounts]
+    if missing:
         # Accrual only adds to `pending`, which no balance check reads: the accounts need to exist,
         # not to be locked (a busy KOC's orders do not queue on each other).
         by_koc = accounts_for_kocs(
-            koc_ids=[p.koc_id for p in outcome.parts],
-            organisations=[p.koc_id for p in outcome.parts if p.is_organisation],
+            koc_ids=missing, organisations=[p.koc_id for p in outcome.parts if p.is_organisation]
         )
-        accounts = {a.pk: a for a in by_koc.values()}
-        commissions = Commission.objects.bulk_create(
-            [
-                Commission(
-                    key=f"o:{fact.order_id}:r:{part.rule_id}:k:{part.koc_id}",
-                    account=by_koc[part.koc_id],
-                    koc_id=part.koc_id,
-                    kind=part.kind,
-                    level=part.level,
-                    order_id=fact.order_id,
-                    order_no=fact.order_no,
-                    rule_id=part.rule_id,
-                    rule_set=rule_set,
-                    rule_set_version=rule_set.version,
-                    base_fen=part.base_fen,
-                    rate_percent=part.rate_percent,
-                    unit_fen=part.unit_fen,
-                    quantity=part.quantity,
-                    amount_fen=part.amount_fen,
-                    lines=[list(line) for line in part.lines],
-                    explanation=part.explanation,
-                    status=Commission.Status.PENDING,
-                )
-                for part in outcome.parts
-            ]
+        accounts.update({k: a.pk for k, a in by_koc.items()})
+    commissions = [
+        Commission(
+            key=f"o:{fact.order_id}:r:{part.rule_id}:k:{part.koc_id}",
+            account_id=accounts[part.koc_id],
+            koc_id=part.koc_id,
+            kind=part.kind,
+            level=part.level,
+            order_id=fact.order_id,
+            order_no=fact.order_no,
+            rule_id=part.rule_id,
+            rule_set_id=rule_set.pk,
+            rule_set_version=rule_set.version,
+            base_fen=part.base_fen,
+            rate_percent=part.rate_percent,
+            unit_fen=part.unit_fen,
+            quantity=part.quantity,
+            amount_fen=part.amount_fen,
+            lines=[list(line) for line in part.lines],
+            explanation=part.explanation,
+            status=Commission.Status.PENDING,
         )
+        for part in outcome.parts
+    ]
+    fact.accrued_at = timezone.now()
+    fact.rule_set_id = rule_set.pk if rule_set else None
+    fact.cap_fen = outcome.cap_fen
+    return _Accrual(commissions=commissions, org_koc_ids=[org.koc_id for org in order.organisations])
+
+
+def _accrual_entry(commission: Commission) -> LedgerEntry:
+    return LedgerEntry(
+        key=f"c:{commission.pk}:accrue",
+        account_id=commission.account_id,
+        koc_id=commission.koc_id,
+        kind=LedgerEntry.Kind.ACCRUAL,
+        from_bucket=Bucket.EARNED,
+        to_bucket=Bucket.PENDING,
+        amount_fen=commission.amount_fen,
+        commission=commission,
+        order_id=commission.order_id,
+        explanation=commission.explanation,
+    )
+
+
+def _write_accrual(
+    fact: OrderFact, accrual: _Accrual, *, save_fact: bool
+) -> tuple[list[Commission], dict[int, Any]]:
+    """Write the accrual's rows: the org links, the commissions and their accrual entries, and
+    (`save_fact`) the fact itself. On PostgreSQL, all in one statement (data-modifying CTEs):
+    the entries take their commission ids from the commissions' RETURNING. Elsewhere, the ORM's
+    bulk inserts. Returns (the saved commissions, {account id: None}) when it does not save the
+    fact (the reconciliation goes on with them)."""
+    if save_fact and connection.vendor == "postgresql":
+        _write_accrual_in_one_statement(fact, accrual)
+        return [], {}
+    if accrual.org_koc_ids:
+        OrderOrgLink.objects.bulk_create(
+            [OrderOrgLink(order=fact, org_koc_id=k) for k in accrual.org_koc_ids], ignore_conflicts=True
+        )
+    commissions = accrual.commissions
+    if commissions:
+        commissions = Commission.objects.bulk_create(commissions)
         if not all(c.pk for c in commissions):  # backends without RETURNING ids (none we run on)
             commissions = list(Commission.objects.filter(order_id=fact.order_id).order_by("pk"))
-        LedgerEntry.objects.bulk_create(
-            [
-                LedgerEntry(
-                    key=f"c:{c.pk}:accrue",
-                    account_id=c.account_id,
-                    koc_id=c.koc_id,
-                    kind=LedgerEntry.Kind.ACCRUAL,
-                    from_bucket=Bucket.EARNED,
-                    to_bucket=Bucket.PENDING,
-                    amount_fen=c.amount_fen,
-                    commission=c,
-                    order_id=fact.order_id,
-                    explanation=c.explanation,
-                )
-                for c in commissions
-            ]
+        LedgerEntry.objects.bulk_create([_accrual_entry(c) for c in commissions])
+    if save_fact:
+        fact.save()
+    return commissions, {c.account_id: None for c in commissions}
+
+
+def _insert_sql(model, objs, *, ignore_conflicts: bool = False) -> tuple[str, list]:
+    """Django's own INSERT of `objs` (all rows in one statement), compiled, not run."""
+    query = InsertQuery(model, on_conflict=OnConflict.IGNORE if ignore_conflicts else None)
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    query.insert_values(fields, objs)
+    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
+    return sql, list(params)
+
+
+def _write_accrual_in_one_statement(fact: OrderFact, accrual: _Accrual) -> None:
+    qn = connection.ops.quote_name
+    ctes: list[str] = []
+    params: list = []
+    if accrual.commissions:
+        sql, values = _insert_sql(Commission, accrual.commissions)
+        ctes.append(f"c AS ({sql} RETURNING id, account_id, koc_id, amount_fen, explanation, order_id)")
+        params += values
+        # The entries: _accrual_entry's values, the commission's own columns taken from RETURNING.
+        template = LedgerEntry(
+            kind=LedgerEntry.Kind.ACCRUAL, from_bucket=Bucket.EARNED, to_bucket=Bucket.PENDING
         )
-    fact.accrued_at = timezone.now()
-    fact.rule_set = rule_set
-    fact.cap_fen = outcome.cap_fen
-    return commissions, accounts
+        from_c = {
+            "key": "'c:' || c.id || ':accrue'",
+            "account_id": "c.account_id",
+            "koc_id": "c.koc_id",
+            "amount_fen": "c.amount_fen",
+            "commission_id": "c.id",
+            "order_id": "c.order_id",
+            "explanation": "c.explanation",
+        }
+        columns, selects = [], []
+        for field in LedgerEntry._meta.concrete_fields:
+            if field.primary_key:
+                continue
+            columns.append(qn(field.column))
+            if field.attname in from_c:
+                selects.append(from_c[field.attname])
+            else:
+                selects.append("%s")
+                params.append(field.get_db_prep_save(field.pre_save(template, add=True), connection))
+        ctes.append(
+            f"e AS (INSERT INTO {qn(LedgerEntry._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
+            f"SELECT {', '.join(selects)} FROM c ORDER BY c.id)"
+        )
+    if accrual.org_koc_ids:
+        sql, values = _insert_sql(
+            OrderOrgLink,
+            [OrderOrgLink(order_id=fact.pk, org_koc_id=k) for k in accrual.org_koc_ids],
+            ignore_conflicts=True,
+        )
+        ctes.append(f"o AS ({sql})")
+        params += values
+    fields = [f for f in OrderFact._meta.concrete_fields if not f.primary_key]
+    assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
+    params += [f.get_db_prep_save(f.pre_save(fact, add=False), connection) for f in fields]
+    params.append(fact.pk)
+    sql = f"UPDATE {qn(OrderFact._meta.db_table)} SET {assignments} WHERE id = %s"  # noqa: S608
+    if ctes:
+        sql = "WITH " + ", ".join(ctes) + " " + sql
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _refund_states(fact: OrderFact, refund: RefundFact, *, by_lines: bool) -> tuple[RefundState, RefundState]:

@@ -50,43 +50,10 @@ class Command(BaseCommand):
         if connection.vendor != "postgresql":
             self.stderr.write("warning: not PostgreSQL - the figures will not mean much")
         rng = random.Random(20260101)
-        sellers, product = self._world(kocs)
-        self._plan()
+        sellers, product = bench_world(kocs)
+        bench_plan()
         start = timezone.now()
-        base_id = 9_000_000_000 + int(time.time() * 1000) % 1_000_000_000 * 10
-        payloads = []
-        for i in range(orders):
-            quantity = rng.randint(1, 3)
-            price = rng.choice([990, 4900, 9900, 19900])
-            order_id = base_id + i
-            line = {
-                "item_id": order_id,
-                "sku_id": 0,
-                "product_id": product.pk,
-                "brand_id": product.brand_id,
-                "category_id": product.category_id,
-                "quantity": quantity,
-                "price_fen": price,
-                "line_fen": quantity * price,
-                "price_source": "list",
-            }
-            seller = rng.choice(sellers)
-            payloads.append(
-                {
-                    "order_id": order_id,
-                    "order_no": f"B{order_id}",
-                    "buyer_id": None,
-                    "paid_fen": quantity * price,
-                    "total_fen": quantity * price,
-                    "paid_at": (start + timedelta(seconds=i)).isoformat(),
-                    "kind": "standard",
-                    "group_id": None,
-                    "attributed_koc_id": seller.pk,
-                    "share_link_id": None,
-                    "attribution": {"koc_id": seller.pk, "self_purchase": False},
-                    "items": [line],
-                }
-            )
+        base_id, payloads = bench_payloads(orders, sellers, product, start=start, rng=rng)
 
         self.stdout.write(f"database: {connection.vendor} {settings.DATABASES['default'].get('NAME')}")
         self.stdout.write(f"orders: {orders}, KOCs: {len(sellers)}, batch size: {batch_size}")
@@ -140,37 +107,80 @@ class Command(BaseCommand):
             f"{commissions.filter(status='available').count()}"
         )
 
-    def _world(self, kocs: int):
-        from apps.kocs.models import Koc
-        from apps.kocs.services import koc_create
-        from apps.shop.models import Brand, Category, Product, Sku
 
-        tag = f"{int(time.time())}"
-        branch = koc_create(role=Koc.Role.BRANCH, legal_name=f"压测分公司{tag}")
-        agency = koc_create(role=Koc.Role.AGENCY, parent=branch, legal_name=f"压测机构{tag}")
-        leader = koc_create(role=Koc.Role.LEADER, parent=agency, real_name="压测团长")
-        sellers = [leader]
-        for i in range(max(1, kocs - 1)):
-            parent = sellers[i // 3]  # a bushy tree: each node recruits three
-            sellers.append(koc_create(role=Koc.Role.KOC, parent=parent, real_name="压测"))
-        brand = Brand.objects.create(name=f"压测品牌{tag}", max_commission_rate=Decimal("30"))
-        category = Category.objects.create(name=f"压测类目{tag}")
-        product = Product.objects.create(brand=brand, category=category, title="压测商品")
-        Sku.objects.create(product=product, spec="1", price_fen=9900, stock=10**6)
-        return sellers, product
+def bench_world(kocs: int):
+    from apps.kocs.models import Koc
+    from apps.kocs.services import koc_create
+    from apps.shop.models import Brand, Category, Product, Sku
 
-    def _plan(self):
-        now = timezone.now()
-        in_force = RuleSet.objects.filter(
-            status=RuleSet.Status.ACTIVE, effective_from__lte=now, effective_to__isnull=True
-        ).exists()
-        if in_force:
-            return
-        rule_set = rule_services.ruleset_create(name="压测方案", effective_from=now - timedelta(minutes=1))
-        rule_services.rule_add(
-            rule_set=rule_set, name="直推", kind=Rule.Kind.SALES, level=0, rate_percent=Decimal("10")
+    tag = f"{int(time.time())}"
+    branch = koc_create(role=Koc.Role.BRANCH, legal_name=f"压测分公司{tag}")
+    agency = koc_create(role=Koc.Role.AGENCY, parent=branch, legal_name=f"压测机构{tag}")
+    leader = koc_create(role=Koc.Role.LEADER, parent=agency, real_name="压测团长")
+    sellers = [leader]
+    for i in range(max(1, kocs - 1)):
+        parent = sellers[i // 3]  # a bushy tree: each node recruits three
+        sellers.append(koc_create(role=Koc.Role.KOC, parent=parent, real_name="压测"))
+    brand = Brand.objects.create(name=f"压测品牌{tag}", max_commission_rate=Decimal("30"))
+    category = Category.objects.create(name=f"压测类目{tag}")
+    product = Product.objects.create(brand=brand, category=category, title="压测商品")
+    Sku.objects.create(product=product, spec="1", price_fen=9900, stock=10**6)
+    return sellers, product
+
+
+def bench_plan():
+    now = timezone.now()
+    in_force = RuleSet.objects.filter(
+        status=RuleSet.Status.ACTIVE, effective_from__lte=now, effective_to__isnull=True
+    ).exists()
+    if in_force:
+        return
+    # From now: activation is never in the past (orders paid before it would change their rules).
+    rule_set = rule_services.ruleset_create(name="压测方案", effective_from=now)
+    rule_services.rule_add(
+        rule_set=rule_set, name="直推", kind=Rule.Kind.SALES, level=0, rate_percent=Decimal("10")
+    )
+    rule_services.rule_add(
+        rule_set=rule_set, name="上级", kind=Rule.Kind.SALES, level=1, rate_percent=Decimal("3")
+    )
+    rule_services.ruleset_activate(rule_set=rule_set)
+
+
+def bench_payloads(orders: int, sellers, product, *, start, rng, base_id: int | None = None):
+    """(the first order id, N synthetic order_paid payloads): one line each, random quantity/price."""
+    if base_id is None:
+        base_id = 9_000_000_000 + int(time.time() * 1000) % 1_000_000_000 * 10
+    payloads = []
+    for i in range(orders):
+        quantity = rng.randint(1, 3)
+        price = rng.choice([990, 4900, 9900, 19900])
+        order_id = base_id + i
+        line = {
+            "item_id": order_id,
+            "sku_id": 0,
+            "product_id": product.pk,
+            "brand_id": product.brand_id,
+            "category_id": product.category_id,
+            "quantity": quantity,
+            "price_fen": price,
+            "line_fen": quantity * price,
+            "price_source": "list",
+        }
+        seller = rng.choice(sellers)
+        payloads.append(
+            {
+                "order_id": order_id,
+                "order_no": f"B{order_id}",
+                "buyer_id": None,
+                "paid_fen": quantity * price,
+                "total_fen": quantity * price,
+                "paid_at": (start + timedelta(seconds=i)).isoformat(),
+                "kind": "standard",
+                "group_id": None,
+                "attributed_koc_id": seller.pk,
+                "share_link_id": None,
+                "attribution": {"koc_id": seller.pk, "self_purchase": False},
+                "items": [line],
+            }
         )
-        rule_services.rule_add(
-            rule_set=rule_set, name="上级", kind=Rule.Kind.SALES, level=1, rate_percent=Decimal("3")
-        )
-        rule_services.ruleset_activate(rule_set=rule_set)
+    return base_id, payloads
