@@ -21,3 +21,9 @@ def render_poster(link_id: int) -> bool:
     except (ShareLinkNotFound, TargetNotFound):
         return False
     return True
+
+
+@shared_task(name="sharing.flush_visits")
+def flush_visits() -> int:
+    """Move the visits buffered in Redis to the database (services.visits_flush: safe to overlap)."""
+    return services.visits_flush()

@@ -189,6 +189,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Share-link visits are buffered in Redis and written in batches (apps/sharing/services/visits.py):
+# how often, and how many per transaction. A first visit shows in the counts after the next flush.
+SHARING_VISITS_FLUSH_SECONDS = env.int("SHARING_VISITS_FLUSH_SECONDS", default=10)
+SHARING_VISITS_FLUSH_BATCH = env.int("SHARING_VISITS_FLUSH_BATCH", default=1000)
 # The periodic commands of docs/api.md. Each task calls the same service as its management command and is
 # safe to run twice; the intervals are the longest delay a missed per-object task can add.
 CELERY_BEAT_SCHEDULE = {
@@ -206,6 +210,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reconciliation.reconcile_yesterday",
         "schedule": crontab(hour=10, minute=0),
     },
+    "flush-share-visits": {"task": "sharing.flush_visits", "schedule": float(SHARING_VISITS_FLUSH_SECONDS)},
 }
 
 # --- Business settings (docs/api.md) -----------------------------------------------------------------

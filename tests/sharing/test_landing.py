@@ -12,6 +12,7 @@ from django.utils import timezone
 from PIL import Image
 
 from apps.sharing.models import ShareLink, ShareVisit
+from apps.sharing.services.visits import visits_flush
 from tests.groupbuys.factories import CampaignFactory
 from tests.sharing.factories import make_koc_user, make_link, make_product
 
@@ -207,6 +208,7 @@ def test_opening_the_page_counts_a_visit_and_binds_nobody(client, wechat_sandbox
     client.get(f"/s/{link.code}", HTTP_USER_AGENT="iPhone")
 
     # then
+    visits_flush()  # with Redis, visits reach the database in batches
     link.refresh_from_db()
     assert link.visits == 1
     assert ShareVisit.objects.get().channel == "landing"

@@ -7,16 +7,16 @@ import logging
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from apps.core.errors import InvalidInput
 
 from .. import codes, targets
 from ..errors import TargetNotFound
-from ..models import ShareLink, ShareVisit
+from ..models import ShareLink
 from ..targets import TargetInfo
 from . import bindings
+from .visits import visit_record
 
 logger = logging.getLogger(__name__)
 
@@ -110,31 +110,6 @@ def visitor_key(*, user=None, ip: str = "", user_agent: str = "") -> str:
         return f"u{user.pk}"
     digest = hashlib.sha256(f"{ip}|{user_agent}".encode()).hexdigest()[:32]
     return f"a{digest}"
-
-
-@transaction.atomic
-def visit_record(
-    *, link: ShareLink, visitor_key: str, user=None, channel: str = "api", now: datetime | None = None
-) -> bool:
-    """Count one visit per viewer per (local) day: True when this one counted.
-
-    The unique (link, visitor, day) row decides, so two concurrent first visits count once; the
-    counter moves with F() only when the row is new.
-    """
-    day = timezone.localdate(now or timezone.now())
-    try:
-        with transaction.atomic():
-            ShareVisit.objects.create(
-                link=link,
-                visitor_key=visitor_key[:40],
-                day=day,
-                user=user if user is not None and getattr(user, "is_authenticated", False) else None,
-                channel=channel,
-            )
-    except IntegrityError:
-        return False
-    ShareLink.objects.filter(pk=link.pk).update(visits=F("visits") + 1)
-    return True
 
 
 @transaction.atomic
