@@ -108,15 +108,18 @@ class PlanCache:
 # retired sets are ever in force, so the spec of (id, version) is the same for as long as the set
 # lives: no process can serve another one a stale rule. Keyed by the version too, and emptied on
 # every save or delete of a rule set or a rule in this process (apps.py): belt and braces for a test
-# database that reuses ids after a rollback, and for a hand-edited row in a shell.
+# database that reuses ids after a rollback, and for a hand-edited row in a shell; the key holds
+# the set's creation time as well.
 
-_SPECS: dict[tuple[int, int], tuple[RuleSet, PlanSpec]] = {}
+_SPECS: dict[tuple[int, int, str], tuple[RuleSet, PlanSpec]] = {}
 _SPECS_MAX = 64
 
 
-def in_force_spec(rule_set_id: int, version: int) -> tuple[RuleSet, PlanSpec]:
-    """The rule set `rule_set_id` (at `version`) and its spec: one query the first time, then none."""
-    key = (rule_set_id, version)
+def in_force_spec(rule_set_id: int, version: int, stamp: str = "") -> tuple[RuleSet, PlanSpec]:
+    """The rule set `rule_set_id` (at `version`, created at `stamp`) and its spec: one query the
+    first time, then none. The creation stamp tells apart two sets that got the same id and version
+    (a test database after a rollback), which the signals below may not see (a bulk insert)."""
+    key = (rule_set_id, version, stamp)
     cached = _SPECS.get(key)
     if cached is None:
         rules = list(Rule.objects.filter(rule_set_id=rule_set_id).select_related("rule_set").order_by("pk"))

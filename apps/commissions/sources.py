@@ -124,6 +124,7 @@ class AccrualReads:
 
     rule_set_id: int | None  # the set in force at the paid date (one with rules), if any
     rule_set_version: int | None
+    rule_set_stamp: str  # its creation time: with id and version, the key of its cached rules
     seller: Node | None
     uplines: list[Node]
     organisations: list[Node]
@@ -195,8 +196,8 @@ def accrual_reads(
         params += brands
     # As plans.plan_in_force: the activated set whose window holds `on`, among those with rules.
     parts.append(
-        f"""SELECT 'r', r.id, NULL, NULL, NULL, r.version, NULL FROM (
-            SELECT s.id, s.version FROM {ruleset_t} s
+        f"""SELECT 'r', r.id, CAST(r.created_at AS TEXT), NULL, NULL, r.version, NULL FROM (
+            SELECT s.id, s.version, s.created_at FROM {ruleset_t} s
             WHERE s.status IN (%s, %s) AND s.effective_from <= %s
               AND (s.effective_to IS NULL OR s.effective_to > %s)
               AND EXISTS (SELECT 1 FROM {rule_t} ru WHERE ru.rule_set_id = s.id)
@@ -214,6 +215,7 @@ def accrual_reads(
     paths: dict[int, list[tuple[int, int]]] = {}
     brand_max: dict[int, Decimal] = {}
     rule_set_id = rule_set_version = None
+    rule_set_stamp = ""
     for tag, pk, role, status, number, other, order in rows:
         if tag == "k":
             found[pk] = (order, _node_of(pk, role, status, number))
@@ -224,7 +226,7 @@ def accrual_reads(
         elif tag == "b":
             brand_max[pk] = Decimal(number)
         else:
-            rule_set_id, rule_set_version = pk, other
+            rule_set_id, rule_set_version, rule_set_stamp = pk, other, role or ""
     seller = found.pop(koc_id)[1] if koc_id in found else None
     uplines: list[Node] = []
     organisations: list[Node] = []
@@ -238,6 +240,7 @@ def accrual_reads(
     return AccrualReads(
         rule_set_id=rule_set_id,
         rule_set_version=rule_set_version,
+        rule_set_stamp=rule_set_stamp,
         seller=seller,
         uplines=uplines,
         organisations=organisations,

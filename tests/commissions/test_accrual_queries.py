@@ -93,7 +93,7 @@ def test_a_new_rule_set_in_force_pays_its_own_rates_although_the_old_ones_are_ca
 def test_the_rules_cache_forgets_when_a_rule_or_a_rule_set_is_saved(world):
     _team, _product, plan = world
     plans.in_force_spec(plan.pk, plan.version)
-    assert (plan.pk, plan.version) in plans._SPECS
+    assert (plan.pk, plan.version, "") in plans._SPECS
 
     Rule.objects.filter(rule_set=plan).first().save()
 

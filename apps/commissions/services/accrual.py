@@ -366,7 +366,7 @@ def _accrue(fact: OrderFact) -> _Accrual:
     )
     rule_set, plan = None, None
     if reads.rule_set_id is not None:
-        rule_set, plan = in_force_spec(reads.rule_set_id, reads.rule_set_version)
+        rule_set, plan = in_force_spec(reads.rule_set_id, reads.rule_set_version, reads.rule_set_stamp)
     order = OrderInput(
         order_id=fact.order_id,
         order_no=fact.order_no,
