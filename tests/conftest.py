@@ -66,7 +66,15 @@ def shopper_client(shopper) -> APIClient:
 
 @pytest.fixture
 def ops_user(db):
-    return UserFactory(is_staff=True, username="ops", openid=None)
+    """A platform admin (平台管理员): the ops API asks a role's permissions, as the admin does."""
+    from django.contrib.auth.models import Group
+
+    from apps.console.roles import PLATFORM_ADMIN, ensure_role_groups
+
+    ensure_role_groups()
+    user = UserFactory(is_staff=True, username="ops", openid=None)
+    user.groups.add(Group.objects.get(name=PLATFORM_ADMIN))
+    return user
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from apps.console.permissions import brand_scope
 from apps.core.errors import ApplicationError
 from apps.shop.errors import OrderNotShippable
 from apps.shop.models import Order
@@ -139,13 +140,19 @@ def _not_shippable(order: Order) -> str:
     return ""
 
 
-def ship(rows: list[Row]) -> None:
-    """Ship the rows that passed, each through order_ship in its own transaction."""
+def ship(rows: list[Row], *, user=None) -> None:
+    """Ship the rows that passed, each through order_ship in its own transaction.
+
+    A brand operator's row ships its own brand's unshipped lines of the order, as one parcel.
+    """
+    brands = brand_scope(user) if user is not None else None
     for row in rows:
         if row.status != OK:
             continue
         try:
-            order_ship(order=row.order, carrier=row.carrier, tracking_no=row.tracking_no)
+            order_ship(
+                order=row.order, carrier=row.carrier, tracking_no=row.tracking_no, brand_ids=brands, user=user
+            )
         except ApplicationError as exc:  # changed since the check: refunded, shipped by someone else
             row.status, row.message = ERROR, exc.message
         else:
@@ -184,7 +191,7 @@ def ship_upload_view(request, *, site: AdminSite):
         else:
             validate(rows, orders)
             if not check_only:
-                ship(rows)
+                ship(rows, user=request.user)
     counts = {
         "total": len(rows),
         "ok": sum(r.status == OK for r in rows),

@@ -342,7 +342,11 @@ class OrderAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
                         continue
                     try:
                         services.order_ship(
-                            order=order, carrier=form.cleaned_data["carrier"], tracking_no=tracking_no
+                            order=order,
+                            carrier=form.cleaned_data["carrier"],
+                            tracking_no=tracking_no,
+                            brand_ids=brand_scope(request.user),
+                            user=request.user,
                         )
                         shipped += 1
                     except ApplicationError as exc:

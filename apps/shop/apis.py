@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -16,10 +17,11 @@ from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsOperator
 from apps.core.schema import PAGE_PARAMETERS, error_responses, paginated
 from apps.wechat import pay as wechatpay
+from apps.wechat import push as wechat_push
 from apps.wechat.apis import WeChatNotifyApi, notify_schema
 
 from . import operator_scope, selectors, services
-from .errors import AddressNotFound
+from .errors import AddressNotFound, OperatorForbidden, ShippingForbidden
 from .models import Order, Product, Refund
 
 MAX_ID = 2**63 - 1
@@ -256,9 +258,10 @@ class ProductImageUploadApi(APIView):
         responses={201: ProductImageOutputSerializer, **error_responses(400, 401, 403, 404)},
     )
     def post(self, request, product_id: int):
+        operator_scope.require(request.user, *operator_scope.IMAGE_UPLOAD_PERMISSIONS)
         product = Product.objects.filter(pk=product_id).first()
-        if product is None:
-            raise Http404
+        if product is None or not operator_scope.product_in_scope(request.user, product):
+            raise Http404  # another brand's product is as invisible as a missing one
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         image = services.product_image_add(product=product, upload=data.validated_data["image"])
@@ -287,6 +290,19 @@ class AddressSnapshotSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
+class ShipmentItemOutputSerializer(serializers.Serializer):
+    sku_id = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+
+
+class ShipmentOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    carrier = serializers.CharField()
+    tracking_no = serializers.CharField()
+    shipped_at = serializers.DateTimeField()
+    items = ShipmentItemOutputSerializer(many=True)
+
+
 class OrderOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     no = serializers.CharField()
@@ -301,6 +317,7 @@ class OrderOutputSerializer(serializers.Serializer):
     address = AddressSnapshotSerializer()
     carrier = serializers.CharField()
     tracking_no = serializers.CharField()
+    shipments = ShipmentOutputSerializer(many=True)
     created_at = serializers.DateTimeField()
     paid_at = serializers.DateTimeField(allow_null=True)
     shipped_at = serializers.DateTimeField(allow_null=True)
@@ -497,26 +514,114 @@ class RefundNotifyApi(WeChatNotifyApi):
 # --- operators ----------------------------------------------------------------------------------
 
 
+class OpsOrderOutputSerializer(OrderOutputSerializer):
+    """The order as an operator may see it: a brand operator sees its own lines, parcels and
+    amounts only; a mixed order's paid and refunded totals are not its business (null)."""
+
+    total_fen = serializers.IntegerField(help_text="a brand operator: the sum of its own lines")
+    paid_fen = serializers.IntegerField(allow_null=True)
+    refunded_fen = serializers.IntegerField(allow_null=True)
+
+
+def _ops_order_out(order: Order, user) -> dict:
+    order = selectors.order_get_by_no(no=order.no)
+    data = dict(OrderOutputSerializer(order).data)
+    brands = operator_scope.brand_ids_for(user)
+    if brands is None:
+        return data
+    own = [item for item in order.items.all() if item.brand_id in brands]
+    own_skus = {item.sku_id for item in own}
+    data["items"] = [item for item in data["items"] if item["sku_id"] in own_skus]
+    data["total_fen"] = sum(item.line_fen for item in own)
+    if len(own) != len(order.items.all()):  # a mixed order: other brands' money is hidden
+        data["paid_fen"] = data["refunded_fen"] = None
+    shipments = []
+    for shipment in data["shipments"]:
+        lines = [line for line in shipment["items"] if line["sku_id"] in own_skus]
+        if lines:
+            shipments.append({**shipment, "items": lines})
+    data["shipments"] = shipments
+    return data
+
+
 class OpsOrderShipApi(APIView):
     permission_classes = [IsOperator]
 
     class InputSerializer(serializers.Serializer):
+        class ItemSerializer(serializers.Serializer):
+            sku_id = id_field()
+            quantity = serializers.IntegerField(min_value=1, max_value=999)
+
         carrier = serializers.CharField(max_length=32)
         tracking_no = serializers.CharField(max_length=64)
+        items = ItemSerializer(many=True, required=False, allow_empty=False, max_length=50)
 
     @extend_schema(
         operation_id="ops_orders_ship",
         request=InputSerializer,
-        responses={200: OrderOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+        responses={200: OpsOrderOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request, no: str):
+        operator_scope.require(request.user, operator_scope.SHIP_PERMISSION)
         order = selectors.order_get_by_no(no=no)
         if order is None or not operator_scope.order_in_scope(request.user, order):
             raise Http404  # another brand's order is as invisible to a brand operator as a missing one
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        order = services.order_ship(order=order, **data.validated_data)
-        return Response(_order_out(order))
+        payload = data.validated_data
+        items = payload.get("items")
+        order = services.order_ship(
+            order=order,
+            carrier=payload["carrier"],
+            tracking_no=payload["tracking_no"],
+            items=[(item["sku_id"], item["quantity"]) for item in items] if items is not None else None,
+            brand_ids=operator_scope.brand_ids_for(request.user),
+            user=request.user,
+        )
+        audit.record(
+            actor=request.user,
+            obj=order,
+            message=f"发货（运营接口）: {payload['carrier']} {payload['tracking_no']}",
+        )
+        return Response(_ops_order_out(order, request.user))
+
+
+class OpsShipmentApi(APIView):
+    """Correct a parcel's carrier or tracking number; WeChat gets the corrected information."""
+
+    permission_classes = [IsOperator]
+
+    class InputSerializer(serializers.Serializer):
+        carrier = serializers.CharField(max_length=32, required=False)
+        tracking_no = serializers.CharField(max_length=64, required=False)
+
+    @extend_schema(
+        operation_id="ops_orders_shipments_partial_update",
+        request=InputSerializer,
+        responses={200: OpsOrderOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def patch(self, request, no: str, shipment_id: int):
+        operator_scope.require(request.user, operator_scope.SHIP_PERMISSION)
+        order = selectors.order_get_by_no(no=no)
+        if order is None or not operator_scope.order_in_scope(request.user, order):
+            raise Http404
+        shipment = order.shipments.filter(pk=shipment_id).first()
+        if shipment is None:
+            raise Http404
+        brands = operator_scope.brand_ids_for(request.user)
+        if brands is not None and not set(
+            shipment.items.values_list("order_item__brand_id", flat=True)
+        ) <= set(brands):
+            raise ShippingForbidden("不能修改其他品牌的包裹")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.shipment_correct(shipment=shipment, **data.validated_data)
+        audit.record(
+            actor=request.user,
+            obj=order,
+            message=f"修改包裹 {shipment_id}（运营接口）: {dict(data.validated_data)}",
+        )
+        return Response(_ops_order_out(order, request.user))
 
 
 class OpsRefundOutputSerializer(RefundOutputSerializer):
@@ -532,9 +637,12 @@ class _OpsRefundDecisionApi(APIView):
         note = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
     def decide(self, request, refund_id: int, service, verb: str):
+        operator_scope.require(request.user, operator_scope.REFUND_DECISION_PERMISSION)
         refund = selectors.refund_get(refund_id=refund_id)
         if refund is None or not operator_scope.order_in_scope(request.user, refund.order):
             raise Http404
+        if not operator_scope.refund_wholly_in_scope(request.user, refund):
+            raise OperatorForbidden("退款涉及其他品牌的商品，须由平台处理")
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         decided = service(refund=refund, note=data.validated_data.get("note", ""))
@@ -575,3 +683,32 @@ class OpsRefundRetryApi(_OpsRefundDecisionApi):
     )
     def post(self, request, refund_id: int):
         return self.decide(request, refund_id, services.refund_retry, "重试")
+
+
+# --- the mini-program's message push (WeChat's trade management) --------------------------------
+
+
+class WeChatMessagePushApi(APIView):
+    """WeChat's message push: GET verifies the URL (echostr), POST delivers a safe-mode message.
+
+    No user: proven by signature (a forged one answers 403 and changes nothing). Every message is
+    answered "success" once verified, also one seen before, so WeChat stops resending it.
+    """
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="wechat_message_push_verify", responses={200: OpenApiTypes.STR})
+    def get(self, request):
+        echostr = wechat_push.verify_url(request.query_params)
+        return HttpResponse(echostr, content_type="text/plain; charset=utf-8")
+
+    @extend_schema(
+        operation_id="wechat_message_push",
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.STR, **error_responses(400, 403)},
+    )
+    def post(self, request):
+        message = wechat_push.parse_message(request.query_params, request.body)
+        services.trade_event_handle(message=message)
+        return HttpResponse("success", content_type="text/plain; charset=utf-8")

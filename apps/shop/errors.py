@@ -72,3 +72,20 @@ class AddressNotFound(NotFound):
 
 class SkuNotFound(NotFound):
     default_message = "商品不存在或已下架"
+
+
+class ShippingForbidden(ApplicationError):
+    """A line the operator may not ship (another brand's)."""
+
+    status_code = 403
+    code = "permission_denied"
+    default_message = "无权发货"
+
+
+class OperatorForbidden(ApplicationError):
+    """An operator whose role lacks the permission the admin would ask for, or a refund not wholly
+    inside the operator's brand."""
+
+    status_code = 403
+    code = "permission_denied"
+    default_message = "您的角色没有此权限"

@@ -183,8 +183,11 @@ class Order(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=32, blank=True)
+    # The last parcel's carrier and tracking number (every parcel is a Shipment).
     carrier = models.CharField(max_length=32, blank=True)
     tracking_no = models.CharField(max_length=64, blank=True)
+    # When WeChat settled the payment (trade_manage_order_settlement): the money left its freeze.
+    settled_at = models.DateTimeField(null=True, blank=True)
     # A group-buy order waits for its group: it cannot ship until order_release_hold().
     shipping_hold = models.BooleanField(default=False)
     # Attribution snapshot (the KOC app's resolver); ids only: the shop never imports that app.
@@ -237,11 +240,17 @@ class OrderItem(models.Model):
     quantity = models.IntegerField()
     line_fen = models.BigIntegerField()
     price_source = models.CharField(max_length=32, default="list")
+    # Units already in a parcel; moved under the order's row lock by the shipping service.
+    shipped_quantity = models.IntegerField(default=0)
 
     class Meta:
         ordering = ["order_id", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="order_item_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(shipped_quantity__gte=0) & Q(shipped_quantity__lte=F("quantity")),
+                name="order_item_shipped_within_quantity",
+            ),
             models.CheckConstraint(condition=Q(price_fen__gte=0), name="order_item_price_non_negative"),
             models.CheckConstraint(condition=Q(line_fen__gte=0), name="order_item_line_non_negative"),
         ]
@@ -371,3 +380,113 @@ class RefundItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_item_id} x{self.quantity}"
+
+
+class Shipment(models.Model):
+    """One parcel of an order (包裹): some of its lines, one carrier and tracking number.
+
+    A brand operator's parcel holds only its brand's lines, so `brand_id` says whose parcel it is
+    (null when a platform operator put several brands' lines in one parcel).
+    """
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments")
+    brand_id = models.BigIntegerField(null=True, blank=True)
+    carrier = models.CharField(max_length=32)
+    # The carrier's code in WeChat's list (get_delivery_list), which upload_shipping_info needs.
+    express_company = models.CharField(max_length=32)
+    tracking_no = models.CharField(max_length=64)
+    shipped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    shipped_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["order_id", "id"]
+        verbose_name = "包裹"
+        verbose_name_plural = "包裹"
+
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.tracking_no}"
+
+
+class ShipmentItem(models.Model):
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="items")
+    order_item = models.ForeignKey(OrderItem, on_delete=models.PROTECT, related_name="shipment_items")
+    sku_id = models.BigIntegerField()
+    quantity = models.IntegerField()
+
+    class Meta:
+        ordering = ["shipment_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="shipment_item_quantity_positive")
+        ]
+        verbose_name = "包裹明细"
+        verbose_name_plural = "包裹明细"
+
+    def __str__(self) -> str:
+        return f"{self.sku_id} x{self.quantity}"
+
+
+class ShippingUpload(models.Model):
+    """The order's shipping information at WeChat (发货信息录入, wxa/sec/order/upload_shipping_info).
+
+    Every change to the order's parcels bumps `version`; the upload task sends the order's current
+    parcels and records the version it sent, so a change made during an upload is sent again and
+    a retried task never sends stale information. WeChat allows one re-upload after the order is
+    fully shipped, so corrections are precious: `uploads` counts what WeChat accepted.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "待上传"
+        UPLOADED = "uploaded", "已上传"
+        FAILED = "failed", "上传失败"
+
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="shipping_upload")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    version = models.PositiveIntegerField(default=0)
+    uploaded_version = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    uploads = models.PositiveIntegerField(default=0)
+    last_errcode = models.IntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_payload = models.JSONField(default=dict, blank=True)
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        verbose_name = "微信发货信息上传"
+        verbose_name_plural = "微信发货信息上传"
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.status}"
+
+
+class TradeEvent(models.Model):
+    """A trade-management message WeChat pushed (trade_manage_*), kept once per message.
+
+    Reminders (`needs_attention`) wait in the console's work queue until someone resolves them.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    event = models.CharField(max_length=64, db_index=True)
+    transaction_id = models.CharField(max_length=64, blank=True)
+    order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    payload = models.JSONField(default=dict)
+    outcome = models.CharField(max_length=64, blank=True)
+    needs_attention = models.BooleanField(default=False)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "微信交易管理消息"
+        verbose_name_plural = "微信交易管理消息"
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.transaction_id}"

@@ -1,12 +1,23 @@
-"""Which brands a staff user may act on through the shop's ops API, asked through an interface the
-shop owns (the console registers its brand scoping here; the shop never imports the console).
+"""What a staff user may do through the shop's ops API: the admin's permissions, and its brands.
 
-`brand_ids_for(user)` is None for an unrestricted operator, else the brands it acts for.
+Roles are the console's (apps/console/roles.py): the API asks exactly the permission the admin asks
+for the same act, so a role that cannot ship in the admin cannot ship here either.
+
+Which brands a user acts for is asked through an interface the shop owns (the console registers its
+brand scoping here; the shop never imports the console): `brand_ids_for(user)` is None for an
+unrestricted operator, else the brands it acts for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+
+from .errors import OperatorForbidden
+
+SHIP_PERMISSION = "shop.ship_order"  # the order admin's ship action
+REFUND_DECISION_PERMISSION = "shop.change_refund"  # the refund admin's approve and reject actions
+# Adding a picture in the admin is changing the product with an image inline added.
+IMAGE_UPLOAD_PERMISSIONS = ("shop.change_product", "shop.add_productimage")
 
 Scope = Callable[[object], "list[int] | None"]
 _scope: Scope | None = None
@@ -21,6 +32,40 @@ def brand_ids_for(user) -> list[int] | None:
     return _scope(user) if _scope is not None else None
 
 
+def require(user, *permissions: str) -> None:
+    """403 permission_denied unless the user holds every permission (superusers hold all)."""
+    if not (user and user.is_active and user.has_perms(permissions)):
+        raise OperatorForbidden()
+
+
 def order_in_scope(user, order) -> bool:
     brands = brand_ids_for(user)
     return brands is None or order.items.filter(brand_id__in=brands).exists()
+
+
+def product_in_scope(user, product) -> bool:
+    brands = brand_ids_for(user)
+    return brands is None or product.brand_id in brands
+
+
+def refund_brand_ids(refund) -> set[int]:
+    """The brands a refund touches: its returned lines' when it names lines, else its order's."""
+    lines = getattr(refund, "items", None)
+    if lines is not None and hasattr(lines, "values_list"):
+        fields = {f.attname for f in lines.model._meta.concrete_fields}
+        if "brand_id" in fields:
+            brands = set(lines.values_list("brand_id", flat=True))
+        elif "order_item_id" in fields:
+            brands = set(lines.values_list("order_item__brand_id", flat=True))
+        else:
+            brands = set()
+        if brands:
+            return brands
+    return set(refund.order.items.values_list("brand_id", flat=True))
+
+
+def refund_wholly_in_scope(user, refund) -> bool:
+    """A brand operator decides only refunds of its own lines: money of another brand's lines
+    (or of a mixed order as a whole) is not its decision."""
+    brands = brand_ids_for(user)
+    return brands is None or refund_brand_ids(refund) <= set(brands)

@@ -110,8 +110,12 @@ def product_card(*, product_id: int) -> dict[str, Any] | None:
     }
 
 
+# An order's answer: its lines and its parcels with their lines (three queries for any page).
+ORDER_PREFETCH = ("items", "shipments__items")
+
+
 def order_list(*, buyer, status: str | None = None) -> QuerySet[Order]:
-    qs = Order.objects.filter(buyer=buyer).prefetch_related("items").order_by("-id")
+    qs = Order.objects.filter(buyer=buyer).prefetch_related(*ORDER_PREFETCH).order_by("-id")
     if status:
         qs = qs.filter(status=status)
     return qs
@@ -123,7 +127,7 @@ def order_get(*, buyer, order_id: int) -> Order | None:
 
 
 def order_get_by_no(*, no: str) -> Order | None:
-    return Order.objects.filter(no=no).prefetch_related("items").first()
+    return Order.objects.filter(no=no).prefetch_related(*ORDER_PREFETCH).first()
 
 
 def refund_get(*, refund_id: int) -> Refund | None:

@@ -68,6 +68,30 @@ def resolve_refund(self, refund_id: int) -> str:
         raise self.retry(exc=exc, countdown=backoff(self.request.retries + 1)) from exc
 
 
+@shared_task(name="shop.upload_shipping_info", bind=True, max_retries=8)
+def upload_shipping_info(self, order_id: int) -> str:
+    """Upload an order's parcels to WeChat; busy or unreachable: retried with backoff (30 s .. 1 h).
+
+    A refused upload is marked failed for the admin's retry action, not retried blindly: sending
+    the same content again cannot fix it, and WeChat counts corrections.
+    """
+    from .services.shipments import UploadRetryable
+
+    try:
+        upload = services.upload_shipping_info(order_id=order_id)
+    except UploadRetryable as exc:
+        if self.request.is_eager:
+            logger.warning("shipping info of order %s not uploaded: %s", order_id, exc)
+            return "pending"
+        raise self.retry(exc=exc, countdown=min(3600, 30 * 2**self.request.retries)) from exc
+    return upload.status if upload else "none"
+
+
+@shared_task(name="shop.upload_pending_shipping_info")
+def upload_pending_shipping_info() -> int:
+    return services.upload_pending_shipping_info()
+
+
 @shared_task(name="shop.close_wechat_transaction")
 def close_wechat_transaction(order_id: int) -> bool:
     """Close a cancelled order's WeChat transaction; best effort (a late payment is refunded anyway)."""

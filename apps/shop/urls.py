@@ -23,8 +23,14 @@ urlpatterns = [
     # WeChat Pay
     path("payments/wechat/notify", apis.PaymentNotifyApi.as_view(), name="shop-payment-notify"),
     path("payments/wechat/refund-notify", apis.RefundNotifyApi.as_view(), name="shop-refund-notify"),
+    path("wechat/message-push", apis.WeChatMessagePushApi.as_view(), name="wechat-message-push"),
     # operators
     path("ops/orders/<str:no>/ship", apis.OpsOrderShipApi.as_view(), name="shop-ops-order-ship"),
+    path(
+        "ops/orders/<str:no>/shipments/<int:shipment_id>",
+        apis.OpsShipmentApi.as_view(),
+        name="shop-ops-order-shipment",
+    ),
     path(
         "ops/refunds/<int:refund_id>/approve",
         apis.OpsRefundApproveApi.as_view(),

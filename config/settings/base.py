@@ -211,6 +211,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=10, minute=0),
     },
     "flush-share-visits": {"task": "sharing.flush_visits", "schedule": float(SHARING_VISITS_FLUSH_SECONDS)},
+    "upload-shipping-info": {"task": "shop.upload_pending_shipping_info", "schedule": 600.0},
 }
 
 # --- Business settings (docs/api.md) -----------------------------------------------------------------
@@ -241,6 +242,25 @@ WECHATPAY_NOTIFY_MAX_AGE_SECONDS = 300
 GROUPBUY_SUCCESS_TEMPLATE_ID = env("GROUPBUY_SUCCESS_TEMPLATE_ID", default="")
 GROUPBUY_FAILURE_TEMPLATE_ID = env("GROUPBUY_FAILURE_TEMPLATE_ID", default="")
 GROUPBUY_GROUP_PAGE = env("GROUPBUY_GROUP_PAGE", default="pages/group/index")
+# Platform certificates (PEM, one or more) for a merchant migrating to the WeChat Pay public key:
+# WeChat may sign with either, and Wechatpay-Serial says which (PUB_KEY_ID_... or a certificate's serial).
+WECHATPAY_PLATFORM_CERTIFICATES = env("WECHATPAY_PLATFORM_CERTIFICATES", default="")
+# Trade management (发货信息管理): upload every parcel to WeChat; the page WeChat's shipping and
+# confirm-receipt messages open (set by `check_trade_management --apply`).
+WECHAT_TRADE_MANAGEMENT = env.bool("WECHAT_TRADE_MANAGEMENT", default=True)
+WECHAT_TRADE_MSG_JUMP_PATH = env("WECHAT_TRADE_MSG_JUMP_PATH", default="pages/order/detail")
+# The mini-program's message push (消息推送), safe mode: the Token and the 43-character EncodingAESKey
+# configured in the mini-program's console; the sandbox pushes to WECHAT_MESSAGE_PUSH_URL.
+WECHAT_MESSAGE_TOKEN = env("WECHAT_MESSAGE_TOKEN", default="sandbox-message-token")
+WECHAT_MESSAGE_AES_KEY = env("WECHAT_MESSAGE_AES_KEY", default="c2FuZGJveC1tZXNzYWdlLXB1c2gtYWVzLWtleS0wMDA")
+WECHAT_MESSAGE_PUSH_URL = env("WECHAT_MESSAGE_PUSH_URL", default="")
+WECHAT_MESSAGE_MAX_AGE_SECONDS = 300
+# The sandbox's own behaviour: whether it says the mini-program is under trade management, its
+# original id (ToUserName of pushes), and whether it signs WeChat Pay answers with its public key or
+# with its platform certificate ("public_key" or "certificate").
+WECHAT_SANDBOX_TRADE_MANAGED = env.bool("WECHAT_SANDBOX_TRADE_MANAGED", default=True)
+WECHAT_SANDBOX_ORIGINAL_ID = "gh_sandbox00000"
+WECHAT_SANDBOX_PAY_SIGNER = env("WECHAT_SANDBOX_PAY_SIGNER", default="public_key")
 
 LOGGING = {
     "version": 1,

@@ -33,6 +33,9 @@ WECHATPAY_PRIVATE_KEY = env("WECHATPAY_PRIVATE_KEY")
 WECHATPAY_APIV3_KEY = env("WECHATPAY_APIV3_KEY")
 WECHATPAY_PUBLIC_KEY = env("WECHATPAY_PUBLIC_KEY")
 WECHATPAY_PUBLIC_KEY_ID = env("WECHATPAY_PUBLIC_KEY_ID")
+# No defaults: the message push must be verified with the mini-program's own Token and AES key.
+WECHAT_MESSAGE_TOKEN = env("WECHAT_MESSAGE_TOKEN")
+WECHAT_MESSAGE_AES_KEY = env("WECHAT_MESSAGE_AES_KEY")
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL").rstrip("/")
 # Without these production would send the sandbox's template ids, which WeChat refuses.
 GROUPBUY_SUCCESS_TEMPLATE_ID = env("GROUPBUY_SUCCESS_TEMPLATE_ID")

@@ -20,6 +20,8 @@ PRODUCTION_ENV = {
     "WECHATPAY_APIV3_KEY": "0" * 32,
     "WECHATPAY_PUBLIC_KEY": "p",
     "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_0001",
+    "WECHAT_MESSAGE_TOKEN": "t",
+    "WECHAT_MESSAGE_AES_KEY": "a" * 43,
     "PUBLIC_BASE_URL": "https://shop.example.com",
     "GROUPBUY_SUCCESS_TEMPLATE_ID": "tmpl-success-0001",
     "GROUPBUY_FAILURE_TEMPLATE_ID": "tmpl-failure-0001",

@@ -2,7 +2,7 @@
 order_release_hold); each is keyword-only and typed, and runs in its own transaction."""
 
 from .catalogue import product_image_add, product_image_delete
-from .fulfilment import auto_confirm_orders, order_confirm_receipt, order_ship
+from .fulfilment import auto_confirm_orders, order_confirm_receipt
 from .orders import (
     OrderLine,
     cancel_unpaid_order,
@@ -23,6 +23,14 @@ from .refunds import (
     refund_submit,
     refunds_resubmit_stuck,
 )
+from .shipments import (
+    order_ship,
+    shipment_correct,
+    shipping_upload_retry,
+    upload_pending_shipping_info,
+    upload_shipping_info,
+)
+from .trade_events import trade_event_handle, trade_event_resolve
 
 __all__ = [
     "OrderLine",
@@ -47,4 +55,10 @@ __all__ = [
     "refund_retry",
     "refund_submit",
     "refunds_resubmit_stuck",
+    "shipment_correct",
+    "shipping_upload_retry",
+    "trade_event_handle",
+    "trade_event_resolve",
+    "upload_pending_shipping_info",
+    "upload_shipping_info",
 ]

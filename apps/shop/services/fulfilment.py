@@ -1,4 +1,4 @@
-"""Fulfilment: shipping, the buyer's confirmation of receipt, and automatic confirmation."""
+"""Fulfilment: the buyer's confirmation of receipt, and automatic confirmation (parcels: shipments.py)."""
 
 from __future__ import annotations
 
@@ -9,25 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import events
-from ..errors import OrderNotShippable, OrderNotShipped
+from ..errors import OrderNotShipped
 from ..lock_objects import order_lock
 from ..models import Order
-
-
-@transaction.atomic
-def order_ship(*, order: Order, carrier: str, tracking_no: str) -> Order:
-    """Ship a paid order. Held (group-buy) and unpaid, refunded or shipped orders: order_not_shippable."""
-    order = order_lock(order_id=order.pk)
-    if order.status != Order.Status.PAID:
-        raise OrderNotShippable()
-    if order.shipping_hold:
-        raise OrderNotShippable("拼团尚未成功，订单暂不能发货")
-    order.status = Order.Status.SHIPPED
-    order.shipped_at = timezone.now()
-    order.carrier = carrier.strip()[:32]
-    order.tracking_no = tracking_no.strip()[:64]
-    order.save(update_fields=["status", "shipped_at", "carrier", "tracking_no", "updated_at"])
-    return order
 
 
 def _complete_locked(order: Order, *, now: datetime) -> None:

@@ -86,8 +86,11 @@ def _reserve_stock(quantities: dict[int, int], skus: dict[int, Sku]) -> None:
 
 
 def _release_stock(order: Order) -> None:
+    """Put the unshipped units back on the shelf (a parcel already sent is not in the warehouse)."""
     for item in sorted(order.items.all(), key=lambda i: i.sku_id):
-        Sku.objects.filter(pk=item.sku_id).update(stock=F("stock") + item.quantity)
+        unshipped = item.quantity - item.shipped_quantity
+        if unshipped > 0:
+            Sku.objects.filter(pk=item.sku_id).update(stock=F("stock") + unshipped)
 
 
 def _offer_for(*, buyer: User, sku: Sku, overrides: dict[int, Any] | None, kind: str) -> pricing.PriceOffer:

@@ -5,7 +5,7 @@ WeChat Pay's API v3 paths begin with /v3/, so they live here as /wechat-sandbox/
 
 from django.urls import path
 
-from . import bills, faults, ledger, miniprogram, pay, subscribe, transfers
+from . import bills, faults, ledger, miniprogram, pay, subscribe, trade, transfers
 
 app_name = "wechat_sandbox"
 
@@ -16,6 +16,20 @@ urlpatterns = [
     path("wxa/getwxacodeunlimit", miniprogram.getwxacodeunlimit, name="getwxacodeunlimit"),
     path("wxa/generate_urllink", miniprogram.generate_urllink, name="generate_urllink"),
     path("cgi-bin/message/subscribe/send", subscribe.send, name="subscribe_send"),
+    # trade management (发货信息管理) and the message push
+    path("wxa/sec/order/upload_shipping_info", trade.upload_shipping_info, name="upload_shipping_info"),
+    path("wxa/sec/order/get_order", trade.get_order, name="trade_get_order"),
+    path("wxa/sec/order/notify_confirm_receive", trade.notify_confirm_receive, name="notify_confirm_receive"),
+    path("wxa/sec/order/set_msg_jump_path", trade.set_msg_jump_path, name="set_msg_jump_path"),
+    path("wxa/sec/order/is_trade_managed", trade.is_trade_managed, name="is_trade_managed"),
+    path(
+        "wxa/sec/order/is_trade_management_confirmation_completed",
+        trade.is_trade_management_confirmation_completed,
+        name="is_trade_management_confirmation_completed",
+    ),
+    path("trade/confirm-receive", trade.confirm_receive, name="trade_confirm_receive"),
+    path("trade/settle", trade.settle, name="trade_settle"),
+    path("message-push/send", trade.push_send, name="message_push_send"),
     # WeChat Pay API v3: payments and refunds
     path("v3/pay/transactions/jsapi", pay.jsapi, name="pay_jsapi"),
     path(
