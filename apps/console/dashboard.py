@@ -24,7 +24,7 @@ from apps.core.charts import bar_chart, line_chart
 from apps.core.money import yuan_grouped
 from apps.groupbuys.models import Group
 from apps.kocs.models import Koc
-from apps.shop.models import Order, OrderItem, Refund
+from apps.shop.models import Order, OrderItem, Refund, ShippingUpload, TradeEvent
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,10 @@ def _queues(brands: list[int] | None = None) -> list[dict]:
     to_ship = Order.objects.filter(status="paid", shipping_hold=False)
     if brands is not None:
         refunds = refunds.filter(order_id__in=order_ids_of(brands))
-        to_ship = to_ship.filter(pk__in=order_ids_of(brands))
+        # a brand's work: orders with a line of its own still unshipped (a mixed order's other
+        # brand may have shipped already, or not yet: that is not this brand's queue)
+        unshipped = OrderItem.objects.filter(brand_id__in=brands, shipped_quantity__lt=F("quantity"))
+        to_ship = to_ship.filter(pk__in=unshipped.values("order_id"))
     counts = {
         "kocs": Koc.objects.filter(status=Koc.Status.PENDING).count() if brands is None else 0,
         "refunds": refunds.count(),
@@ -203,7 +206,22 @@ def _queues(brands: list[int] | None = None) -> list[dict]:
         },
         {"title": "批量发货（CSV）", "count": counts["ship"], "url": reverse("admin:console_ship_upload")},
     ]
-    return queues if brands is None else queues[1:]  # KOC review is the platform's work
+    if brands is not None:
+        return queues[1:]  # KOC review and WeChat's trade management are the platform's work
+    return [
+        *queues,
+        {
+            "title": "微信发货信息上传失败",
+            "count": ShippingUpload.objects.filter(status=ShippingUpload.Status.FAILED).count(),
+            "url": reverse("admin:shop_shippingupload_changelist") + "?status__exact=failed",
+        },
+        {
+            "title": "微信交易管理提醒",
+            "count": TradeEvent.objects.filter(needs_attention=True, resolved_at__isnull=True).count(),
+            "url": reverse("admin:shop_tradeevent_changelist")
+            + "?needs_attention__exact=1&resolved_at__isempty=1",
+        },
+    ]
 
 
 def build(*, now: datetime, user=None, days: int = 30) -> dict:

@@ -13,7 +13,19 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import Min, Prefetch, Sum
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Exists,
+    F,
+    Min,
+    OuterRef,
+    Prefetch,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from mptt.admin import MPTTModelAdmin, TreeRelatedFieldListFilter
@@ -42,7 +54,10 @@ from .models import (
     Product,
     ProductImage,
     Refund,
+    Shipment,
+    ShippingUpload,
     Sku,
+    TradeEvent,
 )
 
 
@@ -237,9 +252,42 @@ class RefundInline(_ReadOnlyInline):
     readonly_fields = fields
     show_change_link = True
 
+    def get_queryset(self, request):
+        # A mixed order's refunds move other brands' money too: not a brand operator's to see.
+        queryset = super().get_queryset(request)
+        brands = brand_scope(request.user)
+        if brands is None:
+            return queryset
+        foreign = OrderItem.objects.filter(order_id=OuterRef("order_id")).exclude(brand_id__in=brands)
+        return queryset.exclude(Exists(foreign))
+
+
+class ShipmentInline(_ReadOnlyInline):
+    model = Shipment
+    fields = ["carrier", "express_company", "tracking_no", "brand_id", "shipped_by", "shipped_at", "lines"]
+    readonly_fields = fields
+
+    @admin.display(description="商品")
+    def lines(self, shipment: Shipment) -> str:
+        return "; ".join(
+            f"{i.order_item.title} {i.order_item.spec} ×{i.quantity}"
+            for i in shipment.items.select_related("order_item")
+        )
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        brands = brand_scope(request.user)
+        if brands is None:
+            return queryset
+        return queryset.filter(items__order_item__brand_id__in=brands).distinct()
+
 
 class ShipForm(forms.Form):
     carrier = forms.CharField(max_length=32, label="快递公司")
+
+
+def _yuan_or_blank(fen) -> str:
+    return "—" if fen is None else yuan(fen)
 
 
 def _order_items(order: Order) -> str:
@@ -259,9 +307,10 @@ class OrderAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
         ("状态", "get_status_display"),
         ("类型", "kind"),
         ("买家 ID", "buyer_id"),
-        ("金额（元）", lambda o: money(o.total_fen)),
-        ("已付（元）", lambda o: money(o.paid_fen)),
-        ("已退（元）", lambda o: money(o.refunded_fen)),
+        # A brand operator's amounts: its own lines; a mixed order's paid and refunded are blank.
+        ("金额（元）", lambda o: money(o.scoped_total_fen)),
+        ("已付（元）", lambda o: money(o.scoped_paid_fen)),
+        ("已退（元）", lambda o: money(o.scoped_refunded_fen)),
         ("商品", _order_items),
         ("收货人", lambda o: (o.address or {}).get("name", "")),
         ("收货电话", "receiver_phone"),
@@ -291,12 +340,46 @@ class OrderAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     search_fields = ["no", "receiver_phone", "buyer__phone"]
     list_select_related = ["buyer"]
-    inlines = [OrderItemInline, PaymentInline, RefundInline]
+    inlines = [OrderItemInline, ShipmentInline, PaymentInline, RefundInline]
     actions = ["ship_orders"]
     readonly_fields = [f.name for f in Order._meta.fields]
 
     def scope_queryset(self, queryset, brands):
         return queryset.filter(pk__in=order_ids_of(brands))
+
+    def get_queryset(self, request):
+        """Each order's amounts as this user may see them (scoped_*), for the list, page and exports."""
+        queryset = super().get_queryset(request)
+        brands = brand_scope(request.user)
+        if brands is None:
+            return queryset.annotate(
+                scoped_total_fen=F("total_fen"),
+                scoped_paid_fen=F("paid_fen"),
+                scoped_refunded_fen=F("refunded_fen"),
+            )
+        own = (
+            OrderItem.objects.filter(order_id=OuterRef("pk"), brand_id__in=brands)
+            .order_by()
+            .values("order_id")
+            .annotate(total=Sum("line_fen"))
+            .values("total")
+        )
+        foreign = Exists(OrderItem.objects.filter(order_id=OuterRef("pk")).exclude(brand_id__in=brands))
+        hidden = Value(None, output_field=BigIntegerField())
+        return queryset.annotate(
+            scoped_total_fen=Subquery(own, output_field=BigIntegerField()),
+            scoped_paid_fen=Case(When(foreign, then=hidden), default=F("paid_fen")),
+            scoped_refunded_fen=Case(When(foreign, then=hidden), default=F("refunded_fen")),
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        if brand_scope(request.user) is None:
+            return self.readonly_fields
+        money = {"total_fen", "paid_fen", "refunded_fen"}
+        return [f for f in self.readonly_fields if f not in money] + ["total", "paid", "refunded"]
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj)
 
     def export_queryset(self, request):
         # The items column: one prefetch per chunk, and only the user's brands' lines.
@@ -316,17 +399,17 @@ class OrderAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
         opts = self.model._meta
         return request.user.has_perm(f"{opts.app_label}.ship_order")
 
-    @admin.display(description="金额", ordering="total_fen")
+    @admin.display(description="金额", ordering="scoped_total_fen")
     def total(self, order: Order) -> str:
-        return yuan(order.total_fen)
+        return _yuan_or_blank(order.scoped_total_fen)
 
-    @admin.display(description="已付", ordering="paid_fen")
+    @admin.display(description="已付", ordering="scoped_paid_fen")
     def paid(self, order: Order) -> str:
-        return yuan(order.paid_fen)
+        return _yuan_or_blank(order.scoped_paid_fen)
 
-    @admin.display(description="已退", ordering="refunded_fen")
+    @admin.display(description="已退", ordering="scoped_refunded_fen")
     def refunded(self, order: Order) -> str:
-        return yuan(order.refunded_fen)
+        return _yuan_or_blank(order.scoped_refunded_fen)
 
     @admin.action(description="发货（填写快递单号）", permissions=["ship"])
     def ship_orders(self, request, queryset):
@@ -480,3 +563,67 @@ class PaymentAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ShippingUpload)
+class ShippingUploadAdmin(admin.ModelAdmin):
+    """What WeChat was told about each order's parcels; a refused upload waits here for a retry."""
+
+    list_display = ["order", "status", "uploads", "attempts", "last_errcode", "last_error", "uploaded_at"]
+    list_filter = ["status"]
+    search_fields = ["order__no", "order__transaction_id"]
+    list_select_related = ["order"]
+    readonly_fields = [f.name for f in ShippingUpload._meta.fields]
+    actions = ["retry_uploads"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="重新上传发货信息到微信", permissions=["change"])
+    def retry_uploads(self, request, queryset):
+        done, failed = 0, []
+        for upload in queryset.order_by("id"):
+            try:
+                services.shipping_upload_retry(upload=upload)
+                audit.record(actor=request.user, obj=upload.order, message="重新上传微信发货信息")
+                done += 1
+            except ApplicationError as exc:
+                failed.append(f"{upload.order}: {exc.message}")
+        self.message_user(request, f"已重新提交 {done} 单", messages.SUCCESS)
+        for line in failed:
+            self.message_user(request, line, messages.WARNING)
+
+
+@admin.register(TradeEvent)
+class TradeEventAdmin(admin.ModelAdmin):
+    """WeChat's trade-management messages; reminders wait for someone to look (the work queue)."""
+
+    list_display = [
+        "received_at",
+        "event",
+        "transaction_id",
+        "order",
+        "outcome",
+        "needs_attention",
+        "resolved_at",
+    ]
+    list_filter = ["event", "needs_attention", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["transaction_id", "order__no"]
+    list_select_related = ["order"]
+    readonly_fields = [f.name for f in TradeEvent._meta.fields]
+    actions = ["resolve"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="标记为已处理", permissions=["change"])
+    def resolve(self, request, queryset):
+        for event in queryset.filter(resolved_at__isnull=True):
+            services.trade_event_resolve(event=event, user=request.user)
+        self.message_user(request, "已处理", messages.SUCCESS)
