@@ -1,0 +1,348 @@
+"""WeChat's trade management end to end: parcels shipped through the ops API, uploaded to the
+sandbox's wxa/sec/order/upload_shipping_info after commit (Celery eager), checked with get_order,
+and the sandbox's trade_manage_* message push applied once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from apps.core.models import OutboxEvent
+from apps.shop.models import Order, ShippingUpload, TradeEvent
+from apps.wechat import trade as wechat_trade
+from apps.wechat.sandbox import trade as sandbox_trade
+from tests.accounts.factories import AddressFactory, UserFactory
+from tests.console.roles import brand_operator
+from tests.groupbuys.factories import CampaignFactory
+from tests.helpers import bearer_client, error_code, token_client
+from tests.shop.factories import BrandFactory, SkuFactory
+from tests.shop.journey import pay_through_sandbox
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def sandbox(wechat_sandbox, celery_eager):
+    from apps.console.roles import ensure_role_groups
+
+    ensure_role_groups()  # a transactional test's flush removed the role groups
+    return wechat_sandbox
+
+
+def _buy(buyer, lines) -> Order:
+    """The shopper orders `lines` [(sku, quantity)] through the API and pays in the sandbox."""
+    client = bearer_client(buyer)
+    address = AddressFactory(user=buyer, phone="13912342901")
+    body = {"items": [{"sku_id": s.pk, "quantity": q} for s, q in lines], "address_id": address.pk}
+    created = client.post("/api/v1/orders", body, format="json")
+    assert created.status_code == 201, created.content
+    _params, confirm = pay_through_sandbox(client, created.json()["id"])
+    assert confirm["notify_status"] == 204, confirm
+    return Order.objects.get(pk=created.json()["id"])
+
+
+def _ship(user, order, **body):
+    return token_client(user).post(f"/api/v1/ops/orders/{order.no}/ship", body, format="json")
+
+
+def _wechat_order(order: Order) -> dict:
+    order.refresh_from_db()
+    return wechat_trade.get_order(transaction_id=order.transaction_id)
+
+
+def _send(path: str, **body):
+    response = Client().post(f"/wechat-sandbox/{path}", body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_a_mixed_order_ships_in_two_parcels_by_two_brand_operators(sandbox):
+    # given: one order holding a tea line (brand A) and a wine line (brand B), paid in WeChat
+    tea_brand, wine_brand = BrandFactory(name="甲茶"), BrandFactory(name="乙酒")
+    tea = SkuFactory(product__brand=tea_brand, product__title="明前龙井", spec="250g", price_fen=9900)
+    wine = SkuFactory(product__brand=wine_brand, product__title="绍兴黄酒", spec="500ml", price_fen=5000)
+    buyer = UserFactory(openid="sandbox-mixed-buyer")
+    order = _buy(buyer, [(tea, 2), (wine, 1)])
+    op_a, op_b = brand_operator(tea_brand, username="op-a"), brand_operator(wine_brand, username="op-b")
+
+    # when: A's operator asks to ship B's line, then ships its own lines
+    foreign = _ship(
+        op_a, order, carrier="顺丰", tracking_no="SF1001", items=[{"sku_id": wine.pk, "quantity": 1}]
+    )
+    first = _ship(op_a, order, carrier="顺丰", tracking_no="SF1001")
+
+    # then: refused for B's line, nothing shipped by it; A's parcel holds A's lines only, and A sees
+    # its own lines' amount, not the mixed order's totals
+    assert (foreign.status_code, error_code(foreign)) == (403, "permission_denied")
+    assert first.status_code == 200, first.content
+    body = first.json()
+    assert (body["status"], body["total_fen"], body["paid_fen"], body["refunded_fen"]) == (
+        "paid",
+        19800,
+        None,
+        None,
+    )
+    assert [i["sku_id"] for i in body["items"]] == [tea.pk]
+    assert [s["items"] for s in body["shipments"]] == [[{"sku_id": tea.pk, "quantity": 2}]]
+    halfway = _wechat_order(order)
+    assert halfway["order_state"] == wechat_trade.WAITING_SHIPMENT
+    assert (halfway["shipping"]["delivery_mode"], halfway["shipping"]["finish_shipping"]) == (2, False)
+    assert [(p["express_company"], p["tracking_no"]) for p in halfway["shipping"]["shipping_list"]] == [
+        ("SF", "SF1001")
+    ]
+
+    # when: B's operator ships its line with another carrier
+    second = _ship(op_b, order, carrier="中通快递", tracking_no="ZT2002")
+
+    # then: the order is shipped; WeChat holds both parcels, split, all delivered, paid by the buyer
+    assert second.status_code == 200, second.content
+    assert (second.json()["status"], second.json()["total_fen"]) == ("shipped", 5000)
+    order.refresh_from_db()
+    assert order.status == "shipped"
+    assert sorted(order.items.values_list("sku_id", "shipped_quantity")) == sorted(
+        [(tea.pk, 2), (wine.pk, 1)]
+    )
+    shipped = _wechat_order(order)
+    assert shipped["order_state"] == wechat_trade.SHIPPED
+    assert shipped["openid"] == "sandbox-mixed-buyer"
+    assert (shipped["shipping"]["delivery_mode"], shipped["shipping"]["finish_shipping"]) == (2, True)
+    assert [(p["express_company"], p["tracking_no"]) for p in shipped["shipping"]["shipping_list"]] == [
+        ("SF", "SF1001"),
+        ("ZTO", "ZT2002"),
+    ]
+    last = sandbox_trade.trade_state(order.transaction_id)["uploads"][-1]
+    assert last["is_all_delivered"] is True
+    assert last["payer"] == {"openid": "sandbox-mixed-buyer"}
+    assert [p["item_desc"] for p in last["shipping_list"]] == ["明前龙井 250g*2", "绍兴黄酒 500ml*1"]
+    assert last["shipping_list"][0]["contact"] == {"receiver_contact": "139****2901"}  # SF needs it, masked
+    assert "contact" not in last["shipping_list"][1]
+    upload = ShippingUpload.objects.get(order=order)
+    assert (upload.status, upload.uploads, upload.version, upload.uploaded_version) == ("uploaded", 2, 2, 2)
+
+
+def test_a_group_buy_order_uploads_only_after_its_group_succeeds(sandbox, ops_client):
+    # given: a 3-person group whose leader paid
+    campaign = CampaignFactory()
+    leader, friend, other = (UserFactory(openid=f"sandbox-{name}") for name in ("leader", "friend", "other"))
+    leader_client = bearer_client(leader)
+    opened = leader_client.post(
+        f"/api/v1/group-buys/{campaign.pk}/groups",
+        {"quantity": 1, "address_id": AddressFactory(user=leader, phone="13800001111").pk},
+        format="json",
+    ).json()
+    group_id, order = opened["group"]["id"], Order.objects.get(pk=opened["order"]["id"])
+    pay_through_sandbox(leader_client, order.pk)
+
+    # when: the operator ships while the group is forming
+    early = ops_client.post(
+        f"/api/v1/ops/orders/{order.no}/ship", {"carrier": "SF", "tracking_no": "SF1"}, format="json"
+    )
+
+    # then: refused, and WeChat was told nothing
+    assert (early.status_code, error_code(early)) == (409, "order_not_shippable")
+    assert not ShippingUpload.objects.filter(order=order).exists()
+    assert _wechat_order(order)["order_state"] == wechat_trade.WAITING_SHIPMENT
+
+    # when: the group fills and succeeds, then the order ships
+    for buyer in (friend, other):
+        client = bearer_client(buyer)
+        joined = client.post(
+            f"/api/v1/groups/{group_id}/join",
+            {"quantity": 1, "address_id": AddressFactory(user=buyer).pk},
+            format="json",
+        )
+        pay_through_sandbox(client, joined.json()["order"]["id"])
+    assert Client().get(f"/api/v1/groups/{group_id}").json()["status"] == "succeeded"
+    shipped = ops_client.post(
+        f"/api/v1/ops/orders/{order.no}/ship", {"carrier": "SF", "tracking_no": "SF1"}, format="json"
+    )
+
+    # then: one unified parcel at WeChat, paid by the leader
+    assert shipped.status_code == 200, shipped.content
+    at_wechat = _wechat_order(order)
+    assert (at_wechat["order_state"], at_wechat["openid"], at_wechat["paid_amount"]) == (
+        2,
+        "sandbox-leader",
+        6900,
+    )
+    assert at_wechat["shipping"]["delivery_mode"] == wechat_trade.UNIFIED_DELIVERY
+    assert [p["tracking_no"] for p in at_wechat["shipping"]["shipping_list"]] == ["SF1"]
+    assert "is_all_delivered" not in sandbox_trade.trade_state(order.transaction_id)["uploads"][-1]
+
+
+def test_a_carrier_correction_is_uploaded_again_and_wechat_refuses_a_second(sandbox, ops_user):
+    # given: an order shipped with the wrong carrier
+    sku = SkuFactory(price_fen=9900, product__title="明前龙井", spec="250g")
+    order = _buy(UserFactory(), [(sku, 1)])
+    shipped = _ship(ops_user, order, carrier="中通", tracking_no="ZT1")
+    assert shipped.status_code == 200, shipped.content
+    parcel = shipped.json()["shipments"][0]["id"]
+    assert _wechat_order(order)["shipping"]["finish_shipping_count"] == 1
+    api = token_client(ops_user)
+
+    # when: the operator corrects the carrier and tracking number
+    corrected = api.patch(
+        f"/api/v1/ops/orders/{order.no}/shipments/{parcel}",
+        {"carrier": "顺丰", "tracking_no": "SF9"},
+        format="json",
+    )
+
+    # then: WeChat holds the corrected parcel (its one re-shipping), and the order is still shipped
+    assert corrected.status_code == 200, corrected.content
+    assert (corrected.json()["carrier"], corrected.json()["tracking_no"]) == ("顺丰", "SF9")
+    at_wechat = _wechat_order(order)
+    assert at_wechat["order_state"] == wechat_trade.SHIPPED
+    assert [(p["express_company"], p["tracking_no"]) for p in at_wechat["shipping"]["shipping_list"]] == [
+        ("SF", "SF9")
+    ]
+    assert at_wechat["shipping"]["finish_shipping_count"] == 2
+    assert ShippingUpload.objects.get(order=order).uploads == 2
+
+    # when: a second correction
+    again = api.patch(
+        f"/api/v1/ops/orders/{order.no}/shipments/{parcel}", {"tracking_no": "SF10"}, format="json"
+    )
+
+    # then: our parcel says SF10, WeChat refused (10060003) and kept SF9; the failure waits in the admin
+    assert again.status_code == 200
+    assert [p["tracking_no"] for p in _wechat_order(order)["shipping"]["shipping_list"]] == ["SF9"]
+    upload = ShippingUpload.objects.get(order=order)
+    assert (upload.status, upload.last_errcode, upload.uploads) == ("failed", 10060003, 2)
+
+
+def test_an_unknown_carrier_is_refused_before_anything_ships(sandbox, ops_user):
+    order = _buy(UserFactory(), [(SkuFactory(price_fen=100), 1)])
+
+    response = _ship(ops_user, order, carrier="某某快递", tracking_no="X1")
+
+    assert (response.status_code, error_code(response)) == (400, "carrier_unknown")
+    order.refresh_from_db()
+    assert (order.status, order.shipments.count()) == ("paid", 0)
+    assert not ShippingUpload.objects.filter(order=order).exists()
+
+
+# --- the message push --------------------------------------------------------------------------
+
+
+def _shipped_order(ops_user) -> Order:
+    order = _buy(UserFactory(), [(SkuFactory(price_fen=9900), 1)])
+    assert _ship(ops_user, order, carrier="SF", tracking_no="SF77").status_code == 200
+    order.refresh_from_db()
+    return order
+
+
+def test_the_push_url_is_verified_by_signature(sandbox, settings):
+    ts, nonce = "1700000000", "123456"
+    good = sandbox_trade._signature(settings.WECHAT_MESSAGE_TOKEN, ts, nonce)
+    settings.WECHAT_MESSAGE_MAX_AGE_SECONDS = 10**10
+
+    ok = Client().get(
+        "/api/v1/wechat/message-push", {"signature": good, "timestamp": ts, "nonce": nonce, "echostr": "e42"}
+    )
+    forged = Client().get(
+        "/api/v1/wechat/message-push",
+        {"signature": "0" * 40, "timestamp": ts, "nonce": nonce, "echostr": "e42"},
+    )
+
+    assert (ok.status_code, ok.content) == (200, b"e42")
+    assert (forged.status_code, error_code(forged)) == (403, "push_rejected")
+
+
+def test_a_forged_push_is_refused_and_changes_nothing(sandbox, ops_user, settings):
+    # given: a shipped order and a settlement message for it, signed with another token
+    order = _shipped_order(ops_user)
+    message = sandbox_trade.settlement_message(
+        {**sandbox_trade.trade_state(order.transaction_id), "confirm_receive_time": 1, "settlement_time": 1}
+    )
+    real_token = settings.WECHAT_MESSAGE_TOKEN
+    settings.WECHAT_MESSAGE_TOKEN = "an-attackers-guess"
+    query, body = sandbox_trade.signed_push(message)
+    settings.WECHAT_MESSAGE_TOKEN = real_token
+
+    # when: it is posted, and a plaintext copy too
+    forged = Client().post(f"/api/v1/wechat/message-push?{query}", body, content_type="application/json")
+    plain_query = query.replace("encrypt_type=aes", "encrypt_type=raw")
+    plain = Client().post(
+        f"/api/v1/wechat/message-push?{plain_query}", json.dumps(message), content_type="application/json"
+    )
+
+    # then: both refused; the order is as it was
+    assert (forged.status_code, error_code(forged)) == (403, "push_rejected")
+    assert plain.status_code == 403
+    order.refresh_from_db()
+    assert (order.status, order.completed_at, order.settled_at) == ("shipped", None, None)
+    assert TradeEvent.objects.count() == 0
+
+
+def test_settlement_completes_the_order_once_however_often_wechat_sends_it(sandbox, ops_user):
+    # given: a shipped order
+    order = _shipped_order(ops_user)
+
+    # when: WeChat settles it (the buyer's receipt confirmed automatically) and sends the message 3 times
+    answer = _send("trade/settle", transaction_id=order.transaction_id, times=3)
+
+    # then: every delivery answered, the order completed and settled once, one completion event
+    assert answer["push_status"] == [200, 200, 200]
+    order.refresh_from_db()
+    assert order.status == "completed"
+    assert int(order.settled_at.timestamp()) == answer["message"]["settlement_time"]
+    assert OutboxEvent.objects.filter(type="order_completed", key=f"order_completed:{order.pk}").count() == 1
+    assert list(TradeEvent.objects.values_list("event", "outcome")) == [
+        ("trade_manage_order_settlement", "completed+settled")
+    ]
+    assert _wechat_order(order)["order_state"] == wechat_trade.SETTLED
+    completed_at, settled_at = order.completed_at, order.settled_at
+
+    # when: WeChat pushes the same settlement again as a new message
+    again = _send(
+        "message-push/send", Event="trade_manage_order_settlement", transaction_id=order.transaction_id
+    )
+
+    # then: kept, but nothing moves twice
+    assert again["push_status"] == [200]
+    order.refresh_from_db()
+    assert (order.status, order.completed_at, order.settled_at) == ("completed", completed_at, settled_at)
+    assert OutboxEvent.objects.filter(type="order_completed", key=f"order_completed:{order.pk}").count() == 1
+    assert sorted(TradeEvent.objects.values_list("outcome", flat=True)) == ["completed+settled", "no_change"]
+
+
+def test_a_settlement_after_the_buyer_confirmed_in_the_mini_program_only_records_it(sandbox, ops_user):
+    order = _shipped_order(ops_user)
+    confirmed = bearer_client(order.buyer).post(f"/api/v1/orders/{order.pk}/confirm-receipt")
+    assert confirmed.json()["status"] == "completed"
+
+    _send("trade/settle", transaction_id=order.transaction_id, confirm_receive_method=2)
+
+    order.refresh_from_db()
+    assert (order.status, order.settled_at is not None) == ("completed", True)
+    assert OutboxEvent.objects.filter(type="order_completed", key=f"order_completed:{order.pk}").count() == 1
+    assert TradeEvent.objects.get().outcome == "settled"
+
+
+def test_a_reminder_waits_in_the_admins_work_queue_once(sandbox, ops_user):
+    from django.utils import timezone
+
+    from apps.console import dashboard
+
+    order = _buy(UserFactory(), [(SkuFactory(price_fen=100), 1)])
+
+    answer = _send(
+        "message-push/send",
+        Event="trade_manage_remind_shipping",
+        transaction_id=order.transaction_id,
+        msg="订单已超过48小时未发货",
+        times=2,
+    )
+
+    assert answer["push_status"] == [200, 200]
+    event = TradeEvent.objects.get()
+    assert (event.event, event.order_id, event.needs_attention, event.outcome) == (
+        "trade_manage_remind_shipping",
+        order.pk,
+        True,
+        "reminder",
+    )
+    queues = {q["title"]: q["count"] for q in dashboard.build(now=timezone.now(), user=ops_user)["queues"]}
+    assert queues["微信交易管理提醒"] == 1
