@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 import requests
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -109,10 +110,13 @@ class PayConfig:
     platform_public_key: str
     platform_public_key_id: str
     api_base: str
+    # PEM of the platform certificates still in use during a migration to the public key ("" if none)
+    platform_certificates: str = ""
 
 
 def pay_config() -> PayConfig:
     if settings.WECHAT_SANDBOX:
+        from .sandbox.certs import sandbox_certificate
         from .sandbox.keys import sandbox_keys
 
         keys = sandbox_keys()
@@ -125,6 +129,7 @@ def pay_config() -> PayConfig:
             platform_public_key=keys.platform_public_key,
             platform_public_key_id=keys.platform_public_key_id,
             api_base=conf.wechatpay_api_base(),
+            platform_certificates=sandbox_certificate().certificate,
         )
     return PayConfig(
         appid=settings.WECHAT_APPID,
@@ -135,12 +140,15 @@ def pay_config() -> PayConfig:
         platform_public_key=settings.WECHATPAY_PUBLIC_KEY,
         platform_public_key_id=settings.WECHATPAY_PUBLIC_KEY_ID,
         api_base=conf.wechatpay_api_base(),
+        platform_certificates=settings.WECHATPAY_PLATFORM_CERTIFICATES,
     )
 
 
 @functools.lru_cache(maxsize=8)
 def _client_for(config: PayConfig) -> WeChatPay:
-    missing = [name for name, value in config.__dict__.items() if not value]
+    missing = [
+        name for name, value in config.__dict__.items() if not value and name != "platform_certificates"
+    ]
     if missing:
         # Without the platform public key wechatpayv3 would quietly fall back to downloading
         # platform certificates; public-key mode is the only mode this project supports.
@@ -159,7 +167,45 @@ def _client_for(config: PayConfig) -> WeChatPay:
     )
     # wechatpayv3 has no setting for its host; the sandbox (or a proxy) is reached through this.
     client._core._gate_way = config.api_base.rstrip("/")
+    # During a migration answers may be signed with a platform certificate: wechatpayv3 picks the
+    # key by Wechatpay-Serial among these (it would otherwise try to download certificates).
+    client._core._certificates = platform_certificates(config)
     return client
+
+
+@functools.lru_cache(maxsize=8)
+def _load_certificates(pem: str) -> tuple[x509.Certificate, ...]:
+    if not pem.strip():
+        return ()
+    try:
+        return tuple(x509.load_pem_x509_certificates(pem.encode()))
+    except ValueError as exc:
+        raise ImproperlyConfigured("WECHATPAY_PLATFORM_CERTIFICATES is not PEM certificates") from exc
+
+
+def platform_certificates(config: PayConfig) -> list[x509.Certificate]:
+    return list(_load_certificates(config.platform_certificates))
+
+
+def _platform_key_for(serial: str, config: PayConfig, *, now: datetime | None = None):
+    """The key WeChat Pay signed with, chosen by Wechatpay-Serial, or None for a serial we do not hold.
+
+    PUB_KEY_ID_... names the WeChat Pay public key (it must be ours); anything else is a platform
+    certificate's serial number in hex, which must be one of ours and within its validity.
+    """
+    if serial == config.platform_public_key_id:
+        return load_pem_public_key(config.platform_public_key.encode())
+    if serial.startswith("PUB_KEY_ID_"):
+        return None
+    try:
+        number = int(serial, 16)
+    except ValueError:
+        return None
+    now = now or timezone.now()
+    for cert in platform_certificates(config):
+        if cert.serial_number == number and cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            return cert.public_key()
+    return None
 
 
 def client() -> WeChatPay:
@@ -330,9 +376,10 @@ def verify_notification(*, headers: Mapping[str, str], body: bytes, now: float |
     """Prove a notification comes from WeChat Pay, now; answer its decrypted resource.
 
     The signature is RSA-SHA256 (PKCS#1 v1.5) over "timestamp\\nnonce\\nbody\\n" with the platform
-    public key, on the raw body exactly as received (re-serialising JSON would change it). The
-    serial must name our platform public key. A timestamp more than five minutes from now is a
-    replay. Only then is the resource decrypted with the APIv3 key (AES-256-GCM).
+    key, on the raw body exactly as received (re-serialising JSON would change it). The serial
+    chooses the key: our WeChat Pay public key, or one of our platform certificates. A timestamp
+    more than five minutes from now is a replay. Only then is the resource decrypted with the
+    APIv3 key (AES-256-GCM).
     """
     config = pay_config()
     signature = headers.get("Wechatpay-Signature", "")
@@ -344,12 +391,12 @@ def verify_notification(*, headers: Mapping[str, str], body: bytes, now: float |
         raise NotificationRejected("缺少微信支付签名头")
     if signature_type != SIGNATURE_TYPE:
         raise NotificationRejected("不支持的签名类型")
-    if serial != config.platform_public_key_id:
-        raise NotificationRejected("微信支付公钥 ID 不符")
+    public_key = _platform_key_for(serial, config)
+    if public_key is None:
+        raise NotificationRejected("微信支付公钥 ID 或平台证书序列号不符")
     try:
         text = body.decode("utf-8")
         raw_signature = base64.b64decode(signature, validate=True)
-        public_key = load_pem_public_key(config.platform_public_key.encode())
         public_key.verify(
             raw_signature,
             f"{timestamp}\n{nonce}\n{text}\n".encode(),

@@ -48,6 +48,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from . import faults
+from .certs import platform_signer
 from .keys import sandbox_keys
 
 logger = logging.getLogger(__name__)
@@ -78,19 +79,20 @@ def _nonce(length: int = 32) -> str:
 
 
 def sign(message: str) -> str:
-    """RSA-SHA256 with the platform private key, base64: WeChat Pay's signature."""
-    key = load_pem_private_key(sandbox_keys().platform_private_key.encode(), password=None)
+    """RSA-SHA256 with the platform key it signs with now (certs.platform_signer), base64."""
+    key = load_pem_private_key(platform_signer()[0].encode(), password=None)
     return base64.b64encode(key.sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())).decode()
 
 
 def signed_headers(body: str, *, timestamp: int | None = None, nonce: str | None = None) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     nonce = nonce or _nonce()
+    serial = platform_signer()[1]  # the public key's id, or the platform certificate's serial
     return {
         "Wechatpay-Timestamp": ts,
         "Wechatpay-Nonce": nonce,
         "Wechatpay-Signature": sign(f"{ts}\n{nonce}\n{body}\n"),
-        "Wechatpay-Serial": sandbox_keys().platform_public_key_id,
+        "Wechatpay-Serial": serial,
         "Wechatpay-Signature-Type": SIGNATURE_TYPE,
     }
 
