@@ -218,3 +218,21 @@ def test_image_upload_is_brand_scoped_and_permission_checked(world):
     assert (other_brand.status_code, roleless.status_code, own_brand.status_code) == (404, 403, 201)
     assert ProductImage.objects.count() == before + 1
     assert ProductImage.objects.get().product_id == world["tea"].product_id
+
+
+def test_a_brand_operators_dashboard_counts_only_its_own_unshipped_lines(world):
+    from django.utils import timezone
+
+    from apps.console import dashboard
+
+    op = world["users"]["brand_operator"]
+
+    def to_ship() -> int:
+        queues = dashboard.build(now=timezone.now(), user=op)["queues"]
+        return next(q["count"] for q in queues if q["title"] == "订单待发货")
+
+    before = to_ship()
+    call(world, op, "ship_mixed")  # ships A's tea of the mixed order; the wine waits for brand B
+
+    assert (before, to_ship()) == (2, 1)
+    assert Order.objects.get(pk=world["orders"]["mixed"].pk).status == "paid"

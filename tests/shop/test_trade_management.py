@@ -346,3 +346,77 @@ def test_a_reminder_waits_in_the_admins_work_queue_once(sandbox, ops_user):
     )
     queues = {q["title"]: q["count"] for q in dashboard.build(now=timezone.now(), user=ops_user)["queues"]}
     assert queues["微信交易管理提醒"] == 1
+
+
+# --- uploads that fail, and the operators' command -----------------------------------------------
+
+
+def test_a_busy_wechat_is_retried_and_a_refused_upload_waits_for_the_admins_retry(
+    sandbox, ops_user, monkeypatch
+):
+    from apps.shop import services
+    from apps.wechat.errors import WeChatBusy, WeChatError
+    from tests.console.roles import logged_in
+
+    # given: WeChat is busy when the order ships
+    order = _buy(UserFactory(), [(SkuFactory(price_fen=100), 1)])
+    real = wechat_trade.upload_shipping_info
+    monkeypatch.setattr(
+        wechat_trade, "upload_shipping_info", lambda payload: (_ for _ in ()).throw(WeChatBusy(errcode=-1))
+    )
+
+    # when
+    assert _ship(ops_user, order, carrier="SF", tracking_no="SF5").status_code == 200
+
+    # then: still pending (the task retries with backoff), WeChat holds nothing yet
+    upload = ShippingUpload.objects.get(order=order)
+    assert (upload.status, upload.attempts, upload.uploads, upload.last_errcode) == ("pending", 1, 0, -1)
+    assert _wechat_order(order)["order_state"] == wechat_trade.WAITING_SHIPMENT
+
+    # when: WeChat refuses the content instead (a permanent error)
+    monkeypatch.setattr(
+        wechat_trade,
+        "upload_shipping_info",
+        lambda payload: (_ for _ in ()).throw(WeChatError("x", errcode=47001)),
+    )
+    services.upload_shipping_info(order_id=order.pk)
+
+    # then: failed, kept for a person
+    upload.refresh_from_db()
+    assert (upload.status, upload.attempts, upload.last_errcode) == ("failed", 2, 47001)
+    assert services.upload_pending_shipping_info() == 0  # the sweeper leaves refused uploads alone
+
+    # when: the admin retries once WeChat accepts again
+    monkeypatch.setattr(wechat_trade, "upload_shipping_info", real)
+    page = logged_in(ops_user).post(
+        "/admin/shop/shippingupload/",
+        {"action": "retry_uploads", "_selected_action": [upload.pk]},
+    )
+
+    # then: uploaded, and WeChat holds the parcel
+    assert page.status_code == 302
+    upload.refresh_from_db()
+    assert (upload.status, upload.uploads, upload.last_errcode) == ("uploaded", 1, None)
+    assert _wechat_order(order)["order_state"] == wechat_trade.SHIPPED
+
+
+def test_the_operators_command_checks_trade_management_and_sets_the_jump_path(sandbox, settings):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("check_trade_management", "--apply", stdout=out)
+
+    assert "is_trade_managed: True" in out.getvalue()
+    assert "message jump path set: pages/order/detail" in out.getvalue()
+    assert sandbox_trade.msg_jump_path() == "pages/order/detail"
+
+    # when: uploads are off although WeChat manages the trades
+    settings.WECHAT_TRADE_MANAGEMENT = False
+    err = io.StringIO()
+    with pytest.raises(SystemExit) as exit_code:
+        call_command("check_trade_management", stdout=io.StringIO(), stderr=err)
+
+    assert exit_code.value.code == 1
+    assert "uploads are off" in err.getvalue()
