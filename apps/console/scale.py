@@ -723,6 +723,7 @@ def _write_orders(orders: list[_Order], stdout: TextIO) -> None:
                             quantity=line.quantity,
                             line_fen=line.line_fen,
                             price_source=line.source,
+                            shipped_quantity=line.quantity if o.shipped_at else 0,
                         )
                     )
                 if o.paid_at:
