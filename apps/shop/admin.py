@@ -42,7 +42,7 @@ from apps.core.errors import ApplicationError
 from apps.core.exports import ExportMixin, money
 from apps.core.money import yuan, yuan_grouped
 
-from . import images, services
+from . import images, operator_scope, services
 from .errors import InvalidImage
 from .models import (
     Brand,
@@ -492,6 +492,9 @@ class RefundAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     def _decide(self, request, queryset, service, verb: str) -> None:
         done, failed = 0, []
         for refund in queryset.order_by("id"):
+            if not operator_scope.refund_wholly_in_scope(request.user, refund):
+                failed.append(f"{refund.out_refund_no}: 退款涉及其他品牌的商品，须由平台处理")
+                continue
             try:
                 decided = service(refund=refund, note=f"{verb} by {request.user}")
                 if decided.status != refund.status:  # a repeated decision changes nothing: no entry

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -698,7 +698,14 @@ class WeChatMessagePushApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="wechat_message_push_verify", responses={200: OpenApiTypes.STR})
+    @extend_schema(
+        operation_id="wechat_message_push_verify",
+        parameters=[
+            OpenApiParameter(name, str, required=False)
+            for name in ("signature", "timestamp", "nonce", "echostr")
+        ],
+        responses={200: OpenApiTypes.STR, **error_responses(403)},
+    )
     def get(self, request):
         echostr = wechat_push.verify_url(request.query_params)
         return HttpResponse(echostr, content_type="text/plain; charset=utf-8")

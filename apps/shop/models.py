@@ -451,6 +451,8 @@ class ShippingUpload(models.Model):
     last_errcode = models.IntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_payload = models.JSONField(default=dict, blank=True)
+    # Set while a worker uploads (a conditional UPDATE claims it): never two uploads at once.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     uploaded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -46,7 +46,7 @@ def _sha1(*parts: str) -> str:
 def _check_signature(params: Mapping[str, str], now: float | None = None) -> None:
     timestamp, nonce = params.get("timestamp", ""), params.get("nonce", "")
     expected = _sha1(settings.WECHAT_MESSAGE_TOKEN, timestamp, nonce)
-    if not hmac.compare_digest(expected, params.get("signature", "")):
+    if not hmac.compare_digest(expected.encode(), params.get("signature", "").encode()):
         raise PushRejected()
     try:
         sent_at = int(timestamp)

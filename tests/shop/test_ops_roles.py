@@ -236,3 +236,17 @@ def test_a_brand_operators_dashboard_counts_only_its_own_unshipped_lines(world):
 
     assert (before, to_ship()) == (2, 1)
     assert Order.objects.get(pk=world["orders"]["mixed"].pk).status == "paid"
+
+
+def test_the_admins_refund_actions_keep_a_brand_operator_to_refunds_wholly_inside_its_brand(world):
+    op = world["users"]["brand_operator_with_refunds"]
+    op.user_permissions.add(Permission.objects.get(codename="view_refund"))
+    refunds = world["refunds"]
+
+    logged_in(op).post(
+        "/admin/shop/refund/",
+        {"action": "approve_refunds", "_selected_action": [refunds["own"].pk, refunds["mixed"].pk]},
+    )
+
+    assert Refund.objects.get(pk=refunds["own"].pk).status == "approved"
+    assert Refund.objects.get(pk=refunds["mixed"].pk).status == "requested"

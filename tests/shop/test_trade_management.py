@@ -420,3 +420,35 @@ def test_the_operators_command_checks_trade_management_and_sets_the_jump_path(sa
 
     assert exit_code.value.code == 1
     assert "uploads are off" in err.getvalue()
+
+
+def test_an_upload_in_flight_is_not_sent_twice(sandbox, ops_user, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.shop import services
+
+    # given: an order whose parcel is being uploaded by another worker right now
+    order = _buy(UserFactory(), [(SkuFactory(price_fen=100), 1)])
+    calls = []
+    monkeypatch.setattr(wechat_trade, "upload_shipping_info", lambda payload: calls.append(payload))
+    monkeypatch.setattr("apps.shop.tasks.upload_shipping_info.delay", lambda order_id: None)
+    assert _ship(ops_user, order, carrier="SF", tracking_no="SF8").status_code == 200
+    ShippingUpload.objects.filter(order=order).update(claimed_at=timezone.now())
+
+    # when: a second worker runs the same task
+    services.upload_shipping_info(order_id=order.pk)
+
+    # then: it sends nothing (WeChat would count a second upload as the order's one correction)
+    assert calls == []
+
+    # when: the first worker died: its claim expires
+    ShippingUpload.objects.filter(order=order).update(claimed_at=timezone.now() - timedelta(minutes=6))
+    services.upload_shipping_info(order_id=order.pk)
+    services.upload_shipping_info(order_id=order.pk)
+
+    # then: sent exactly once
+    assert len(calls) == 1
+    upload = ShippingUpload.objects.get(order=order)
+    assert (upload.status, upload.uploads, upload.claimed_at) == ("uploaded", 1, None)

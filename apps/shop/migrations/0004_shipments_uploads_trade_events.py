@@ -77,6 +77,7 @@ class Migration(migrations.Migration):
                 ('last_errcode', models.IntegerField(blank=True, null=True)),
                 ('last_error', models.TextField(blank=True)),
                 ('last_payload', models.JSONField(blank=True, default=dict)),
+                ('claimed_at', models.DateTimeField(blank=True, null=True)),
                 ('uploaded_at', models.DateTimeField(blank=True, null=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),

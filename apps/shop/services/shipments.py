@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError, InvalidInput
@@ -31,6 +32,8 @@ from ..lock_objects import order_lock
 from ..models import Order, OrderItem, Payment, Shipment, ShipmentItem, ShippingUpload
 
 logger = logging.getLogger(__name__)
+
+CLAIM_TIMEOUT = timedelta(minutes=5)  # longer than a WeChat call with its retries can take
 
 
 def _carrier(carrier: str) -> tuple[str, str]:
@@ -263,14 +266,27 @@ def upload_shipping_info(*, order_id: int) -> ShippingUpload | None:
     order = upload.order
     if order.shipping_hold:
         return upload  # a group-buy order before its group succeeded never reaches WeChat
+    now = timezone.now()
+    # One upload at a time per order: WeChat counts a second upload of a fully shipped order as
+    # its one correction, so two workers must never send the same parcels twice. A worker that
+    # died mid-call leaves a claim that expires.
+    claimed = (
+        ShippingUpload.objects.filter(pk=upload.pk)
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT))
+        .exclude(version=F("uploaded_version"))
+        .update(claimed_at=now)
+    )
+    if not claimed:
+        return upload  # another worker is uploading; it uploads again if the parcels changed
+    upload.refresh_from_db()
     version = upload.version
     payload = shipping_payload(order)
-    now = timezone.now()
     try:
         wechat_trade.upload_shipping_info(payload)
     except WeChatError as exc:
         permanent = exc.errcode in wechat_trade.PERMANENT_ERRCODES
         ShippingUpload.objects.filter(pk=upload.pk).update(
+            claimed_at=None,
             attempts=F("attempts") + 1,
             last_errcode=exc.errcode,
             last_error=str(exc.message)[:2000],
@@ -281,10 +297,14 @@ def upload_shipping_info(*, order_id: int) -> ShippingUpload | None:
         if permanent:
             logger.error("WeChat refused the shipping information of order %s: %s", order.no, exc.message)
             upload.refresh_from_db()
+            if upload.version != version:  # corrected meanwhile: the correction deserves its own try
+                ShippingUpload.objects.filter(pk=upload.pk).update(status=ShippingUpload.Status.PENDING)
+                _enqueue(order_id)
             return upload
         raise UploadRetryable(exc.message) from exc
     # Conditional on the version: a change made during the call stays pending and uploads again.
     ShippingUpload.objects.filter(pk=upload.pk).update(
+        claimed_at=None,
         attempts=F("attempts") + 1,
         uploads=F("uploads") + 1,
         uploaded_version=version,
@@ -297,10 +317,14 @@ def upload_shipping_info(*, order_id: int) -> ShippingUpload | None:
     ShippingUpload.objects.filter(pk=upload.pk, version=version).update(status=ShippingUpload.Status.UPLOADED)
     upload.refresh_from_db()
     if upload.version != upload.uploaded_version:
-        from ..tasks import upload_shipping_info as task
-
-        task.delay(order_id)
+        _enqueue(order_id)
     return upload
+
+
+def _enqueue(order_id: int) -> None:
+    from ..tasks import upload_shipping_info as task
+
+    task.delay(order_id)
 
 
 def shipping_upload_retry(*, upload: ShippingUpload) -> ShippingUpload:
