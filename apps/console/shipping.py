@@ -25,6 +25,7 @@ from django.urls import reverse
 
 from apps.console.permissions import brand_scope
 from apps.core.errors import ApplicationError
+from apps.shop import operator_scope
 from apps.shop.errors import OrderNotShippable
 from apps.shop.models import Order
 from apps.shop.services import order_ship
@@ -160,11 +161,7 @@ def ship(rows: list[Row], *, user=None) -> None:
 
 
 def can_ship(user) -> bool:
-    return (
-        user.is_active
-        and user.is_staff
-        and (user.has_perm("shop.change_order") or user.has_perm("shop.ship_order"))
-    )
+    return user.is_staff and operator_scope.can_ship(user)
 
 
 def ship_upload_view(request, *, site: AdminSite):

@@ -396,8 +396,7 @@ class OrderAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
         return False
 
     def has_ship_permission(self, request) -> bool:
-        opts = self.model._meta
-        return request.user.has_perm(f"{opts.app_label}.ship_order")
+        return operator_scope.can_ship(request.user)
 
     @admin.display(description="金额", ordering="scoped_total_fen")
     def total(self, order: Order) -> str:

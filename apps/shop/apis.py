@@ -562,7 +562,7 @@ class OpsOrderShipApi(APIView):
         responses={200: OpsOrderOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request, no: str):
-        operator_scope.require(request.user, operator_scope.SHIP_PERMISSION)
+        operator_scope.require_ship(request.user)
         order = selectors.order_get_by_no(no=no)
         if order is None or not operator_scope.order_in_scope(request.user, order):
             raise Http404  # another brand's order is as invisible to a brand operator as a missing one
@@ -601,7 +601,7 @@ class OpsShipmentApi(APIView):
         responses={200: OpsOrderOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def patch(self, request, no: str, shipment_id: int):
-        operator_scope.require(request.user, operator_scope.SHIP_PERMISSION)
+        operator_scope.require_ship(request.user)
         order = selectors.order_get_by_no(no=no)
         if order is None or not operator_scope.order_in_scope(request.user, order):
             raise Http404

@@ -14,7 +14,9 @@ from collections.abc import Callable
 
 from .errors import OperatorForbidden
 
-SHIP_PERMISSION = "shop.ship_order"  # the order admin's ship action
+# Shipping: the ship permission, or changing orders (which includes it), in the admin's ship
+# action, its CSV upload and here alike.
+SHIP_PERMISSIONS = ("shop.ship_order", "shop.change_order")
 REFUND_DECISION_PERMISSION = "shop.change_refund"  # the refund admin's approve and reject actions
 # Adding a picture in the admin is changing the product with an image inline added.
 IMAGE_UPLOAD_PERMISSIONS = ("shop.change_product", "shop.add_productimage")
@@ -30,6 +32,15 @@ def set_operator_scope(scope: Scope | None) -> None:
 
 def brand_ids_for(user) -> list[int] | None:
     return _scope(user) if _scope is not None else None
+
+
+def can_ship(user) -> bool:
+    return bool(user and user.is_active and any(user.has_perm(p) for p in SHIP_PERMISSIONS))
+
+
+def require_ship(user) -> None:
+    if not can_ship(user):
+        raise OperatorForbidden()
 
 
 def require(user, *permissions: str) -> None:

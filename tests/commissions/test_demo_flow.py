@@ -54,7 +54,7 @@ def test_mias_share_pays_her_ten_percent_and_lily_three(api_client, wechat_sandb
     # given: the demo data, and Mia's share link to the tea
     settings.COMMISSION_FREEZE_DAYS = 0
     call_command("seed_demo")
-    ops = bearer_client(UserFactory(is_staff=True, username="demo-ops", openid=None))
+    ops = bearer_client(UserFactory(is_staff=True, is_superuser=True, username="demo-ops", openid=None))
     mia = login(api_client, "koc-mia")
     lily = login(api_client, "koc-lily")
     product = Product.objects.get(title="明前龙井 250g")

@@ -144,3 +144,34 @@ def test_ten_concurrent_approvals_send_one_refund(wechat_sandbox, celery_eager):
     order.refresh_from_db()
     assert (order.status, order.refunded_fen) == ("refunded", order.paid_fen)
     assert OutboxEvent.objects.filter(type="order_refunded").count() == 1
+
+
+def test_two_brand_operators_shipping_one_mixed_order_at_once_make_two_parcels(settings):
+    # given: a paid order with a line of each of two brands (uploads off: this is about parcels)
+    from tests.shop.factories import BrandFactory, payment_notice
+
+    settings.WECHAT_TRADE_MANAGEMENT = False
+    tea = SkuFactory(product__brand=BrandFactory(), price_fen=9900)
+    wine = SkuFactory(product__brand=BrandFactory(), price_fen=5000)
+    buyer = UserFactory()
+    order = services.order_create(
+        buyer=buyer, items=[(tea, 1), (wine, 2)], address=AddressFactory(user=buyer)
+    )
+    services.payment_notification_handle(notice=payment_notice(order))
+    brands = [[tea.product.brand_id], [wine.product.brand_id]]
+
+    # when: each brand's operator ships its lines at the same moment, twice over
+    results = run_together(
+        4,
+        lambda i: services.order_ship(
+            order=order, carrier="顺丰", tracking_no=f"SF{i}", brand_ids=brands[i % 2]
+        ),
+    )
+
+    # then: one parcel per brand, each line shipped once, the order shipped
+    shipped = [r for r in results if isinstance(r, Order)]
+    assert len(shipped) == 2, results
+    order.refresh_from_db()
+    assert order.status == "shipped"
+    assert sorted(order.items.values_list("quantity", "shipped_quantity")) == [(1, 1), (2, 2)]
+    assert order.shipments.count() == 2

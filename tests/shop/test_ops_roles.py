@@ -250,3 +250,16 @@ def test_the_admins_refund_actions_keep_a_brand_operator_to_refunds_wholly_insid
 
     assert Refund.objects.get(pk=refunds["own"].pk).status == "approved"
     assert Refund.objects.get(pk=refunds["mixed"].pk).status == "requested"
+
+
+def test_shipping_needs_the_same_permission_in_the_api_as_in_the_admins_csv_upload(world):
+    from apps.console.shipping import can_ship
+
+    clerk = UserFactory(username="order-clerk", is_staff=True, openid=None)
+    clerk.user_permissions.add(Permission.objects.get(codename="change_order"))
+    viewer = UserFactory(username="order-viewer", is_staff=True, openid=None)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_order"))
+
+    answers = [(can_ship(u), call(world, u, "ship").status_code) for u in (clerk, viewer)]
+
+    assert answers == [(True, 200), (False, 403)]
