@@ -263,3 +263,26 @@ def test_shipping_needs_the_same_permission_in_the_api_as_in_the_admins_csv_uplo
     answers = [(can_ship(u), call(world, u, "ship").status_code) for u in (clerk, viewer)]
 
     assert answers == [(True, 200), (False, 403)]
+
+
+def test_a_brand_operator_decides_a_refund_of_its_own_returned_lines_of_a_mixed_order(world):
+    # given: on the mixed order, a refund of the tea line (brand A) and one of the wine line (brand B)
+    op = world["users"]["brand_operator_with_refunds"]
+    mixed = world["orders"]["mixed"]
+    Refund.objects.filter(pk=world["refunds"]["mixed"].pk).update(status="rejected")
+    tea_refund = services.refund_create(
+        order=mixed, amount_fen=None, reason="退货", items=[{"sku_id": world["tea"].pk, "quantity": 1}]
+    )
+    wine_refund = services.refund_create(
+        order=mixed, amount_fen=None, reason="退货", items=[{"sku_id": world["wine"].pk, "quantity": 1}]
+    )
+    api = token_client(op)
+
+    # when
+    tea = api.post(f"/api/v1/ops/refunds/{tea_refund.pk}/approve", {}, format="json")
+    wine = api.post(f"/api/v1/ops/refunds/{wine_refund.pk}/approve", {}, format="json")
+
+    # then: its own line's refund is its decision; the other brand's is not
+    assert (tea.status_code, tea.json()["status"]) == (200, "approved")
+    assert (wine.status_code, error_code(wine)) == (403, "permission_denied")
+    assert Refund.objects.get(pk=wine_refund.pk).status == "requested"
