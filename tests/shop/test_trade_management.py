@@ -452,3 +452,27 @@ def test_an_upload_in_flight_is_not_sent_twice(sandbox, ops_user, monkeypatch):
     assert len(calls) == 1
     upload = ShippingUpload.objects.get(order=order)
     assert (upload.status, upload.uploads, upload.claimed_at) == ("uploaded", 1, None)
+
+
+def test_the_sandboxs_shipping_fault_leaves_the_upload_pending_for_the_sweeper(sandbox, ops_user):
+    from apps.shop import services
+
+    # given: WeChat limits the next upload (45011)
+    order = _buy(UserFactory(), [(SkuFactory(price_fen=100), 1)])
+    queued = Client().post(
+        "/wechat-sandbox/faults",
+        {"api": "shipping", "fault": "rate_limited"},
+        content_type="application/json",
+    )
+    assert queued.status_code == 201
+
+    # when
+    assert _ship(ops_user, order, carrier="SF", tracking_no="SF6").status_code == 200
+
+    # then: pending, WeChat holds nothing; the sweeper's next round uploads it
+    upload = ShippingUpload.objects.get(order=order)
+    assert (upload.status, upload.last_errcode, upload.uploads) == ("pending", 45011, 0)
+    assert services.upload_pending_shipping_info() == 1
+    upload.refresh_from_db()
+    assert (upload.status, upload.uploads) == ("uploaded", 1)
+    assert _wechat_order(order)["order_state"] == wechat_trade.SHIPPED

@@ -48,7 +48,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from wechatpy.crypto import PrpCrypto
 
-from .miniprogram import _error, _json_body, _token_valid
+from .miniprogram import _error, _json_body, _token_valid, fault_answer
 from .pay import _TXID, get_transaction
 
 logger = logging.getLogger(__name__)
@@ -160,6 +160,8 @@ def _valid_shape(body: dict) -> bool:
 @csrf_exempt
 @require_POST
 def upload_shipping_info(request: HttpRequest) -> JsonResponse:
+    if faulty := fault_answer("shipping"):  # POST /wechat-sandbox/faults {"api": "shipping", ...}
+        return faulty
     if not _token_valid(request):
         return _error(40001, "invalid credential, access_token is invalid or not latest")
     body = _json_body(request)

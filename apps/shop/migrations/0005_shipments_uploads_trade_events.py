@@ -30,7 +30,7 @@ def backfill_parcels(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shop', '0003_refund_items'),
+        ('shop', '0004_refund_retries_and_closed'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
