@@ -41,9 +41,20 @@ def _bootstrap() -> None:
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(ROOT / "manage.py"), *sys.argv[1:]])
 
 
+# The README's two commands choose their own settings; everything else (migrate, shell, the periodic
+# commands on a server) defaults to production, which refuses to start without its secrets. A forgotten
+# DJANGO_SETTINGS_MODULE must never mean DEBUG, the sandbox's open "I paid" endpoint and a public key.
+COMMAND_SETTINGS = {"run": "config.settings.local", "test": "config.settings.test"}
+
+
+def default_settings(argv: list[str]) -> str:
+    command = argv[1] if len(argv) > 1 else ""
+    return COMMAND_SETTINGS.get(command, "config.settings.production")
+
+
 def main() -> None:
     _bootstrap()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", default_settings(sys.argv))
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

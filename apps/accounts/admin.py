@@ -21,7 +21,7 @@ class UserAdmin(ExportMixin, DjangoUserAdmin):
         ("手机", "phone_masked"),
         ("注册时间", "date_joined"),
     ]
-    list_display = ["id", "username", "nickname", "phone", "openid", "is_staff", "date_joined"]
+    list_display = ["id", "username", "nickname", "phone_masked", "openid", "is_staff", "date_joined"]
     search_fields = ["username", "openid", "unionid", "phone", "nickname"]
     list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
     fieldsets = [
@@ -32,3 +32,7 @@ class UserAdmin(ExportMixin, DjangoUserAdmin):
         ),
     ]
     inlines = [AddressInline]
+
+    @admin.display(description="手机")
+    def phone_masked(self, user: User) -> str:
+        return user.phone_masked

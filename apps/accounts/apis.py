@@ -3,13 +3,11 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
 from apps.core.pagination import PageNumberPagination
 from apps.core.schema import error_responses, list_responses
+from apps.core.throttles import LoginThrottle, PhoneThrottle
 
 from . import selectors, services
 from .models import Address, User
@@ -29,8 +27,7 @@ class UserOutputSerializer(serializers.ModelSerializer):
 class WechatLoginApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"
+    throttle_classes = [LoginThrottle]  # per address: each login spends a jscode2session call
 
     class InputSerializer(serializers.Serializer):
         code = serializers.CharField(max_length=64)  # wx.login() codes are 32 characters
@@ -69,21 +66,47 @@ class RefreshApi(APIView):
         operation_id="auth_refresh",
         request=InputSerializer,
         responses={
-            200: inline_serializer("RefreshOutput", {"access": serializers.CharField()}),
+            200: inline_serializer(
+                "RefreshOutput",
+                # rotation: the old refresh token is spent, the client keeps the new one
+                {"access": serializers.CharField(), "refresh": serializers.CharField()},
+            ),
             **error_responses(400, 401),
         },
     )
     def post(self, request):
-        self.InputSerializer(data=request.data).is_valid(raise_exception=True)
-        serializer = TokenRefreshSerializer(data={"refresh": request.data["refresh"]})
-        try:
-            serializer.is_valid(raise_exception=True)
-        except TokenError as exc:
-            raise InvalidToken(exc.args[0]) from exc
-        return Response({"access": serializer.validated_data["access"]})
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(services.token_refresh(refresh=data.validated_data["refresh"]))
+
+
+class LogoutApi(APIView):
+    """Revoke a refresh token (it is blacklisted); the access token dies at its own expiry."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+    class InputSerializer(serializers.Serializer):
+        refresh = serializers.CharField()
+
+    @extend_schema(
+        operation_id="auth_logout",
+        request=InputSerializer,
+        responses={204: None, **error_responses(400, 401)},
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.logout(refresh=data.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class PhoneApi(APIView):
+    throttle_classes = [PhoneThrottle]  # each lookup spends WeChat's getuserphonenumber quota
+
     class InputSerializer(serializers.Serializer):
         code = serializers.CharField(max_length=128)
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 
 from django.db import IntegrityError, transaction
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.core import events
@@ -34,6 +37,42 @@ def _user_for_openid(*, openid: str, unionid: str) -> tuple[User, bool]:
 def tokens_for(user: User) -> dict[str, str]:
     refresh = RefreshToken.for_user(user)
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def _spend_refresh(raw: str) -> tuple[RefreshToken, User]:
+    """Verify a refresh token and blacklist it, under a lock on its row: it works exactly once.
+
+    simplejwt's own rotation checks the blacklist, then blacklists with get_or_create: two refreshes
+    racing with one stolen token would both succeed. Locking the outstanding row makes the second
+    wait and then find the token blacklisted. A user who is gone or inactive gets token_invalid.
+    """
+    try:
+        token = RefreshToken(raw)  # signature, expiry, token type, and the blacklist
+    except TokenError as exc:
+        raise InvalidToken(str(exc)) from exc
+    jti = token.payload.get(jwt_settings.JTI_CLAIM)
+    outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).first()
+    if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
+        raise InvalidToken("Token is blacklisted")
+    user = User.objects.filter(pk=token.payload.get(jwt_settings.USER_ID_CLAIM)).first()
+    if user is None or not user.is_active:
+        raise InvalidToken("No active account found for the given token.")
+    BlacklistedToken.objects.create(token=outstanding)
+    return token, user
+
+
+@transaction.atomic
+def token_refresh(*, refresh: str) -> dict[str, str]:
+    """Rotate: a new access and refresh token for the old refresh token, which is then spent."""
+    _token, user = _spend_refresh(refresh)
+    return tokens_for(user)
+
+
+@transaction.atomic
+def logout(*, refresh: str) -> None:
+    """Revoke a refresh token. Holding it is the credential (it could refresh, so it may revoke):
+    a client whose access token has expired can still log out."""
+    _spend_refresh(refresh)
 
 
 def wechat_login(*, code: str, invite_code: str = "", share_code: str = "") -> tuple[User, dict[str, str]]:

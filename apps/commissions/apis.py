@@ -7,11 +7,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from apps.core.pagination import PageNumberPagination
 from apps.core.schema import PAGE_PARAMETERS, error_responses, list_responses, paginated
+from apps.core.throttles import WithdrawalThrottle
 from apps.wechat.apis import WeChatNotifyApi, notify_schema
 
 from . import selectors, sources
@@ -88,10 +88,7 @@ class WithdrawalOutputSerializer(serializers.Serializer):
 
 
 class WithdrawalsApi(APIView):
-    throttle_scope = "withdrawal"
-
-    def get_throttles(self):
-        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+    throttle_classes = [WithdrawalThrottle]  # POST only, per user and per address
 
     class InputSerializer(serializers.Serializer):
         amount_fen = serializers.IntegerField(min_value=1, max_value=10**12)

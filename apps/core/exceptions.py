@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -72,6 +73,14 @@ def exception_handler(exc, context):
         fields = _flatten_fields(exc.detail)
         return Response(error_body("validation_error", "输入有误", fields), status=400)
 
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is gone (refused, dropped, out of connections): the client should retry.
+        set_rollback()
+        return Response(
+            error_body("service_unavailable", "服务暂时不可用，请稍后再试"),
+            status=503,
+            headers={"Retry-After": "5"},
+        )
     if not isinstance(exc, drf.APIException):
         return None  # a real bug: let Django answer 500 and log it
 

@@ -13,6 +13,7 @@ so finance can sum, sort and filter them without converting text first.
 from __future__ import annotations
 
 import csv
+import re
 import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -73,6 +74,28 @@ class Moment(str):
         return moment
 
 
+# A CSV cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets (OWASP's
+# CSV injection list): `=HYPERLINK(...)` in an address name became a live link in the orders' file.
+# (The Excel export types every text cell as text instead: `_xlsx_cell`.)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+def safe_cell(value: Any) -> Any:
+    """Text that a spreadsheet would run is prefixed with an apostrophe, which makes it plain text.
+
+    Numbers stay numbers: an int, a Decimal, or text that is only a signed number ("-12.50" yuan)
+    cannot be a formula.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS) and not _NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def safe_row(row: Iterable[Any]) -> list[Any]:
+    return [safe_cell(value) for value in row]
+
+
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -101,9 +124,9 @@ def rows(objects: Iterable[Any], columns: Sequence[Column]) -> Iterator[list[Any
 def csv_stream(header: Sequence[str], body: Iterable[Sequence[Any]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield "\ufeff"  # a BOM, so Excel opens the UTF-8 Chinese text correctly
-    yield writer.writerow(header)
+    yield writer.writerow(safe_row(header))
     for row in body:
-        yield writer.writerow(row)
+        yield writer.writerow(safe_row(row))
 
 
 def csv_response(

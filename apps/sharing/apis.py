@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from apps.core.pagination import PageNumberPagination
 from apps.core.schema import ErrorSerializer, error_responses, list_responses
+from apps.core.throttles import ShareLinkThrottle
 from apps.kocs.errors import NotAKoc
 
 from . import selectors, services
@@ -37,6 +38,8 @@ def client_ip(request) -> str:
 
 
 class ShareLinkCreateApi(APIView):
+    throttle_classes = [ShareLinkThrottle]  # a new link may call WeChat's getwxacodeunlimit
+
     class InputSerializer(serializers.Serializer):
         target = serializers.ChoiceField(choices=KNOWN_TARGETS)
         target_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
@@ -53,7 +56,7 @@ class ShareLinkCreateApi(APIView):
     @extend_schema(
         operation_id="share_links_create",
         request=InputSerializer,
-        responses={201: OutputSerializer, **error_responses(400, 401, 404)},
+        responses={201: OutputSerializer, **error_responses(400, 401, 404, 429)},
         description=(
             "Share a target. The same sharer sharing the same target again gets the same link "
             "(still 201). Anyone logged in may share; only approved KOCs' links bind and earn."

@@ -16,6 +16,7 @@ from apps.core import audit
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsOperator
 from apps.core.schema import PAGE_PARAMETERS, error_responses, paginated
+from apps.core.throttles import RefundThrottle
 from apps.wechat import pay as wechatpay
 from apps.wechat import push as wechat_push
 from apps.wechat.apis import WeChatNotifyApi, notify_schema
@@ -456,6 +457,8 @@ class RefundOutputSerializer(serializers.Serializer):
 
 
 class OrderRefundsApi(OrderApiMixin, APIView):
+    throttle_classes = [RefundThrottle]  # POST only: each request reaches WeChat Pay's refund API
+
     class InputSerializer(serializers.Serializer):
         class ItemSerializer(serializers.Serializer):
             sku_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
@@ -476,7 +479,7 @@ class OrderRefundsApi(OrderApiMixin, APIView):
     @extend_schema(
         operation_id="orders_refunds_create",
         request=InputSerializer,
-        responses={201: RefundOutputSerializer, **error_responses(400, 401, 404, 409)},
+        responses={201: RefundOutputSerializer, **error_responses(400, 401, 404, 409, 429)},
     )
     def post(self, request, order_id: int):
         order = self.get_order(request, order_id)

@@ -22,6 +22,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "rest_framework_simplejwt.token_blacklist",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -40,6 +42,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.middleware.EdgeMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -47,6 +51,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as its documentation asks: it turns a locked-out admin login into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -80,6 +86,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Django's own 400 (oversized body, bad host) and 403 (CSRF) under /api/ answer the error shape too.
+CSRF_FAILURE_VIEW = "apps.core.views.csrf_failure"
+# The largest request body read into memory (JSON): bigger ones answer 400 `request_too_large`.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -128,13 +138,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Bounded JSON: depth, size and encoding errors answer 400 in the error shape, never a 500.
+    "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "apps.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.exceptions.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {
-        "login": env("THROTTLE_LOGIN", default="30/min"),
-        "withdrawal": env("THROTTLE_WITHDRAWAL", default="20/min"),
-    },
+    # The client's address for anything DRF keys on it: REMOTE_ADDR unless proxies are trusted.
+    "NUM_PROXIES": env.int("TRUSTED_PROXIES", default=0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -143,6 +152,60 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=30)),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+    # A refresh token works once: each refresh answers a new one and blacklists the old, so a stolen
+    # token dies at its owner's next refresh; auth/logout blacklists it outright.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+}
+
+# --- Abuse limits --------------------------------------------------------------------------------
+# How many reverse proxies in front of the app append to X-Forwarded-For (0: clients connect
+# directly, and the header, which anyone can send, is ignored). The client's address is the entry
+# the outermost trusted proxy added.
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+# Fixed windows counted atomically in the shared cache (Redis in production). `<scope>` counts per
+# user, `<scope>_address` per client address. Login, phone lookups and share links cost quota or
+# money at WeChat; refunds and withdrawals move money.
+THROTTLE_RATES = {
+    "login_address": env("THROTTLE_LOGIN", default="30/min"),
+    "phone": env("THROTTLE_PHONE", default="5/min"),
+    "phone_address": env("THROTTLE_PHONE_ADDRESS", default="30/min"),
+    "share_link": env("THROTTLE_SHARE_LINK", default="30/min"),
+    "share_link_address": env("THROTTLE_SHARE_LINK_ADDRESS", default="120/min"),
+    "refund": env("THROTTLE_REFUND", default="10/min"),
+    "refund_address": env("THROTTLE_REFUND_ADDRESS", default="60/min"),
+    "withdrawal": env("THROTTLE_WITHDRAWAL", default="20/min"),
+    "withdrawal_address": env("THROTTLE_WITHDRAWAL_ADDRESS", default="60/min"),
+}
+
+# The admin login locks out after AXES_FAILURE_LIMIT failures from one address or for one username,
+# for AXES_COOLOFF_MINUTES (`manage.py axes_reset` lifts it early).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "apps.core.throttles.client_ip"
+AXES_SENSITIVE_PARAMETERS = ["password"]
+
+# Content-Security-Policy on every HTML page (admin, landing page, API docs): only our own scripts
+# and styles, images from us and data: URIs (Swagger UI's icons), never framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
 }
 
 SPECTACULAR_SETTINGS = {
@@ -267,7 +330,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Phones and ID numbers are masked in every record before any handler writes it.
+    "filters": {"mask_personal_data": {"()": "apps.core.masking.MaskPersonalData"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["mask_personal_data"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -1,4 +1,8 @@
-"""Production: every secret comes from the environment, with no default; the sandbox cannot run."""
+"""Production: every secret comes from the environment, with no default; unsafe setups refuse to start.
+
+This is what every entry point (wsgi, asgi, celery, manage.py) loads when DJANGO_SETTINGS_MODULE is not
+set, so each check below raises ImproperlyConfigured with a message that names what to fix.
+"""
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -6,11 +10,27 @@ from config.env import env
 
 from .base import *  # noqa: F403
 
+if env.bool("DEBUG", default=False):
+    raise ImproperlyConfigured(
+        "DEBUG must be off in production: it shows settings and stack traces to anyone. Unset DEBUG."
+    )
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
+if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith(("dev-only", "django-insecure")):
+    # It signs the JWTs: a guessable key lets anyone forge a token for any user.
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too weak for production: use at least 50 random characters "
+        '(python3 -c "import secrets; print(secrets.token_urlsafe(64))").'
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 DATABASES = {"default": env.db("DATABASE_URL")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    raise ImproperlyConfigured(
+        "DATABASE_URL points at SQLite: production needs PostgreSQL (row locks, conditional updates and "
+        "concurrent writers are what keep stock, seats and money right). Set DATABASE_URL=postgres://..."
+    )
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 REDIS_URL = env("REDIS_URL")
@@ -22,7 +42,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 WECHAT_SANDBOX = env.bool("WECHAT_SANDBOX", default=False)
 if WECHAT_SANDBOX:
     raise ImproperlyConfigured(
-        "WECHAT_SANDBOX must be off in production: it would fake WeChat and WeChat Pay."
+        "WECHAT_SANDBOX must be off in production: it would fake WeChat and WeChat Pay "
+        '(its open "I paid" endpoint would mark any order paid). Unset WECHAT_SANDBOX.'
     )
 WECHAT_APPID = env("WECHAT_APPID")
 WECHAT_SECRET = env("WECHAT_SECRET")
