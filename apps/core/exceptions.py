@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
@@ -73,6 +74,9 @@ def exception_handler(exc, context):
         fields = _flatten_fields(exc.detail)
         return Response(error_body("validation_error", "输入有误", fields), status=400)
 
+    if isinstance(exc, RequestDataTooBig):
+        # DRF reads request.body for JSON, where Django enforces DATA_UPLOAD_MAX_MEMORY_SIZE.
+        return Response(error_body("request_too_large", "请求体过大"), status=400)
     if isinstance(exc, OperationalError | InterfaceError):
         # The database is gone (refused, dropped, out of connections): the client should retry.
         set_rollback()

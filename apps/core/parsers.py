@@ -1,8 +1,9 @@
 """The JSON parser every API view uses: a malformed body is a 400 in the error shape, never a 500.
 
-DRF's own parser reads the whole stream whatever its size (Django's DATA_UPLOAD_MAX_MEMORY_SIZE only
-guards `request.body`), lets Python's json recurse until a RecursionError (3,000 nested `[` did it: a
-500 before authentication), and passes strings with NUL through to PostgreSQL, which refuses them.
+DRF's own parser lets Python's json recurse until a RecursionError (3,000 nested `[` did it: a 500
+before authentication) and passes strings with NUL through to PostgreSQL, which refuses them. The
+size is bounded twice: DRF hands JSON parsers `request.body`, where Django raises RequestDataTooBig
+(the exception handler answers 400 `request_too_large`), and the parser itself never reads more.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import codecs
 import json
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -53,7 +55,10 @@ class JSONParser(parsers.JSONParser):
         parser_context = parser_context or {}
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        raw = stream.read(limit + 1) if limit is not None else stream.read()
+        try:
+            raw = stream.read(limit + 1) if limit is not None else stream.read()
+        except RequestDataTooBig as exc:  # Django's own guard on the request stream
+            raise RequestTooLarge(f"请求体超过 {limit} 字节") from exc
         if limit is not None and len(raw) > limit:
             raise RequestTooLarge(f"请求体超过 {limit} 字节")
         try:

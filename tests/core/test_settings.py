@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 PRODUCTION_ENV = {
@@ -114,3 +115,129 @@ def test_the_sandbox_is_not_mounted_when_off():
     )
 
     assert result.stdout.strip() == "ABSENT", result.stderr
+
+
+# --- Fail closed (issue 15) -----------------------------------------------------------------------
+
+REQUIRED = [k for k in PRODUCTION_ENV if k != "DJANGO_SETTINGS_MODULE"]
+
+
+def _python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run `code` with none of the production variables and no DJANGO_SETTINGS_MODULE, plus `env`."""
+    unset = {"DJANGO_SETTINGS_MODULE", "DEBUG", "WECHAT_SANDBOX", *PRODUCTION_ENV}
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        env={**clean, "KOC_NO_BOOTSTRAP": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+SETTINGS_OF = {
+    "wsgi": "import config.wsgi; from django.conf import settings; print(settings.SETTINGS_MODULE)",
+    "asgi": "import config.asgi; from django.conf import settings; print(settings.SETTINGS_MODULE)",
+    "celery": (
+        "from config.celery import app; app.loader.import_default_modules();"
+        "from django.conf import settings; print(settings.SETTINGS_MODULE)"
+    ),
+    "manage.py": (
+        "import sys, manage; sys.argv = ['manage.py', 'shell', '-c', "
+        "'from django.conf import settings; print(settings.SETTINGS_MODULE)']; manage.main()"
+    ),
+}
+
+
+@pytest.mark.parametrize("entry_point", list(SETTINGS_OF))
+def test_every_entry_point_defaults_to_the_production_settings(entry_point):
+    # when: the deploy sets every production variable but forgets DJANGO_SETTINGS_MODULE
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = _python(SETTINGS_OF[entry_point], env)
+
+    # then: production, not the local settings with DEBUG, the sandbox and a public SECRET_KEY
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "config.settings.production"
+
+
+@pytest.mark.parametrize("entry_point", ["wsgi", "celery"])
+def test_an_entry_point_with_nothing_set_refuses_to_start(entry_point):
+    result = _python(SETTINGS_OF[entry_point], {})
+
+    assert result.returncode != 0
+    assert "Set the SECRET_KEY environment variable" in result.stderr
+
+
+def test_the_readme_commands_pick_their_own_settings():
+    import manage
+
+    assert manage.default_settings(["manage.py", "run"]) == "config.settings.local"
+    assert manage.default_settings(["manage.py", "test", "--", "-x"]) == "config.settings.test"
+    assert manage.default_settings(["manage.py", "migrate"]) == "config.settings.production"
+    assert manage.default_settings(["manage.py"]) == "config.settings.production"
+
+
+# One interpreter loads the production settings module once per case (each a fresh module object
+# reading os.environ), so the twenty cases cost one start-up instead of twenty.
+_EACH_CASE = """
+import json, os, runpy, sys
+from django.core.exceptions import ImproperlyConfigured
+cases, base = json.loads(sys.argv[1]), dict(os.environ)
+out = {}
+for name, env in cases.items():
+    os.environ.clear(); os.environ.update({**base, **env})
+    try:
+        runpy.run_module("config.settings.production", run_name="production_case")
+        out[name] = "started"
+    except ImproperlyConfigured as exc:
+        out[name] = str(exc)
+print(json.dumps(out))
+"""
+
+
+def _production_cases(cases: dict[str, dict[str, str]]) -> dict[str, str]:
+    import json
+
+    clean = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DEBUG"}}
+    clean = {k: v for k, v in clean.items() if k not in PRODUCTION_ENV and k != "WECHAT_SANDBOX"}
+    result = subprocess.run(
+        [sys.executable, "-c", _EACH_CASE, json.dumps(cases)],
+        cwd=settings.BASE_DIR,
+        env={**clean, "KOC_NO_BOOTSTRAP": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_production_refuses_to_start_without_each_required_variable():
+    cases = {var: {k: v for k, v in PRODUCTION_ENV.items() if k != var} for var in REQUIRED}
+    cases["all set"] = PRODUCTION_ENV
+
+    answers = _production_cases(cases)
+
+    assert answers == {
+        **{var: f"Set the {var} environment variable" for var in REQUIRED},
+        "all set": "started",
+    }
+
+
+def test_production_refuses_unsafe_settings_with_a_clear_message():
+    cases = {
+        "debug": {"DEBUG": "1"},
+        "sandbox": {"WECHAT_SANDBOX": "true"},
+        "sqlite": {"DATABASE_URL": "sqlite:////tmp/prod.sqlite3"},
+        "dev key": {"SECRET_KEY": "dev-only-secret-key-not-for-production-use-0123456789"},
+        "short key": {"SECRET_KEY": "short"},
+    }
+
+    answers = _production_cases({name: {**PRODUCTION_ENV, **env} for name, env in cases.items()})
+
+    assert answers["debug"].startswith("DEBUG must be off in production")
+    assert answers["sandbox"].startswith("WECHAT_SANDBOX must be off in production")
+    assert answers["sqlite"].startswith("DATABASE_URL points at SQLite: production needs PostgreSQL")
+    assert answers["dev key"].startswith("SECRET_KEY is too weak for production")
+    assert answers["short key"].startswith("SECRET_KEY is too weak for production")
