@@ -14,7 +14,12 @@ import re
 # A mainland mobile number or an 18-character resident ID number, not inside a longer run of digits
 # (order numbers, transaction ids and amounts are longer or shorter and stay readable).
 _PHONE = re.compile(r"(?<![0-9])(1[3-9][0-9])([0-9]{4})([0-9]{4})(?![0-9])")
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])([1-9][0-9]{3})([0-9]{10})([0-9]{3}[0-9Xx])(?![0-9A-Za-z])")
+# ID numbers (GB 11643): 6-digit area, a birth date 19xx/20xx, 3-digit sequence, a check character.
+# The date keeps order numbers and transaction ids of 18 digits readable.
+_ID_NUMBER = re.compile(
+    r"(?<![0-9A-Za-z])([1-9][0-9]{3})([0-9]{2}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]))"
+    r"([0-9]{3}[0-9Xx])(?![0-9A-Za-z])"
+)
 
 
 def mask_phone(phone: str) -> str:
