@@ -16,4 +16,4 @@ format:
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .
 
 migrations:
-	$(PYTHON) manage.py makemigrations
+	DJANGO_SETTINGS_MODULE=config.settings.local $(PYTHON) manage.py makemigrations

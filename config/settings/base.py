@@ -193,9 +193,10 @@ AXES_SENSITIVE_PARAMETERS = ["password"]
 
 # Content-Security-Policy on every HTML page (admin, landing page, API docs): only our own scripts,
 # images from us, data: URIs (Swagger UI's icons) and any https origin (WeChat avatars come from
-# qlogo.cn hosts, product pictures may sit on a CDN; an image cannot run code), never framed. Styles allow inline: the admin,
-# the landing page and Swagger UI carry <style> blocks and style attributes; inline CSS cannot run
-# code, while the script policy (no inline, no eval, no other origin) is what stops injected scripts.
+# qlogo.cn hosts, product pictures may sit on a CDN; an image cannot run code), never framed.
+# Styles allow inline: the admin, the landing page and Swagger UI carry <style> blocks and style
+# attributes; inline CSS cannot run code, while the script policy (no inline, no eval, no other
+# origin) is what stops injected scripts.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
