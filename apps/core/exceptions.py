@@ -13,6 +13,7 @@ from rest_framework.views import set_rollback
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from .errors import ApplicationError
+from .masking import mask_text
 
 _CODES: list[tuple[type[Exception], str, str]] = [
     (InvalidToken, "token_invalid", "登录已失效，请重新登录"),
@@ -29,9 +30,14 @@ _CODES: list[tuple[type[Exception], str, str]] = [
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
-    error: dict = {"code": code, "message": message}
+    """The error shape. Messages that echo input ('"13912345678" is not a valid choice') never
+    repeat a phone or ID number in full: what a client sees can end up in its logs and screenshots."""
+    error: dict = {"code": code, "message": mask_text(message)}
     if fields:
-        error["fields"] = fields
+        error["fields"] = {
+            name: [mask_text(str(m)) for m in messages] if isinstance(messages, list) else messages
+            for name, messages in fields.items()
+        }
     return {"error": error}
 
 

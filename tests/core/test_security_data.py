@@ -99,3 +99,14 @@ def test_admin_lists_show_phones_masked(root_client):
 
     assert "139****5678" in users and "13912345678" not in users
     assert "136****4321" in orders and "13687654321" not in orders
+
+
+@pytest.mark.django_db
+def test_error_messages_that_echo_input_mask_phones(shopper_client):
+    response = shopper_client.post(
+        "/api/v1/share-links", {"target": "13912345678", "target_id": 1}, format="json"
+    )
+
+    assert response.status_code == 400
+    [message] = response.json()["error"]["fields"]["target"]
+    assert "139****5678" in message and "13912345678" not in message
