@@ -48,6 +48,26 @@ class AutoSchema(openapi.AutoSchema):
 
         return serializer is not None and is_list_serializer(serializer)
 
+    # Answers any operation can give, whatever the view declares: the edge refuses a malformed
+    # request (a NUL in the path, query or a header; a body too large or unparsable) with 400, and
+    # a lost database is 503 `service_unavailable` (apps/core/middleware.py).
+    _ALWAYS = {
+        "400": "malformed request (bad_request, parse_error, request_too_large) or invalid input",
+        "503": "service_unavailable (the database) or WeChat busy",
+    }
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code, description in self._ALWAYS.items():
+            if code not in responses:
+                responses[code] = self._get_response_for_code(
+                    OpenApiResponse(ErrorSerializer, description=description),
+                    code,
+                    media_types=["application/json"],
+                    direction=direction,
+                )
+        return responses
+
     def get_serializer_name(self, serializer, direction):
         name = super().get_serializer_name(serializer, direction)
         klass = serializer.__class__
