@@ -24,7 +24,7 @@ from tests.helpers import bearer_header, token_header
 from tests.schema_roles import make_koc
 from tests.shop.factories import make_paid_order
 
-EXAMPLES = 25
+EXAMPLES = 15
 
 
 def _operations() -> list[tuple[str, str, list[str]]]:
