@@ -11,6 +11,7 @@ Bounded: a fixed number of derandomized examples per operation keeps CI's time f
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from drf_spectacular.generators import SchemaGenerator
@@ -93,7 +94,9 @@ OPERATIONS = _operations()
 
 @pytest.mark.parametrize(("method", "path", "fields"), OPERATIONS, ids=[f"{m} {p}" for m, p, _ in OPERATIONS])
 def test_no_body_makes_any_endpoint_answer_5xx(world, client, method, path, fields):
-    url = path.format(**world["ids"])
+    # An id this fixture does not make (an endpoint added later) is 1: still a real route, and the
+    # body is parsed and validated before the object is looked up in most views.
+    url = re.sub(r"\{(\w+)\}", lambda m: str(world["ids"].get(m.group(1), 1)), path)
     headers = world["operator"] if "/ops/" in path else world["shopper"]
     client.raise_request_exception = False
 
