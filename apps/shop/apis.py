@@ -446,7 +446,7 @@ class RefundItemOutputSerializer(serializers.Serializer):
 
 class RefundOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    status = serializers.CharField(help_text=" | ".join(Refund.Status.values))
+    status = serializers.ChoiceField(choices=Refund.API_STATUSES, source="api_status")
     amount_fen = serializers.IntegerField()
     items = RefundItemOutputSerializer(many=True, source="items.all")
     order_id = serializers.IntegerField()

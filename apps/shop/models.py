@@ -313,6 +313,9 @@ class Refund(models.Model):
         CLOSED = "closed", "已关闭"
 
     IN_FLIGHT = (Status.REQUESTED, Status.APPROVED, Status.SUBMITTING, Status.PROCESSING)
+    # What clients see (the API's refund statuses): `submitting` is internal - the refund is on its
+    # way to WeChat or its answer is being confirmed - and reads as `processing`.
+    API_STATUSES = ("requested", "approved", "processing", "succeeded", "failed", "rejected", "closed")
 
     class Kind(models.TextChoices):
         AFTER_SALE = "after_sale", "售后"
@@ -354,6 +357,10 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return self.out_refund_no
+
+    @property
+    def api_status(self) -> str:
+        return self.Status.PROCESSING if self.status == self.Status.SUBMITTING else self.status
 
 
 class RefundItem(models.Model):

@@ -108,3 +108,15 @@ def test_the_refunded_event_carries_the_lines_and_the_orders_cumulative_returns(
         key=lambda r: r["item_id"],
     )
     assert (event.payload["refunded_fen"], event.payload["refunded_lines_fen"]) == (12900, 12900)
+
+
+@pytest.mark.django_db
+def test_a_refund_on_its_way_to_wechat_reads_as_processing_in_the_api(shopper_client, two_line_order):
+    # the internal `submitting` status is not one of the API's refund statuses
+    order, tea, _cup = two_line_order
+    refund_id = request(shopper_client, order, items=[{"sku_id": tea.pk, "quantity": 1}]).json()["id"]
+    Refund.objects.filter(pk=refund_id).update(status=Refund.Status.SUBMITTING)
+
+    listed = shopper_client.get(f"/api/v1/orders/{order.pk}/refunds").json()
+
+    assert [r["status"] for r in listed] == ["processing"]
