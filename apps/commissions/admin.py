@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, Q, Subquery
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -21,9 +21,9 @@ from django.utils import timezone
 from apps.core import audit
 from apps.core.confirm import Confirmation, confirmation_page, is_confirmed
 from apps.core.errors import ApplicationError
-from apps.core.exports import ExportMixin, Yuan, csv_stream, money, xlsx_response
+from apps.core.exports import ExportMixin, Yuan, csv_response, money, xlsx_response
 
-from . import compliance, selectors
+from . import compliance, reports, selectors
 from .models import (
     Account,
     Commission,
@@ -34,6 +34,7 @@ from .models import (
     RefundFact,
     Rule,
     RuleSet,
+    TaxDeduction,
     TaxRecord,
     Withdrawal,
 )
@@ -420,6 +421,10 @@ class PayoutSettingsAdmin(admin.ModelAdmin):
         )
 
 
+class InvoiceForm(forms.Form):
+    invoice_no = forms.CharField(label="发票号码", max_length=32)
+
+
 class NeedsAttentionFilter(admin.SimpleListFilter):
     """One click to the withdrawals that failed. The engine has already returned their money to the
     KOC's available balance; what is left is to read the reason and follow up with the KOC."""
@@ -449,10 +454,11 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyAdmin):
         "net_fen",
         "status",
         "late_success",
+        "invoice_status",
         "fail_reason",
         "created_at",
     ]
-    list_filter = [NeedsAttentionFilter, "status", "channel"]
+    list_filter = [NeedsAttentionFilter, "status", "channel", "invoice_status"]
     search_fields = ["out_bill_no", "=koc_id", "transfer_bill_no"]
     export_filename = "withdrawals"
     export_columns = [
@@ -472,7 +478,7 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyAdmin):
     def export_queryset(self, request):
         return with_koc_name(super().export_queryset(request))
 
-    actions = ["mark_b2b_paid", "mark_b2b_failed", "poll_wechat", "cancel_transfer"]
+    actions = ["record_invoice", "mark_b2b_paid", "mark_b2b_failed", "poll_wechat", "cancel_transfer"]
 
     def has_change_permission(self, request, obj=None):
         return request.user.is_superuser if obj is None else False
@@ -480,9 +486,42 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyAdmin):
     @admin.action(description="对公打款已完成（机构）")
     def mark_b2b_paid(self, request, queryset):
         for w in queryset.filter(channel=Withdrawal.Channel.B2B, status=Withdrawal.Status.B2B_PENDING):
-            withdrawal_services.withdrawal_succeed(withdrawal_id=w.pk)
+            try:
+                withdrawal_services.withdrawal_b2b_settle(withdrawal_id=w.pk)
+            except ApplicationError as exc:
+                messages.error(request, f"{w.out_bill_no}: {exc.message}")
+                continue
             audit.record(actor=request.user, obj=w, message="对公打款已完成，标记到账")
             messages.success(request, f"{w.out_bill_no} 已标记到账")
+
+    @admin.action(description="已收到机构发票（填写发票号码）")
+    def record_invoice(self, request, queryset):
+        pending = queryset.filter(channel=Withdrawal.Channel.B2B, status=Withdrawal.Status.B2B_PENDING)
+        form = InvoiceForm(request.POST if "confirm" in request.POST else None)
+        if "confirm" in request.POST and form.is_valid():
+            for w in pending:
+                try:
+                    withdrawal_services.withdrawal_invoice_receive(
+                        withdrawal_id=w.pk, invoice_no=form.cleaned_data["invoice_no"]
+                    )
+                except ApplicationError as exc:
+                    messages.error(request, f"{w.out_bill_no}: {exc.message}")
+                    continue
+                audit.record(actor=request.user, obj=w, message=f"收到发票 {form.cleaned_data['invoice_no']}")
+                messages.success(request, f"{w.out_bill_no} 已登记发票")
+            return None
+        return TemplateResponse(
+            request,
+            "admin/commissions/invoice_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "登记机构发票",
+                "opts": self.model._meta,
+                "form": form,
+                "withdrawals": pending,
+                "action": "record_invoice",
+            },
+        )
 
     @admin.action(description="对公打款失败，退回余额（机构）")
     def mark_b2b_failed(self, request, queryset):
@@ -520,57 +559,55 @@ class StatementForm(forms.Form):
             raise ValidationError("格式为 YYYY-MM") from exc
 
 
-TAX_STATEMENT_HEADER = [
-    "月份",
-    "KOC ID",
-    "姓名",
-    "身份证号",
-    "所得项目",
-    "收入额(元)",
-    "已扣缴税额(元)",
-    "实发(元)",
-    "笔数",
-]
+class QuarterForm(forms.Form):
+    quarter = forms.CharField(label="季度 (YYYYQn，例如 2026Q1)", max_length=6)
+
+    def clean_quarter(self) -> tuple[int, int]:
+        value = self.cleaned_data["quarter"].strip().upper()
+        try:
+            year, quarter = value.split("Q")
+            year, quarter = int(year), int(quarter)
+            reports.quarter_bounds(year, quarter)
+        except ValueError as exc:
+            raise ValidationError("格式为 YYYYQn，n 为 1 到 4") from exc
+        return year, quarter
 
 
-def tax_statement_rows(month: date):
-    """The month's withholding per person: what operators file (扣缴申报) for 劳务报酬."""
-    for record in TaxRecord.objects.filter(month=month, payouts__gt=0).order_by("koc_id"):
-        yield [
-            f"{month:%Y-%m}",
-            record.koc_id,
-            record.real_name,
-            record.id_number,
-            "劳务报酬",
-            _yuan(record.gross_fen),
-            _yuan(record.withheld_fen),
-            _yuan(record.net_fen),
-            record.payouts,
-        ]
-
-
-def tax_statement_csv(month: date) -> HttpResponse:
-    response = HttpResponse(
-        csv_stream(TAX_STATEMENT_HEADER, tax_statement_rows(month)), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="labour-tax-{month:%Y-%m}.csv"'
-    return response
-
-
-def tax_statement_xlsx(month: date):
-    return xlsx_response(f"labour-tax-{month:%Y-%m}", TAX_STATEMENT_HEADER, tax_statement_rows(month))
+def report_response(report: reports.Report, fmt: str):
+    """The tax authority's report, streamed (CSV) or spooled (Excel, openpyxl's write-only mode)."""
+    if fmt == "xlsx":
+        return xlsx_response(report.filename, report.header, report.rows())
+    return csv_response(report.filename, report.header, report.rows())
 
 
 @admin.register(TaxRecord)
 class TaxRecordAdmin(ReadOnlyAdmin):
-    list_display = ["month", "koc_id", "real_name", "gross_fen", "withheld_fen", "net", "payouts"]
-    list_filter = ["month"]
+    """Per payout, append-only. The ID number is masked here; only the two reports for the tax
+    authority (the buttons above the list) carry it in full."""
+
+    list_display = [
+        "month",
+        "koc_id",
+        "kind",
+        "real_name",
+        "id_number_masked",
+        "income_fen",
+        "withheld_fen",
+        "cum_income_fen",
+        "cum_tax_fen",
+        "cum_withheld_fen",
+        "withdrawal_id",
+        "created_at",
+    ]
+    list_filter = ["month", "kind"]
     search_fields = ["=koc_id", "real_name"]
     change_list_template = "admin/commissions/taxrecord/change_list.html"
+    exclude = ["id_number"]
+    readonly_fields = ["id_number_masked"]
 
-    @admin.display(description="实发 (分)")
-    def net(self, obj):
-        return obj.net_fen
+    @admin.display(description="身份证号 (脱敏)")
+    def id_number_masked(self, obj):
+        return obj.id_number_masked
 
     def get_urls(self):
         return [
@@ -578,6 +615,11 @@ class TaxRecordAdmin(ReadOnlyAdmin):
                 "statement/",
                 self.admin_site.admin_view(self.statement_view),
                 name="commissions_taxrecord_statement",
+            ),
+            path(
+                "platform-report/",
+                self.admin_site.admin_view(self.platform_report_view),
+                name="commissions_taxrecord_platform_report",
             ),
             *super().get_urls(),
         ]
@@ -587,13 +629,48 @@ class TaxRecordAdmin(ReadOnlyAdmin):
             raise admin.sites.PermissionDenied
         form = StatementForm(request.GET or None)
         if form.is_valid():
-            if request.GET.get("format") == "xlsx":
-                return tax_statement_xlsx(form.cleaned_data["month"])
-            return tax_statement_csv(form.cleaned_data["month"])
+            return report_response(
+                reports.withholding_list(form.cleaned_data["month"]), request.GET.get("format")
+            )
         context = {
             **self.admin_site.each_context(request),
-            "title": "个税月度报表",
+            "title": "个税扣缴申报明细（月度）",
             "opts": self.model._meta,
             "form": form,
+            "intro": "某月劳务报酬代扣代缴明细：每人一行，累计预扣法的各项数字（含完整身份证号，仅供申报）。"
+            "机构节点对公结算，不在此表。",
         }
         return TemplateResponse(request, "admin/commissions/tax_statement.html", context)
+
+    def platform_report_view(self, request):
+        if not self.has_view_permission(request):
+            raise admin.sites.PermissionDenied
+        form = QuarterForm(request.GET or None)
+        if form.is_valid():
+            year, quarter = form.cleaned_data["quarter"]
+            return report_response(reports.platform_report(year, quarter), request.GET.get("format"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "平台涉税信息报送（季度，国务院令第810号）",
+            "opts": self.model._meta,
+            "form": form,
+            "intro": "本季度获得支付的个人和机构：身份信息、收入总额、退款金额、收入净额、"
+            "已支付佣金与代扣个税（含完整证件号码，仅供报送）。",
+        }
+        return TemplateResponse(request, "admin/commissions/tax_statement.html", context)
+
+
+@admin.register(TaxDeduction)
+class TaxDeductionAdmin(admin.ModelAdmin):
+    """Other deductions finance records (累计依法确定的其他扣除): added, never edited or deleted
+    (a payout may already have been computed on them); they count from the next payout on."""
+
+    list_display = ["month", "koc_id", "amount_fen", "note", "created_at"]
+    list_filter = ["month"]
+    search_fields = ["=koc_id"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -17,6 +17,7 @@ from apps.wechat.apis import WeChatNotifyApi, notify_schema
 from . import selectors, sources
 from .errors import IdempotencyKeyRequired, NotAKoc
 from .models import Commission
+from .services import tax as tax_services
 from .services import withdrawals as withdrawal_services
 
 
@@ -163,6 +164,63 @@ class WithdrawalCancelApi(APIView):
             raise Http404
         withdrawal = withdrawal_services.withdrawal_cancel(withdrawal=withdrawal, reason="KOC 撤销")
         return Response(withdrawal_services.answer_body(withdrawal))
+
+
+class WithdrawalQuoteApi(APIView):
+    """What a withdrawal would withhold and transfer, before the KOC confirms: nothing is written,
+    and the same refusals as the request itself (identity_required, insufficient_balance, ...)."""
+
+    class FilterSerializer(serializers.Serializer):
+        amount_fen = serializers.IntegerField(min_value=1, max_value=10**12)
+
+    class OutputSerializer(serializers.Serializer):
+        amount_fen = serializers.IntegerField()
+        tax_fen = serializers.IntegerField()
+        net_fen = serializers.IntegerField(help_text="what the transfer sends: amount_fen - tax_fen")
+
+    @extend_schema(
+        operation_id="koc_withdrawals_quote",
+        parameters=[OpenApiParameter("amount_fen", OpenApiTypes.INT, required=True)],
+        responses={200: OutputSerializer, **error_responses(400, 401, 404, 409)},
+    )
+    def get(self, request):
+        koc_id = _my_koc_id(request)
+        data = self.FilterSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        quote = withdrawal_services.withdrawal_quote(
+            koc_id=koc_id, amount_fen=data.validated_data["amount_fen"]
+        )
+        return Response(self.OutputSerializer(quote).data)
+
+
+class TaxStatementApi(APIView):
+    """The KOC's own tax statement: income recognised and tax withheld, per month of the year."""
+
+    class FilterSerializer(serializers.Serializer):
+        year = serializers.IntegerField(min_value=2000, max_value=2999)
+
+    class OutputSerializer(serializers.Serializer):
+        class MonthSerializer(serializers.Serializer):
+            month = serializers.CharField(help_text="YYYY-MM")
+            income_fen = serializers.IntegerField()
+            withheld_fen = serializers.IntegerField()
+
+        year = serializers.IntegerField()
+        income_fen = serializers.IntegerField()
+        withheld_fen = serializers.IntegerField()
+        months = MonthSerializer(many=True)
+
+    @extend_schema(
+        operation_id="koc_tax",
+        parameters=[OpenApiParameter("year", OpenApiTypes.INT, required=True)],
+        responses={200: OutputSerializer, **error_responses(400, 401, 404)},
+    )
+    def get(self, request):
+        koc_id = _my_koc_id(request)
+        data = self.FilterSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        statement = tax_services.statement(koc_id=koc_id, year=data.validated_data["year"])
+        return Response(self.OutputSerializer(statement).data)
 
 
 class TransferNotifyApi(WeChatNotifyApi):

@@ -33,9 +33,28 @@ class DailyLimitExceeded(ApplicationError):
     default_message = "超过每日提现上限"
 
 
-class RealNameRequired(ApplicationError):
-    code = "real_name_required"
-    default_message = "单笔 2000 元及以上的提现需要实名信息"
+class IdentityRequired(ApplicationError):
+    """Tax is withheld and declared under the person's name and ID number: no identity, no payout."""
+
+    code = "identity_required"
+    default_message = "提现前请先填写实名信息（姓名和身份证号）"
+
+
+class WithdrawalPending(ApplicationError):
+    """An individual has one transfer in flight at a time (its tax decides the next one's)."""
+
+    code = "withdrawal_pending"
+    default_message = "上一笔提现尚未完成，请先在微信中确认收款或取消"
+
+
+class InvoiceRequired(ApplicationError):
+    code = "invoice_required"
+    default_message = "须先收到机构的发票才能对公打款"
+
+
+class WithdrawalNotB2B(ApplicationError):
+    code = "withdrawal_not_b2b"
+    default_message = "只有待对公打款的机构结算可以这样处理"
 
 
 class PayeeUnavailable(ApplicationError):

@@ -25,6 +25,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from apps.core.crypto import EncryptedTextField
+
 PERCENT = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
 
 
@@ -507,6 +509,11 @@ class PayoutSettings(models.Model):
     min_withdrawal_fen = models.PositiveIntegerField("单笔最低提现 (分)", default=100)
     daily_max_fen = models.PositiveBigIntegerField("每人每日提现上限 (分)", default=5_000_000)
     transfer_remark = models.CharField("转账备注", max_length=32, default="推广佣金")
+    b2b_invoice_required = models.BooleanField(
+        "机构结算须先收到发票",
+        default=False,
+        help_text="开启后，机构（分公司、机构）的对公结算在收到其发票前不能标记打款",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -557,6 +564,11 @@ class Withdrawal(models.Model):
     )
     FINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
+    class InvoiceStatus(models.TextChoices):
+        NOT_APPLICABLE = "n/a", "不适用（个人）"
+        AWAITED = "awaited", "待收票"
+        RECEIVED = "received", "已收票"
+
     class Channel(models.TextChoices):
         WECHAT = "wechat_transfer", "微信商家转账"
         B2B = "b2b", "对公结算"
@@ -581,6 +593,12 @@ class Withdrawal(models.Model):
     fail_reason = models.CharField(max_length=200, blank=True)
     # WeChat reported SUCCESS after the project had recorded failed/cancelled: paid after all.
     late_success = models.BooleanField(default=False)
+    # B2B settlements: the organisation's invoice for the amount (individuals: not applicable).
+    invoice_status = models.CharField(
+        "发票状态", max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.NOT_APPLICABLE
+    )
+    invoice_no = models.CharField("发票号码", max_length=32, blank=True)
+    invoice_received_at = models.DateTimeField("收票时间", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -621,33 +639,118 @@ class WithdrawalAllocation(models.Model):
 
 
 class TaxRecord(models.Model):
-    """劳务报酬 withholding of one person in one calendar month (Asia/Shanghai), cumulative method.
+    """One payout's income and withholding for one person (劳务报酬, cumulative method). Append-only.
 
-    `gross_fen` and `withheld_fen` count withdrawals that are not failed (in flight or paid); a failed
-    withdrawal gives its part back, so the next payout's withholding is computed on the truth.
+    Written when a transfer succeeds (income is recognised then), in the month of its success
+    (Asia/Shanghai); a transfer that fails or is cancelled writes nothing. `cum_*` are the figures of
+    the 16号 formula as they stood after this payout, for the monthly return; the computation itself
+    only ever sums `income_fen` and `withheld_fen` of earlier records. A correction is a new record
+    (kind `correction`, amounts may be negative), never an edit: the model refuses updates and
+    deletes, and on PostgreSQL so does a trigger. Name and ID number are snapshots (the number
+    encrypted), so what was declared stays what it was.
     """
 
-    koc_id = models.BigIntegerField()
-    month = models.DateField(help_text="first day of the month")
+    class Kind(models.TextChoices):
+        PAYOUT = "payout", "提现到账"
+        CORRECTION = "correction", "更正"
+
+    koc_id = models.BigIntegerField(db_index=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PAYOUT)
+    withdrawal = models.OneToOneField(
+        "Withdrawal", on_delete=models.PROTECT, null=True, blank=True, related_name="tax_record"
+    )
+    month = models.DateField(help_text="first day of the month the income was recognised in")
+    run_start = models.DateField(help_text="first month of the run of consecutive months it belongs to")
+    months = models.PositiveSmallIntegerField(help_text="months counted for the 5,000 yuan deduction")
+    income_fen = models.BigIntegerField()
+    withheld_fen = models.BigIntegerField()
+    cum_income_fen = models.BigIntegerField()
+    cum_expense_fen = models.BigIntegerField(help_text="20% of the cumulative income (rounded half up)")
+    cum_basic_deduction_fen = models.BigIntegerField()
+    cum_other_deductions_fen = models.BigIntegerField(default=0)
+    cum_taxable_fen = models.BigIntegerField()
+    rate_percent = models.PositiveSmallIntegerField()
+    quick_deduction_fen = models.BigIntegerField()
+    cum_tax_fen = models.BigIntegerField(help_text="tax to date by the formula")
+    cum_withheld_fen = models.BigIntegerField(help_text="withheld in the run, this record included")
     real_name = models.CharField(max_length=32, blank=True)
-    id_number = models.CharField(max_length=32, blank=True)
-    gross_fen = models.BigIntegerField(default=0)
-    withheld_fen = models.BigIntegerField(default=0)
-    payouts = models.PositiveIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    id_number = EncryptedTextField(blank=True, default="")
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-month", "koc_id", "id"]
+        indexes = [
+            models.Index(fields=["month", "koc_id"], name="comm_tax_month_koc"),
+            models.Index(fields=["koc_id", "month"], name="comm_tax_koc_month"),
+        ]
+        verbose_name = "个税代扣记录"
+        verbose_name_plural = "个税代扣记录 (劳务报酬，只增不改)"
+
+    def __str__(self) -> str:
+        return f"KOC {self.koc_id} {self.month:%Y-%m} {self.get_kind_display()}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None or not self._state.adding:
+            raise AppendOnly("个税记录只能新增，不能修改（更正请新增一条更正记录）")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("个税记录不能删除")
+
+    @property
+    def id_number_masked(self) -> str:
+        from apps.kocs.models import mask_id_number
+
+        return mask_id_number(self.id_number)
+
+
+class TaxDeduction(models.Model):
+    """累计依法确定的其他扣除 of one person in one month, as finance records it (used when the
+    TAX_OTHER_DEDUCTIONS setting is on). Counted in every payout of its run from that month on."""
+
+    koc_id = models.BigIntegerField(db_index=True)
+    month = models.DateField(help_text="first day of the month")
+    amount_fen = models.PositiveBigIntegerField("金额 (分)")
+    note = models.CharField("依据", max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-month", "koc_id"]
-        constraints = [models.UniqueConstraint(fields=["koc_id", "month"], name="comm_one_tax_record")]
-        verbose_name = "个税代扣记录"
-        verbose_name_plural = "个税代扣 (劳务报酬)"
+        verbose_name = "其他扣除"
+        verbose_name_plural = "个税其他扣除"
 
     def __str__(self) -> str:
-        return f"KOC {self.koc_id} {self.month:%Y-%m}"
+        return f"KOC {self.koc_id} {self.month:%Y-%m} {self.amount_fen}"
 
-    @property
-    def net_fen(self) -> int:
-        return self.gross_fen - self.withheld_fen
+    def save(self, *args, **kwargs):
+        self.month = self.month.replace(day=1)  # a month, whatever day the form was given
+        super().save(*args, **kwargs)
+
+
+class WithdrawalRefusal(models.Model):
+    """The first answer to an Idempotency-Key that was refused (409 insufficient_balance, ...).
+
+    A retry with the same key and body answers it again, status and body, whatever changed since:
+    the key names one request, and that request was refused. Only business refusals are kept, never
+    an answer that says "try again" (503, withdrawal_in_progress) or a malformed request (400 from
+    the serializer, before the service ran).
+    """
+
+    koc_id = models.BigIntegerField()
+    idempotency_key = models.CharField(max_length=128)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["koc_id", "idempotency_key"], name="comm_refusal_idem"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.koc_id} {self.idempotency_key} -> {self.status_code}"
 
 
 class PeriodRun(models.Model):

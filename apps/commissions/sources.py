@@ -397,6 +397,32 @@ def payee(koc_id: int) -> Payee | None:
     )
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who a payee is for the tax authority: a person (ID card) or a company (credit code)."""
+
+    kind: str
+    name: str
+    id_type: str
+    number: str
+
+
+def identities(koc_ids: Iterable[int]) -> dict[int, Identity]:
+    """Full identities (the ID number decrypted) for the tax authority's reports only. One query."""
+    rows = (
+        _koc_model()
+        .objects.filter(pk__in=list(set(koc_ids)))
+        .only("pk", "role", "real_name", "id_number", "legal_name", "registration_number")
+    )
+    out = {}
+    for koc in rows:
+        if koc.is_organisation:
+            out[koc.pk] = Identity("机构", koc.legal_name, "统一社会信用代码", koc.registration_number)
+        else:
+            out[koc.pk] = Identity("个人", koc.real_name, "居民身份证", koc.id_number)
+    return out
+
+
 def koc_labels(koc_ids: Iterable[int]) -> dict[int, str]:
     """Readable names for reports (the dry run, the tax statement)."""
     found = _koc_model().objects.select_related("user").in_bulk(list(set(koc_ids)))

@@ -11,5 +11,7 @@ urlpatterns = [
         apis.WithdrawalCancelApi.as_view(),
         name="koc-withdrawal-cancel",
     ),
+    path("koc/withdrawals/quote", apis.WithdrawalQuoteApi.as_view(), name="koc-withdrawals-quote"),
+    path("koc/tax", apis.TaxStatementApi.as_view(), name="koc-tax"),
     path("payments/wechat/transfer-notify", apis.TransferNotifyApi.as_view(), name="wechat-transfer-notify"),
 ]

@@ -196,6 +196,15 @@ class KocAddForm(forms.ModelForm):
                 raise forms.ValidationError({"parent": exc.message}) from exc
         return data
 
+    def clean_id_number(self) -> str:
+        number = self.cleaned_data.get("id_number", "")
+        if number:
+            try:
+                services.identity_fields(number)
+            except ApplicationError as exc:
+                raise forms.ValidationError(exc.message) from exc
+        return number
+
     def validate_unique(self):
         # The service claims the invite code (and refuses a taken one) under the tree lock.
         pass
@@ -228,7 +237,33 @@ class MoveForm(ReasonForm):
     )
 
 
-PERSONAL_FIELDS = {"real_name", "id_number"}  # shown masked to brand operators, never in clear
+PERSONAL_FIELDS = {"real_name", "id_number", "new_id_number"}  # never shown to brand operators
+
+
+class KocChangeForm(forms.ModelForm):
+    """The ID number is write-only here: the page shows it masked and takes a new one (never echoed)."""
+
+    new_id_number = forms.CharField(
+        label="新身份证号",
+        required=False,
+        max_length=32,
+        help_text="留空不修改；保存后只显示脱敏号码",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    class Meta:
+        model = Koc
+        # Every editable field the fieldsets show; the ID number only ever through new_id_number.
+        fields = ["real_name", "legal_name", "registration_number", "bio", "favorite_categories"]
+
+    def clean_new_id_number(self) -> str:
+        number = self.cleaned_data.get("new_id_number", "")
+        if number:
+            try:
+                services.identity_fields(number, koc_id=self.instance.pk)
+            except ApplicationError as exc:
+                raise forms.ValidationError(exc.message) from exc
+        return number
 
 
 def _approval(queryset) -> Confirmation:
@@ -322,7 +357,7 @@ class KocAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
         ("等级", {"fields": ["level", "level_held_until", "level_below_since"]}),
         (
             "个人 (报税用，列表中脱敏显示)",
-            {"fields": ["real_name_masked", "real_name", "id_number_masked", "id_number"]},
+            {"fields": ["real_name_masked", "real_name", "id_number_masked", "new_id_number"]},
         ),
         ("机构 (公司，B2B 结算)", {"fields": ["legal_name", "registration_number"]}),
         ("资料", {"fields": ["bio", "favorite_categories"]}),
@@ -354,6 +389,8 @@ class KocAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
         if obj is None:
             kwargs["form"] = KocAddForm
             kwargs["fields"] = KocAddForm.Meta.fields
+        else:
+            kwargs["form"] = KocChangeForm
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
@@ -394,10 +431,18 @@ class KocAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
             obj.refresh_from_db()
             return
         # Only what the form changed, never the tree fields of a possibly stale instance.
-        editable = {"real_name", "id_number", "legal_name", "registration_number", "bio"}
+        editable = {"real_name", "legal_name", "registration_number", "bio"}
         fields = [f for f in form.changed_data if f in editable]
         if fields:
             obj.save(update_fields=fields)
+        if form.cleaned_data.get("new_id_number"):
+            services.koc_identity_set(
+                koc=obj,
+                real_name=obj.real_name,
+                id_number=form.cleaned_data["new_id_number"],
+                by=request.user,
+            )
+            obj.refresh_from_db()
 
     @admin.display(description="名称 (树形缩进)")
     def tree_name(self, koc: Koc) -> str:

@@ -74,6 +74,31 @@ class KocApplyApi(APIView):
         return Response(self.OutputSerializer(koc).data, status=status.HTTP_201_CREATED)
 
 
+class KocIdentityApi(APIView):
+    """The individual's real name and ID number, for tax withholding: needed before any withdrawal."""
+
+    class InputSerializer(serializers.Serializer):
+        real_name = serializers.CharField(max_length=32)
+        # The checksum is the service's (400 invalid_id_number); the serializer only bounds the size.
+        id_number = serializers.CharField(max_length=32, trim_whitespace=True)
+
+    class OutputSerializer(serializers.Serializer):
+        real_name = serializers.CharField()
+        id_number_masked = serializers.CharField()
+
+    @extend_schema(
+        operation_id="koc_identity",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **error_responses(400, 401, 404, 409)},
+    )
+    def post(self, request):
+        koc = _my_koc(request)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        koc = services.koc_identity_set(koc=koc, **data.validated_data)
+        return Response(self.OutputSerializer(koc).data)
+
+
 class KocMeApi(APIView):
     class InputSerializer(serializers.Serializer):
         bio = serializers.CharField(max_length=500, required=False, allow_blank=True)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from apps.accounts.models import User
 from apps.shop.models import Category, Product
 
-from . import services
+from . import identity, services
 from .models import Koc, Level
 
 ORDER = 20  # after the shop's catalogue (10)
@@ -87,6 +87,13 @@ def seed(stdout) -> None:
         real_name="米雅",
         bio="宝妈，爱喝茶，爱分享。",
     )
+
+    # Demo identities (valid GB 11643 check digits, invented people): withdrawals need one.
+    for koc, first17 in ((lily, "33010619880307123"), (mia, "33010619920815246")):
+        if not koc.id_number:
+            services.koc_identity_set(
+                koc=koc, real_name=koc.real_name, id_number=identity.with_check(first17)
+            )
 
     # Inline rather than through the worker, so the demo's levels do not depend on one running.
     services.upline_tiers_evaluate(koc_id=mia.pk)

@@ -46,3 +46,13 @@ class ProductNotAvailable(InvalidInput):
 class StorefrontFull(ApplicationError):
     code = "storefront_full"
     default_message = "橱窗商品已达上限"
+
+
+class InvalidIdNumber(InvalidInput):
+    code = "invalid_id_number"
+    default_message = "身份证号无效（18 位，校验码按 GB 11643）"
+
+
+class IdNumberTaken(ApplicationError):
+    code = "id_number_taken"
+    default_message = "该身份证号已绑定另一个 KOC 账户"

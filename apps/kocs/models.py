@@ -16,6 +16,8 @@ from django.db import models
 from mptt.fields import TreeForeignKey
 from mptt.models import MPTTModel
 
+from apps.core.crypto import EncryptedTextField
+
 PERCENT_VALIDATORS = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
 
 
@@ -119,9 +121,12 @@ class Koc(MPTTModel):
     )
     invite_code = models.CharField("邀请码", max_length=16, unique=True)
 
-    # Individuals: kept for tax withholding (劳务报酬), shown masked.
+    # Individuals: kept for tax withholding (劳务报酬), shown masked. The ID number is encrypted at
+    # rest (apps/core/crypto.py); its keyed digest makes one number one KOC (no income split over
+    # several accounts of one person). Set through services.koc_identity_set only.
     real_name = models.CharField("真实姓名", max_length=32, blank=True)
-    id_number = models.CharField("身份证号", max_length=32, blank=True)
+    id_number = EncryptedTextField("身份证号", blank=True, default="")
+    id_number_digest = models.CharField(max_length=64, blank=True, default="", editable=False)
     # Organisations: a company, settled B2B.
     legal_name = models.CharField("公司全称", max_length=100, blank=True)
     registration_number = models.CharField("统一社会信用代码", max_length=32, blank=True)
@@ -156,6 +161,13 @@ class Koc(MPTTModel):
     class Meta:
         # Subtree ranges (team sales, team size, branch filters) are lft ranges within one tree_id.
         indexes = [models.Index(fields=["tree_id", "lft"], name="kocs_koc_tree_lft")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["id_number_digest"],
+                condition=~models.Q(id_number_digest=""),
+                name="kocs_one_koc_per_id_number",
+            )
+        ]
         verbose_name = "KOC / 团队节点"
         verbose_name_plural = "KOC 与团队"
 
@@ -188,6 +200,11 @@ class Koc(MPTTModel):
     @property
     def id_number_masked(self) -> str:
         return mask_id_number(self.id_number)
+
+    @property
+    def has_identity(self) -> bool:
+        """What tax withholding needs of an individual: a real name and a valid ID number."""
+        return bool(self.real_name.strip() and self.id_number)
 
     @property
     def team_size(self) -> int:

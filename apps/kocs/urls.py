@@ -5,6 +5,7 @@ from . import apis
 urlpatterns = [
     path("koc/apply", apis.KocApplyApi.as_view(), name="koc-apply"),
     path("koc/me", apis.KocMeApi.as_view(), name="koc-me"),
+    path("koc/identity", apis.KocIdentityApi.as_view(), name="koc-identity"),
     path("koc/team", apis.KocTeamApi.as_view(), name="koc-team"),
     path("koc/storefront/products", apis.StorefrontPicksApi.as_view(), name="koc-storefront-products"),
     path(

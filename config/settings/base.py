@@ -291,6 +291,18 @@ COMMISSION_CAP_PERCENT = Decimal(env.str("COMMISSION_CAP_PERCENT", default="30")
 # A periodic reward on a units target is at most this many fen per unit of the target (compliance).
 COMMISSION_PERIODIC_MAX_FEN_PER_UNIT = env.int("COMMISSION_PERIODIC_MAX_FEN_PER_UNIT", default=500)
 
+# Individual income tax withheld on payouts (apps/commissions/services/tax.py; README "Tax").
+# What breaks "连续取得劳务报酬的月份" (公告2025年第16号): "restart" = a calendar month without a
+# payout ends the run, and the next payout starts a new cumulative computation; "year" = every
+# month of the year with a payout counts, gaps or not.
+TAX_CONSECUTIVE_MONTHS = env.str("TAX_CONSECUTIVE_MONTHS", default="restart")
+# 累计依法确定的其他扣除: deductions finance records per person and month (TaxDeduction), or none.
+TAX_OTHER_DEDUCTIONS = env.bool("TAX_OTHER_DEDUCTIONS", default=True)
+
+# Personal data at rest (apps/core/crypto.py): Fernet keys, the first encrypts, all decrypt.
+IDENTITY_ENCRYPTION_KEYS = env.list("IDENTITY_ENCRYPTION_KEYS", default=[])
+IDENTITY_LOOKUP_KEY = env.str("IDENTITY_LOOKUP_KEY", default="")
+
 # --- WeChat ---------------------------------------------------------------------------------------
 WECHAT_SANDBOX = env.bool("WECHAT_SANDBOX", default=DEBUG)
 WECHAT_APPID = env("WECHAT_APPID", default="wx-sandbox-appid")

@@ -1,5 +1,7 @@
 """Tests: fast hashers, an in-memory Celery broker (tasks run only where a test makes them eager)."""
 
+from config.env import derived_key
+
 from .base import *  # noqa: F403
 from .base import REDIS_URL, VAR_DIR
 
@@ -8,6 +10,8 @@ SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 WECHAT_SANDBOX = True
+IDENTITY_ENCRYPTION_KEYS = [derived_key(SECRET_KEY, "identity-encryption")]
+IDENTITY_LOOKUP_KEY = derived_key(SECRET_KEY, "identity-lookup")
 MEDIA_ROOT = VAR_DIR / "test-media"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if not REDIS_URL:

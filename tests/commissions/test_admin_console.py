@@ -172,24 +172,45 @@ def test_the_withdrawal_export_follows_the_failed_filter(root, two_withdrawals):
     assert len(all_rows) == 3
 
 
-def test_the_tax_statement_excel_has_the_rows_of_the_csv(root, db, transfer_sandbox):
+def test_the_withholding_list_excel_has_the_rows_of_the_csv(root, db, transfer_sandbox):
     team = make_team()
-    earn_available(team["mia"], 300_000)
+    earn_available(team["mia"], 3_000_000)
     earn_available(team["ava"], 250_000)
-    withdraw(team["mia"], 300_000)
+    withdraw(team["mia"], 3_000_000)
     withdraw(team["ava"], 250_000)
     for w in Withdrawal.objects.all():
         withdrawal_services.withdrawal_succeed(withdrawal_id=w.pk)
     month = timezone.localtime().strftime("%Y-%m")
 
-    csv_response = root.get(f"/admin/commissions/taxrecord/statement/?month={month}&format=csv")
+    csv_rows = streamed_csv(root.get(f"/admin/commissions/taxrecord/statement/?month={month}&format=csv"))
     xlsx_response = root.get(f"/admin/commissions/taxrecord/statement/?month={month}&format=xlsx")
 
-    csv_rows = list(csv.reader(io.StringIO(csv_response.content.decode("utf-8-sig"))))
     assert len(csv_rows) == 3  # header and two people
+    mia = next(r for r in csv_rows if r[1] == str(team["mia"].pk))
+    # 30,000 yuan in the first month: 30,000 x 80% - 5,000 = 19,000 taxable x 3% = 570
+    assert mia == [
+        month,
+        str(team["mia"].pk),
+        "米娅",
+        "居民身份证",
+        team["mia"].id_number,  # the tax authority's report: the full number
+        "劳务报酬所得",
+        "30000.00",
+        "6000.00",
+        "30000.00",
+        "6000.00",
+        "5000.00",
+        "0.00",
+        "19000.00",
+        "3",
+        "0.00",
+        "570.00",
+        "0.00",
+        "570.00",
+    ]
     assert xlsx_response["Content-Type"].startswith("application/vnd.openxmlformats")
     xlsx_rows = streamed_xlsx(xlsx_response)
-    money = {5, 6, 7}  # yuan: "3000.00" in the CSV, the number 3000 in Excel
+    money = {6, 7, 8, 9, 10, 11, 12, 14, 15, 16, 17}  # "3000.00" in the CSV, the number 3000 in Excel
 
     def as_csv(row):
         return [

@@ -27,6 +27,8 @@ PRODUCTION_ENV = {
     "GROUPBUY_SUCCESS_TEMPLATE_ID": "tmpl-success-0001",
     "GROUPBUY_FAILURE_TEMPLATE_ID": "tmpl-failure-0001",
     "GROUPBUY_GROUP_PAGE": "pages/group/index",
+    "IDENTITY_ENCRYPTION_KEYS": "Z2V0LWEtcmVhbC1rZXktZnJvbS1GZXJuZXQtZ2VuZXI=",
+    "IDENTITY_LOOKUP_KEY": "a-long-random-lookup-key",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import factory
@@ -12,6 +12,7 @@ from django.utils import timezone
 from PIL import Image
 
 from apps.kocs import services
+from apps.kocs.identity import with_check
 from apps.kocs.models import Koc, KocSale, Level
 from apps.shop.models import Brand, Category, Product, Sku
 from tests.accounts.factories import UserFactory
@@ -49,14 +50,27 @@ def make_agency(*, branch: Koc | None = None, name: str = "", invite_code: str =
     )
 
 
+_id_numbers = itertools.count(1)
+
+
+def id_number() -> str:
+    """A fresh resident ID number with a valid GB 11643 check digit (an invented person)."""
+    n = next(_id_numbers)
+    # 330106 + a birth date that moves with n (unique for 366 x 1000 people) + a 3-digit sequence
+    born = date(1990, 1, 1) + timedelta(days=n // 1000)
+    return with_check(f"330106{born:%Y%m%d}{n % 1000:03d}")
+
+
 def make_individual(
     *, parent: Koc | None = None, role: str = Koc.Role.KOC, user=None, invite_code: str = "", **fields
 ) -> Koc:
+    """An approved individual with a real name and a valid ID number (id_number="" for none)."""
     return services.koc_create(
         role=role,
         parent=parent,
         user=user if user is not None else UserFactory(),
         real_name=fields.pop("real_name", "张三丰"),
+        id_number=fields.pop("id_number") if "id_number" in fields else id_number(),
         invite_code=invite_code,
         **fields,
     )

@@ -190,13 +190,19 @@ def test_approval_refuses_a_sponsor_who_was_suspended_meanwhile(shopper):
 
 
 def test_the_id_number_is_kept_and_shown_masked(shopper, shopper_client):
-    resp = apply(shopper_client, id_number="33010219900101123x")
+    resp = apply(shopper_client, id_number="33010219900101008x")
     assert resp.status_code == 201
     koc = Koc.objects.get(user=shopper)
-    assert koc.id_number == "33010219900101123X"
+    assert koc.id_number == "33010219900101008X"
     me = shopper_client.get("/api/v1/koc/me").json()
-    assert me["id_number_masked"] == "3301**********123X"
-    assert "33010219900101123X" not in str(me)
+    assert me["id_number_masked"] == "3301**********008X"
+    assert "33010219900101008X" not in str(me)
+
+
+def test_an_id_number_with_a_wrong_check_digit_is_refused_at_apply(shopper, shopper_client):
+    resp = apply(shopper_client, id_number="33010219900101123X")  # the check digit is 4, not X
+    assert (resp.status_code, error_code(resp)) == (400, "invalid_id_number")
+    assert not Koc.objects.filter(user=shopper).exists()
 
 
 def test_apply_validates_its_body(shopper_client):

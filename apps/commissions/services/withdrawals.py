@@ -1,24 +1,37 @@
 """Withdrawals: debit the balance atomically, pay by WeChat merchant transfer, finish exactly once.
 
 Creating one (`withdrawal_create`):
-1. The Idempotency-Key: a withdrawal with this (KOC, key) already exists -> the same body again
-   answers the stored first answer; a different body is `idempotency_key_reused` (409).
-2. Under the account lock: the balance (a sum of entries) must cover the amount, the day's total
-   must stay under the admin's daily maximum; the tax of the month is computed under the same lock;
+1. The Idempotency-Key names one request: its first answer, a withdrawal (201) or a business
+   refusal (409 insufficient_balance, 400 withdrawal_below_minimum, ...), is stored and a retry
+   with the same key and body answers it again, status and body; a different body is
+   `idempotency_key_reused` (409). Answers that mean "try again" are not stored: 503 (WeChat
+   unreachable: the withdrawal exists, a retry finishes it) and `withdrawal_in_progress`.
+2. An individual needs an identity (real name and ID number: 409 `identity_required`): tax is
+   withheld and declared under it.
+3. Under the account lock: the balance (a sum of entries) must cover the amount; the day's total
+   must stay under the admin's daily maximum; an individual has at most one transfer in flight
+   (409 `withdrawal_pending`); the tax is computed (services/tax.py) on the payouts that succeeded;
    then the withdrawal row, the `available -> withdrawing` entry and the FIFO allocation to
    commissions are written in one transaction. Fifty concurrent full-balance requests queue on the
    lock and all but the first find the balance gone.
-3. Outside the transaction, WeChat Pay is asked for the transfer (`out_bill_no` makes a retry the
+4. Outside the transaction, WeChat Pay is asked for the transfer (`out_bill_no` makes a retry the
    same bill); its `package_info` is the answer. WeChat unreachable: the withdrawal stays `created`,
    the client gets 503 and may retry with the same key; the poll settles it either way.
 
+No splitting (公告2025年第22号): one request is one transfer of its whole amount, never cut into
+several; the daily maximum counts every transfer of the day that did not fail, so several small
+requests reach it as surely as one large one; and the one-in-flight rule means a balance cannot be
+sent as a burst of same-day transfers. A request above the daily maximum is refused, not split.
+
 Finishing: the transfer notification and the poll both call `withdrawal_apply_state`; SUCCESS moves
-`withdrawing -> paid` (net) and `withdrawing -> tax`; FAIL / CANCELLED moves the whole amount back
-to `available` by a new entry. Both are keyed per withdrawal, under the account lock, so whichever
-comes first wins and the other changes nothing.
+`withdrawing -> paid` (net) and `withdrawing -> tax`, and recognises the income (a TaxRecord);
+FAIL / CANCELLED moves the whole amount back to `available` by a new entry and records no income.
+Both are keyed per withdrawal, under the account lock, so whichever comes first wins and the other
+changes nothing.
 
 Organisation nodes withdraw gross (B2B): no tax, no transfer; operators settle by bank transfer
-against an invoice and mark it paid or failed in the admin.
+against the organisation's invoice (recorded on the withdrawal; required first when the payout
+settings say so) and mark it paid or failed in the admin.
 """
 
 from __future__ import annotations
@@ -35,17 +48,22 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from apps.core.errors import ApplicationError
+from apps.core.exceptions import error_body
 from apps.core.money import yuan
 
 from .. import sources
 from ..errors import (
     DailyLimitExceeded,
     IdempotencyKeyReused,
+    IdentityRequired,
     InsufficientBalance,
+    InvoiceRequired,
     PayeeUnavailable,
-    RealNameRequired,
     WithdrawalBelowMinimum,
     WithdrawalInProgress,
+    WithdrawalNotB2B,
+    WithdrawalPending,
 )
 from ..lock_objects import accounts_lock, commissions_lock, withdrawal_lock
 from ..models import (
@@ -55,14 +73,14 @@ from ..models import (
     PayoutSettings,
     Withdrawal,
     WithdrawalAllocation,
+    WithdrawalRefusal,
 )
 from ..selectors import account_balances
+from . import tax as tax_services
 from .ledger import accounts_for_kocs, after_available_status, move
-from .tax import tax_month, tax_record_lock, withholding_fen
 
 logger = logging.getLogger(__name__)
 
-REAL_NAME_FROM_FEN = 200_000
 # A bill WeChat never heard of after this long is treated as never sent: the money goes back.
 LOST_BILL_AFTER = timedelta(minutes=10)
 NOTIFY_PATH = "/api/v1/payments/wechat/transfer-notify"
@@ -83,7 +101,7 @@ class Answer:
 
     status: int
     body: dict
-    withdrawal: Withdrawal
+    withdrawal: Withdrawal | None
 
 
 def answer_body(withdrawal: Withdrawal) -> dict:
@@ -99,12 +117,50 @@ def answer_body(withdrawal: Withdrawal) -> dict:
     }
 
 
+# Refusals that are the answer to the request, stored and replayed; anything else (a 503, a request
+# still running, a key reused for another body) says nothing final about the request.
+NOT_STORED = (IdempotencyKeyReused, WithdrawalInProgress)
+
+
 def _replay(withdrawal: Withdrawal, *, digest: str) -> Answer | None:
     if withdrawal.request_hash != digest:
         raise IdempotencyKeyReused()
     if withdrawal.response_body:
         stored = withdrawal.response_body
         return Answer(status=stored["status"], body=stored["body"], withdrawal=withdrawal)
+    return None
+
+
+def _refusal_replay(refusal: WithdrawalRefusal, *, digest: str) -> Answer:
+    if refusal.request_hash != digest:
+        raise IdempotencyKeyReused()
+    return Answer(status=refusal.status_code, body=refusal.body, withdrawal=None)
+
+
+def _refuse(*, koc_id: int, idempotency_key: str, digest: str, error: ApplicationError) -> Answer:
+    """Store a refusal as the key's first answer (the first writer wins) and answer it."""
+    try:
+        with transaction.atomic():
+            refusal = WithdrawalRefusal.objects.create(
+                koc_id=koc_id,
+                idempotency_key=idempotency_key,
+                request_hash=digest,
+                status_code=error.status_code,
+                body=error_body(error.code, error.message, error.fields),
+            )
+    except IntegrityError:
+        refusal = WithdrawalRefusal.objects.get(koc_id=koc_id, idempotency_key=idempotency_key)
+    return _refusal_replay(refusal, digest=digest)
+
+
+def _first_answer(*, koc_id: int, idempotency_key: str, digest: str) -> Answer | None:
+    refusal = WithdrawalRefusal.objects.filter(koc_id=koc_id, idempotency_key=idempotency_key).first()
+    if refusal is not None:
+        return _refusal_replay(refusal, digest=digest)
+    existing = Withdrawal.objects.filter(koc_id=koc_id, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        replay = _replay(existing, digest=digest)
+        return replay if replay is not None else _submit(existing)
     return None
 
 
@@ -118,21 +174,70 @@ def _remember(withdrawal: Withdrawal, *, status: int, body: dict) -> Answer:
     return Answer(status=stored["status"], body=stored["body"], withdrawal=withdrawal)
 
 
-def withdrawal_create(*, koc_id: int, user_id: int | None, amount_fen: int, idempotency_key: str) -> Answer:
-    digest = request_hash(amount_fen=amount_fen)
-    existing = Withdrawal.objects.filter(koc_id=koc_id, idempotency_key=idempotency_key).first()
-    if existing is not None:
-        replay = _replay(existing, digest=digest)
-        return replay if replay is not None else _submit(existing)
-
+def _check_payee(*, koc_id: int, amount_fen: int, limits: PayoutSettings):
+    """The checks that need no lock: who is paid, the minimum, the identity tax is declared under."""
     payee = sources.payee(koc_id)
     if payee is None or not payee.approved:
         raise PayeeUnavailable()
-    limits = PayoutSettings.load()
     if amount_fen < max(1, limits.min_withdrawal_fen):
         raise WithdrawalBelowMinimum(f"单笔最低提现 ¥{yuan(limits.min_withdrawal_fen)}")
-    if not payee.is_organisation and not payee.openid:
-        raise PayeeUnavailable("该账户未绑定微信，无法转账")
+    if not payee.is_organisation:
+        if not payee.openid:
+            raise PayeeUnavailable("该账户未绑定微信，无法转账")
+        if not (payee.real_name.strip() and payee.id_number):
+            raise IdentityRequired()
+    return payee
+
+
+def _check_locked(*, account, koc_id: int, payee, amount_fen: int, limits: PayoutSettings, now) -> int:
+    """The checks under the account lock; answers the tax to withhold."""
+    available = account_balances(account=account)[Bucket.AVAILABLE]
+    if amount_fen > available:
+        raise InsufficientBalance(f"可提现余额 ¥{yuan(max(0, available))}，不足 ¥{yuan(amount_fen)}")
+    day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = (
+        Withdrawal.objects.filter(koc_id=koc_id, created_at__gte=day_start)
+        .exclude(status__in=[Withdrawal.Status.FAILED, Withdrawal.Status.CANCELLED])
+        .aggregate(t=Sum("amount_fen"))["t"]
+        or 0
+    )
+    if today + amount_fen > limits.daily_max_fen:
+        raise DailyLimitExceeded(f"每日提现上限 ¥{yuan(limits.daily_max_fen)}，今日已提 ¥{yuan(today)}")
+    if payee.is_organisation:
+        return 0
+    in_flight = Withdrawal.objects.filter(
+        koc_id=koc_id, channel=Withdrawal.Channel.WECHAT, status__in=Withdrawal.IN_FLIGHT
+    )
+    if in_flight.exists():
+        raise WithdrawalPending()
+    return tax_services.quote(koc_id=koc_id, amount_fen=amount_fen, at=now).tax_fen
+
+
+def withdrawal_quote(*, koc_id: int, amount_fen: int) -> dict:
+    """What a withdrawal of `amount_fen` would withhold and transfer now, with the same checks as the
+    request (nothing written): what the mini-program shows before the KOC confirms."""
+    limits = PayoutSettings.load()
+    payee = _check_payee(koc_id=koc_id, amount_fen=amount_fen, limits=limits)
+    account = accounts_for_kocs(koc_ids=[koc_id], organisations=[koc_id] if payee.is_organisation else [])[
+        koc_id
+    ]
+    tax = _check_locked(
+        account=account, koc_id=koc_id, payee=payee, amount_fen=amount_fen, limits=limits, now=timezone.now()
+    )
+    return {"amount_fen": amount_fen, "tax_fen": tax, "net_fen": amount_fen - tax}
+
+
+def withdrawal_create(*, koc_id: int, user_id: int | None, amount_fen: int, idempotency_key: str) -> Answer:
+    digest = request_hash(amount_fen=amount_fen)
+    first = _first_answer(koc_id=koc_id, idempotency_key=idempotency_key, digest=digest)
+    if first is not None:
+        return first
+
+    limits = PayoutSettings.load()
+    try:
+        payee = _check_payee(koc_id=koc_id, amount_fen=amount_fen, limits=limits)
+    except ApplicationError as error:
+        return _refuse(koc_id=koc_id, idempotency_key=idempotency_key, digest=digest, error=error)
 
     account = accounts_for_kocs(koc_ids=[koc_id], organisations=[koc_id] if payee.is_organisation else [])[
         koc_id
@@ -150,9 +255,10 @@ def withdrawal_create(*, koc_id: int, user_id: int | None, amount_fen: int, idem
         )
     except IntegrityError:
         # The same key won a race we lost (unique (koc, key)): answer what it answers.
-        existing = Withdrawal.objects.get(koc_id=koc_id, idempotency_key=idempotency_key)
-        replay = _replay(existing, digest=digest)
-        return replay if replay is not None else _submit(existing)
+        first = _first_answer(koc_id=koc_id, idempotency_key=idempotency_key, digest=digest)
+        if first is None:
+            raise
+        return first
     if isinstance(withdrawal, Answer):
         return withdrawal
     if withdrawal.channel == Withdrawal.Channel.B2B:
@@ -163,53 +269,38 @@ def withdrawal_create(*, koc_id: int, user_id: int | None, amount_fen: int, idem
 @transaction.atomic
 def _debit(*, account_id, koc_id, user_id, payee, amount_fen, idempotency_key, digest, limits):
     account = accounts_lock(account_ids=[account_id])[account_id]
+    # The same key may have finished while we waited for the lock: its answer is ours.
+    refusal = WithdrawalRefusal.objects.filter(koc_id=koc_id, idempotency_key=idempotency_key).first()
+    if refusal is not None:
+        return _refusal_replay(refusal, digest=digest)
     existing = Withdrawal.objects.filter(koc_id=koc_id, idempotency_key=idempotency_key).first()
-    if existing is not None:  # the same key finished while we waited for the lock
+    if existing is not None:
         replay = _replay(existing, digest=digest)
         if replay is not None:
             return replay
         raise WithdrawalInProgress()
-    available = account_balances(account=account)[Bucket.AVAILABLE]
-    if amount_fen > available:
-        raise InsufficientBalance(f"可提现余额 ¥{yuan(max(0, available))}，不足 ¥{yuan(amount_fen)}")
     now = timezone.now()
-    day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    today = (
-        Withdrawal.objects.filter(koc_id=koc_id, created_at__gte=day_start)
-        .exclude(status__in=[Withdrawal.Status.FAILED, Withdrawal.Status.CANCELLED])
-        .aggregate(t=Sum("amount_fen"))["t"]
-        or 0
-    )
-    if today + amount_fen > limits.daily_max_fen:
-        raise DailyLimitExceeded(f"每日提现上限 ¥{yuan(limits.daily_max_fen)}，今日已提 ¥{yuan(today)}")
-
-    month = tax_month(now)
-    tax = 0
-    if not payee.is_organisation:
-        record = tax_record_lock(
-            koc_id=koc_id, month=month, real_name=payee.real_name, id_number=payee.id_number
+    try:
+        tax = _check_locked(
+            account=account, koc_id=koc_id, payee=payee, amount_fen=amount_fen, limits=limits, now=now
         )
-        tax = withholding_fen(
-            gross_before_fen=record.gross_fen, withheld_before_fen=record.withheld_fen, amount_fen=amount_fen
-        )
-        if amount_fen - tax >= REAL_NAME_FROM_FEN and not payee.real_name:
-            raise RealNameRequired()
-        record.gross_fen += amount_fen
-        record.withheld_fen += tax
-        record.payouts += 1
-        record.real_name = payee.real_name or record.real_name
-        record.id_number = payee.id_number or record.id_number
-        record.save()
+    except ApplicationError as error:
+        # Written under the lock, in this transaction: a racing retry of the key sees it.
+        return _refuse(koc_id=koc_id, idempotency_key=idempotency_key, digest=digest, error=error)
+    organisation = payee.is_organisation
     withdrawal = Withdrawal(
         account=account,
         koc_id=koc_id,
         user_id=user_id,
-        channel=Withdrawal.Channel.B2B if payee.is_organisation else Withdrawal.Channel.WECHAT,
+        channel=Withdrawal.Channel.B2B if organisation else Withdrawal.Channel.WECHAT,
         amount_fen=amount_fen,
         tax_fen=tax,
         net_fen=amount_fen - tax,
-        tax_month=month,
-        status=Withdrawal.Status.B2B_PENDING if payee.is_organisation else Withdrawal.Status.CREATED,
+        tax_month=tax_services.tax_month(now),
+        status=Withdrawal.Status.B2B_PENDING if organisation else Withdrawal.Status.CREATED,
+        invoice_status=Withdrawal.InvoiceStatus.AWAITED
+        if organisation
+        else Withdrawal.InvoiceStatus.NOT_APPLICABLE,
         idempotency_key=idempotency_key,
         request_hash=digest,
         out_bill_no=_new_out_bill_no(),
@@ -420,6 +511,15 @@ def withdrawal_succeed(*, withdrawal_id: int, transfer_bill_no: str = "") -> Wit
     withdrawal.transfer_bill_no = transfer_bill_no or withdrawal.transfer_bill_no
     withdrawal.finished_at = timezone.now()
     withdrawal.save()
+    if withdrawal.channel == Withdrawal.Channel.WECHAT:
+        # The income is recognised now: the person's tax record of this month (services/tax.py).
+        payee = sources.payee(withdrawal.koc_id)
+        tax_services.tax_record_for_payout(
+            withdrawal=withdrawal,
+            at=withdrawal.finished_at,
+            real_name=payee.real_name if payee else "",
+            id_number=payee.id_number if payee else "",
+        )
     return withdrawal
 
 
@@ -452,11 +552,6 @@ def _succeed_late(*, account, withdrawal: Withdrawal, transfer_bill_no: str) -> 
         withdrawal=withdrawal,
         explanation=f"{note}：代扣个人所得税 ¥{yuan(withdrawal.tax_fen)}",
     )
-    record = tax_record_lock(koc_id=withdrawal.koc_id, month=withdrawal.tax_month)
-    record.gross_fen += withdrawal.amount_fen
-    record.withheld_fen += withdrawal.tax_fen
-    record.payouts += 1
-    record.save()
     logger.error("withdrawal %s: WeChat reports SUCCESS after %s; applied and flagged", withdrawal.pk, was)
     withdrawal.status = Withdrawal.Status.SUCCEEDED
     withdrawal.late_success = True
@@ -464,12 +559,21 @@ def _succeed_late(*, account, withdrawal: Withdrawal, transfer_bill_no: str) -> 
     withdrawal.transfer_bill_no = transfer_bill_no or withdrawal.transfer_bill_no
     withdrawal.finished_at = timezone.now()
     withdrawal.save()
+    # Income is recognised now, when it succeeded: the next payout's "tax to date − withheld"
+    # settles any difference from payouts made in between (services/tax.py).
+    payee = sources.payee(withdrawal.koc_id)
+    tax_services.tax_record_for_payout(
+        withdrawal=withdrawal,
+        at=withdrawal.finished_at,
+        real_name=payee.real_name if payee else "",
+        id_number=payee.id_number if payee else "",
+    )
     return withdrawal
 
 
 @transaction.atomic
 def withdrawal_fail(*, withdrawal_id: int, reason: str, state: str = "") -> Withdrawal:
-    """The money goes back to `available` (a new entry), the month's tax record gives its part back.
+    """The money goes back to `available` (a new entry); no income was recognised, no tax record.
 
     Only on WeChat's word (FAIL, CANCELLED, or no such bill): CANCELLED ends `cancelled`.
     """
@@ -492,12 +596,6 @@ def withdrawal_fail(*, withdrawal_id: int, reason: str, state: str = "") -> With
         if commission.status != Commission.Status.REVERSED:
             commission.status = after_available_status(commission)
         commission.save(update_fields=["allocated_fen", "status"])
-    if withdrawal.channel == Withdrawal.Channel.WECHAT:
-        record = tax_record_lock(koc_id=withdrawal.koc_id, month=withdrawal.tax_month)
-        record.gross_fen -= withdrawal.amount_fen
-        record.withheld_fen -= withdrawal.tax_fen
-        record.payouts = max(0, record.payouts - 1)
-        record.save()
     withdrawal.status = Withdrawal.Status.CANCELLED if state == "CANCELLED" else Withdrawal.Status.FAILED
     withdrawal.wechat_state = state or withdrawal.wechat_state
     withdrawal.fail_reason = (reason or state)[:200]
@@ -641,3 +739,41 @@ def transfer_notification_handle(
     return withdrawal_apply_state(
         withdrawal_id=withdrawal.pk, state=state, transfer_bill_no=transfer_bill_no, fail_reason=fail_reason
     )
+
+
+# --- B2B settlements (organisations) --------------------------------------------------------------------
+
+
+def _b2b_locked(withdrawal_id: int) -> Withdrawal:
+    withdrawal = withdrawal_lock(withdrawal_id=withdrawal_id)
+    if withdrawal.channel != Withdrawal.Channel.B2B or withdrawal.status != Withdrawal.Status.B2B_PENDING:
+        raise WithdrawalNotB2B()
+    return withdrawal
+
+
+@transaction.atomic
+def withdrawal_invoice_receive(*, withdrawal_id: int, invoice_no: str) -> Withdrawal:
+    """The organisation's invoice for a pending B2B settlement arrived: record its number."""
+    withdrawal = _b2b_locked(withdrawal_id)
+    invoice_no = invoice_no.strip()
+    if not invoice_no:
+        from apps.core.errors import InvalidInput
+
+        raise InvalidInput("请填写发票号码", code="invoice_no_required")
+    withdrawal.invoice_status = Withdrawal.InvoiceStatus.RECEIVED
+    withdrawal.invoice_no = invoice_no[:32]
+    withdrawal.invoice_received_at = timezone.now()
+    withdrawal.save(update_fields=["invoice_status", "invoice_no", "invoice_received_at", "updated_at"])
+    return withdrawal
+
+
+def withdrawal_b2b_settle(*, withdrawal_id: int) -> Withdrawal:
+    """Finance paid the organisation by bank transfer: refused while an invoice is required and awaited."""
+    with transaction.atomic():
+        withdrawal = _b2b_locked(withdrawal_id)
+        if (
+            PayoutSettings.load().b2b_invoice_required
+            and withdrawal.invoice_status != Withdrawal.InvoiceStatus.RECEIVED
+        ):
+            raise InvoiceRequired()
+    return withdrawal_succeed(withdrawal_id=withdrawal_id)
