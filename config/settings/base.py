@@ -347,12 +347,15 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # Phones and ID numbers are masked in every record before any handler writes it.
-    "filters": {"mask_personal_data": {"()": "apps.core.masking.MaskPersonalData"}},
+    "filters": {
+        "mask_personal_data": {"()": "apps.core.masking.MaskPersonalData"},
+        "redact_id_numbers": {"()": "apps.core.logging.RedactIdNumbers"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["mask_personal_data"],
+            "filters": ["mask_personal_data", "redact_id_numbers"],
         }
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
