@@ -55,11 +55,13 @@ FINANCE_MODELS = [
     "payoutsettings",
     "withdrawal",
     "taxrecord",
+    "taxdeduction",
     "periodrun",
 ]
 FINANCE_PERMISSIONS = [
     *(f"commissions.view_{model}" for model in FINANCE_MODELS),
     "commissions.change_withdrawal",  # the payout actions (bank transfer done / failed, query WeChat)
+    "commissions.add_taxdeduction",  # other deductions (累计依法确定的其他扣除) finance records
 ]
 
 

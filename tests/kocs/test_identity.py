@@ -9,7 +9,6 @@ import uuid
 
 import pytest
 from django.db import connection
-from django.test import override_settings
 from openpyxl import load_workbook
 
 from apps.commissions.models import TaxRecord, Withdrawal
@@ -136,7 +135,6 @@ def _text(response) -> str:
     return response.content.decode()
 
 
-@override_settings(LOGGING_CONFIG=None)
 def test_the_full_id_number_is_nowhere_but_in_the_tax_authoritys_reports(
     db, admin_client, wechat_sandbox, api_client, caplog
 ):
