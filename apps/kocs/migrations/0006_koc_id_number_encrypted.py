@@ -27,7 +27,7 @@ def encrypt_existing(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('kocs', '0003_koc_tree_lft_index'),
+        ('kocs', '0005_own_purchases_are_no_sales'),
         ('shop', '0002_brand_operator_ship_permission'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
