@@ -139,6 +139,8 @@ def _refusal_replay(refusal: WithdrawalRefusal, *, digest: str) -> Answer:
 
 def _refuse(*, koc_id: int, idempotency_key: str, digest: str, error: ApplicationError) -> Answer:
     """Store a refusal as the key's first answer (the first writer wins) and answer it."""
+    if isinstance(error, NOT_STORED) or error.status_code >= 500:
+        raise error
     try:
         with transaction.atomic():
             refusal = WithdrawalRefusal.objects.create(
