@@ -47,6 +47,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("commissions", "0008_tax_records_per_payout_refusals_invoices")]
+    dependencies = [("commissions", "0009_tax_records_per_payout_refusals_invoices")]
 
     operations = [migrations.RunPython(forwards, backwards)]

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('commissions', '0007_drop_monthly_tax_records'),
+        ('commissions', '0008_drop_monthly_tax_records'),
     ]
 
     operations = [
