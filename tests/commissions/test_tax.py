@@ -132,7 +132,7 @@ def test_a_cancelled_payout_records_nothing(person):
     cancelled = payout(person, 30_000 * YUAN, when(5), outcome="CANCELLED")
     # then the first real payout is a first month: 30,000 → 570
     assert payout(person, 30_000 * YUAN, when(5)).tax_fen == 57_000
-    assert cancelled.status == "failed"
+    assert cancelled.status == "cancelled"
     assert TaxRecord.objects.filter(koc_id=person.pk).count() == 1
 
 
