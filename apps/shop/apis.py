@@ -446,7 +446,7 @@ class RefundItemOutputSerializer(serializers.Serializer):
 
 class RefundOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=Refund.API_STATUSES, source="api_status")
+    status = serializers.CharField(source="api_status", help_text=" | ".join(Refund.API_STATUSES))
     amount_fen = serializers.IntegerField()
     items = RefundItemOutputSerializer(many=True, source="items.all")
     order_id = serializers.IntegerField()

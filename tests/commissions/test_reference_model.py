@@ -174,7 +174,9 @@ def _check(depth, with_orgs, bonus, drafts, periodic, orders, max_levels, seed):
         version=next(_ids) + 5000,
         status="active",
         effective_from=start,
-        effective_to=start + timedelta(days=40),
+        # to the next month's first instant: the next example's set starts there, and activated sets
+        # never overlap (an order is paid by the one set in force)
+        effective_to=timezone.make_aware(datetime(2031 + (month + 1) // 12, (month + 1) % 12 + 1, 1)),
     )
     ref_rules = []
     for i, d in enumerate(drafts):
