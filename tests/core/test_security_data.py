@@ -81,7 +81,7 @@ def test_the_log_filter_masks_phones_and_id_numbers_in_messages_and_arguments():
 def test_the_logging_configuration_masks_what_reaches_the_console(capsys):
     from django.conf import settings
 
-    assert settings.LOGGING["handlers"]["console"]["filters"] == ["mask_personal_data"]
+    assert settings.LOGGING["handlers"]["console"]["filters"] == ["mask_personal_data", "redact_id_numbers"]
     assert (
         mask_text("电话 13800001111，身份证 110101199003077777")
         == "电话 138****1111，身份证 1101**********7777"
