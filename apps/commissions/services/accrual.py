@@ -182,11 +182,13 @@ def order_refunded_record(*, payload: dict[str, Any]) -> OrderFact:
 def _periods_stale(fact: OrderFact) -> None:
     """The order's completion or a refund after it may change a closed period's rewards: mark it,
     and let a task apply it after commit (settle_commissions sweeps whatever a lost task left)."""
+    from apps.core.deferred import send_on_commit
+
     from ..tasks import resync_periods
 
     if not fact.periods_stale:
         fact.periods_stale = True
-        transaction.on_commit(resync_periods.delay)
+        send_on_commit(resync_periods)
 
 
 # --- the engine's input -----------------------------------------------------------------------------
