@@ -8,12 +8,7 @@ class ConsoleConfig(AppConfig):
     verbose_name = "运营控制台 Console"
 
     def ready(self) -> None:
-        from apps.shop.operator_scope import set_operator_scope
-
-        from .permissions import brand_scope
         from .roles import ensure_role_groups_after_migrate
-
-        set_operator_scope(brand_scope)  # the shop's ops API acts only on the operator's brands
 
         # Sent once per app after migrate; this app is installed after the business apps, so their
         # permissions already exist (ensure_role_groups creates any that do not).

@@ -19,11 +19,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.commissions.models import LedgerEntry
-from apps.console.permissions import brand_scope, order_ids_of, partnered_koc_ids
 from apps.core.charts import bar_chart, line_chart
 from apps.core.money import yuan_grouped
 from apps.groupbuys.models import Group
 from apps.kocs.models import Koc
+from apps.kocs.selectors import partnered_koc_ids
+from apps.shop.brand_scope import brand_scope, order_ids_of
 from apps.shop.models import Order, OrderItem, Refund, ShippingUpload, TradeEvent
 
 

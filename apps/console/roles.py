@@ -8,14 +8,14 @@ source of truth for these three groups: each run sets their permissions to exact
 here; extra rights for someone go into another group.
 
 Brand scoping is not a permission: a 品牌运营 user is also linked to one brand (shop.BrandOperator),
-and apps/console/permissions.py narrows every queryset to that brand.
+and apps/shop/brand_scope.py narrows every queryset to that brand.
 """
 
 from __future__ import annotations
 
-PLATFORM_ADMIN = "平台管理员"
-BRAND_OPERATOR = "品牌运营"
-FINANCE = "财务"
+from apps.accounts.roles import BRAND_OPERATOR, FINANCE, PLATFORM_ADMIN
+
+__all__ = ["BRAND_OPERATOR", "FINANCE", "PLATFORM_ADMIN", "ensure_role_groups"]
 
 # Every permission of these apps belongs to the platform admin (auth's users and groups stay with
 # superusers: who may grant rights is not a business role).

@@ -23,9 +23,9 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from apps.console.permissions import brand_scope
 from apps.core.errors import ApplicationError
 from apps.shop import operator_scope
+from apps.shop.brand_scope import brand_scope
 from apps.shop.errors import OrderNotShippable
 from apps.shop.models import Order
 from apps.shop.services import order_ship

@@ -23,11 +23,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from apps.console.permissions import BrandScopedAdminMixin, brand_scope, partnered_koc_ids
 from apps.core.confirm import Confirmation, confirmation_page, is_confirmed
 from apps.core.errors import ApplicationError
 from apps.core.exports import ExportMixin
 from apps.core.money import yuan
+from apps.shop.brand_scope import BrandScopedAdminMixin, brand_scope
 from apps.shop.models import Brand
 
 from . import selectors, services
@@ -42,6 +42,7 @@ from .models import (
     LevelHistory,
     TierPolicy,
 )
+from .selectors import partnered_koc_ids
 
 TREE_VIEW_LIMIT = 2_000
 

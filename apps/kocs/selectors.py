@@ -472,3 +472,10 @@ def brand_affinity(*, brand_id: int, limit: int = 100) -> list[Koc]:
         .order_by("-affinity_score", "-bought_fen", "-matched_categories", "-sold_fen", "pk")
     )
     return list(qs[:limit])
+
+
+def partnered_koc_ids(brands: list[int]):
+    """KOCs who accepted a partnership (品牌合作) with one of `brands`, as a subquery."""
+    return BrandInvitation.objects.filter(brand_id__in=brands, status=BrandInvitation.Status.ACCEPTED).values(
+        "koc_id"
+    )

@@ -4,7 +4,7 @@ Orders, payments and refunds are read-only here: every change goes through the s
 admin obeys the same rules (stock, locks, events, WeChat exactly once) as the API.
 
 A brand operator (品牌运营) sees only its brand: its products, and the orders and refunds holding an
-item of its brand (apps/console/permissions.py). Refund decisions are written to each refund's
+item of its brand (apps/shop/brand_scope.py). Refund decisions are written to each refund's
 History page with the deciding user.
 """
 
@@ -30,12 +30,6 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from mptt.admin import MPTTModelAdmin, TreeRelatedFieldListFilter
 
-from apps.console.permissions import (
-    BrandScopedAdminMixin,
-    BrandScopedInlineMixin,
-    brand_scope,
-    order_ids_of,
-)
 from apps.core import audit
 from apps.core.confirm import Confirmation, confirmation_page, is_confirmed
 from apps.core.errors import ApplicationError
@@ -44,6 +38,12 @@ from apps.core.masking import mask_phone
 from apps.core.money import yuan, yuan_grouped
 
 from . import images, operator_scope, services
+from .brand_scope import (
+    BrandScopedAdminMixin,
+    BrandScopedInlineMixin,
+    brand_scope,
+    order_ids_of,
+)
 from .errors import InvalidImage
 from .models import (
     Brand,

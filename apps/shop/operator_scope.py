@@ -3,15 +3,13 @@
 Roles are the console's (apps/console/roles.py): the API asks exactly the permission the admin asks
 for the same act, so a role that cannot ship in the admin cannot ship here either.
 
-Which brands a user acts for is asked through an interface the shop owns (the console registers its
-brand scoping here; the shop never imports the console): `brand_ids_for(user)` is None for an
-unrestricted operator, else the brands it acts for.
+Which brands a user acts for is the shop's own brand scoping (apps/shop/brand_scope.py), the same
+the admin applies: `brand_ids_for(user)` is None for an unrestricted operator, else its brands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from .brand_scope import brand_scope
 from .errors import OperatorForbidden
 
 # Shipping: the ship permission, or changing orders (which includes it), in the admin's ship
@@ -21,17 +19,9 @@ REFUND_DECISION_PERMISSION = "shop.change_refund"  # the refund admin's approve 
 # Adding a picture in the admin is changing the product with an image inline added.
 IMAGE_UPLOAD_PERMISSIONS = ("shop.change_product", "shop.add_productimage")
 
-Scope = Callable[[object], "list[int] | None"]
-_scope: Scope | None = None
-
-
-def set_operator_scope(scope: Scope | None) -> None:
-    global _scope
-    _scope = scope
-
 
 def brand_ids_for(user) -> list[int] | None:
-    return _scope(user) if _scope is not None else None
+    return brand_scope(user)
 
 
 def can_ship(user) -> bool:

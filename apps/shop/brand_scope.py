@@ -1,4 +1,4 @@
-"""Brand scoping for the console: a brand operator (品牌运营) sees and changes only its brand's data.
+"""Brand scoping: a brand operator (品牌运营) sees and changes only its brand's data.
 
 `brand_scope(user)` answers which brands a user is limited to: None for everyone unrestricted
 (superusers, platform admins, finance: their groups' permissions decide what they see), else a
@@ -15,9 +15,11 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import QuerySet
 
-from .roles import BRAND_OPERATOR, PLATFORM_ADMIN
+from apps.accounts.roles import BRAND_OPERATOR, PLATFORM_ADMIN
 
-_CACHE = "_console_brand_scope"
+from .models import Brand, BrandOperator, OrderItem
+
+_CACHE = "_brand_scope"
 
 
 def brand_scope(user) -> list[int] | None:
@@ -28,8 +30,6 @@ def brand_scope(user) -> list[int] | None:
         return None
     if hasattr(user, _CACHE):
         return getattr(user, _CACHE)
-    from apps.shop.models import BrandOperator
-
     group_names = set(user.groups.values_list("name", flat=True))
     brands = list(BrandOperator.objects.filter(user=user).values_list("brand_id", flat=True))
     if PLATFORM_ADMIN in group_names:
@@ -44,18 +44,7 @@ def brand_scope(user) -> list[int] | None:
 
 def order_ids_of(brands: list[int]):
     """The orders holding at least one item of `brands`, as a subquery (no DISTINCT on the orders)."""
-    from apps.shop.models import OrderItem
-
     return OrderItem.objects.filter(brand_id__in=brands).values("order_id")
-
-
-def partnered_koc_ids(brands: list[int]):
-    """KOCs who accepted a partnership (品牌合作) with one of `brands`, as a subquery."""
-    from apps.kocs.models import BrandInvitation
-
-    return BrandInvitation.objects.filter(brand_id__in=brands, status=BrandInvitation.Status.ACCEPTED).values(
-        "koc_id"
-    )
 
 
 class BrandScopedAdminMixin(admin.ModelAdmin):
@@ -80,8 +69,6 @@ class BrandScopedAdminMixin(admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         brands = brand_scope(request.user)
         if brands is not None and db_field.name in self.brand_fields:
-            from apps.shop.models import Brand
-
             kwargs["queryset"] = Brand.objects.filter(pk__in=brands)
             if len(brands) == 1:
                 kwargs["initial"] = brands[0]
