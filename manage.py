@@ -37,6 +37,8 @@ def _bootstrap() -> None:
         for old in VENV.glob(".installed-*"):
             old.unlink()
         stamp.touch()
+        # The translations are compiled at install (their .mo files are not committed).
+        subprocess.run([str(VENV_PYTHON), str(ROOT / "manage.py"), "compilecatalogues"], check=True, cwd=ROOT)
     if Path(sys.prefix).resolve() != VENV.resolve():
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(ROOT / "manage.py"), *sys.argv[1:]])
 
@@ -52,8 +54,22 @@ def default_settings(argv: list[str]) -> str:
     return COMMAND_SETTINGS.get(command, "config.settings.production")
 
 
+def _compile_stale_catalogues(argv: list[str]) -> None:
+    """Before `run` and `test` (and at install): compile each .po newer than its .mo (Babel, no gettext)."""
+    command = argv[1] if len(argv) > 1 else ""
+    if command in ("run", "test", "compilecatalogues"):
+        sys.path.insert(0, str(ROOT))
+        from apps.core.locales import compile_all
+
+        for mo in compile_all(ROOT):
+            print(f"[i18n] compiled {mo.relative_to(ROOT)}", flush=True)
+        if command == "compilecatalogues":
+            sys.exit(0)
+
+
 def main() -> None:
     _bootstrap()
+    _compile_stale_catalogues(sys.argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", default_settings(sys.argv))
     from django.core.management import execute_from_command_line
 

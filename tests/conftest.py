@@ -102,6 +102,19 @@ def wechat_sandbox(settings):
 
 def pytest_configure(config):
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    # A direct `pytest` run (not `manage.py test`) also sees the current translations.
+    from pathlib import Path
+
+    from apps.core.locales import compile_all
+
+    if compile_all(Path(__file__).resolve().parent.parent):
+        # Django may have read the catalogues during setup, before these .mo files existed.
+        from asgiref.local import Local
+        from django.utils.translation import trans_real
+
+        trans_real._translations = {}
+        trans_real._default = None
+        trans_real._active = Local()
 
 
 @pytest.fixture

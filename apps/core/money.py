@@ -68,3 +68,31 @@ def allocate_fen(total_fen: int, weights: list[Decimal | int]) -> list[int]:
     for i in order[:left]:
         parts[i] += 1
     return parts
+
+
+class YuanParseError(ValueError):
+    """Text that is not an amount of yuan with at most two decimals; `code` says which way."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+def parse_yuan(text: str) -> int:
+    """'1,234.56' / '¥12.3' / '12' (yuan, as people type it) -> fen (123456 / 1230 / 1200).
+
+    Thousands separators, a currency sign, '元' and spaces are accepted; more than two decimals is an
+    error (never rounded: a typed 12.345 is a mistake, not 12.35), as is anything that is not a number.
+    """
+    cleaned = str(text).strip().replace(",", "").replace("，", "").replace(" ", "")
+    cleaned = cleaned.removeprefix("¥").removeprefix("￥").removesuffix("元")
+    try:
+        amount = Decimal(cleaned)
+    except ArithmeticError:
+        raise YuanParseError("invalid") from None
+    if not amount.is_finite():
+        raise YuanParseError("invalid")
+    fen = amount * 100
+    if fen != fen.to_integral_value():
+        raise YuanParseError("too_precise")
+    return int(fen)
