@@ -1,8 +1,9 @@
 """KOC profiles, the team tree (django-mptt), tiers, and the KOC app's own read model of sales.
 
 The tree holds both organisation nodes (branch 分公司, agency 机构: companies, settled B2B) and
-individuals (team leader 团长, KOC). Structural writes happen only in `services.py`, under the team-tree
-advisory lock (`lock_objects.lock_team_tree`): never `save()` a Koc with a changed parent elsewhere.
+individuals (team leader 团长, KOC). Structural writes happen only in `services/` (its tree and
+applications flows), under the team-tree advisory lock (`lock_objects.lock_team_tree`): never
+`save()` a Koc with a changed parent elsewhere.
 """
 
 from __future__ import annotations

@@ -1,0 +1,223 @@
+"""The KOC admin: review, the list and its export, the change page with histories."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from apps.core.exports import ExportMixin
+from apps.shop.brand_scope import BrandScopedAdminMixin, brand_scope
+
+from .. import services
+from ..models import (
+    BrandInvitation,
+    Koc,
+    KocParentHistory,
+    KocProductPick,
+    LevelHistory,
+)
+from ..selectors import partnered_koc_ids
+from .actions import KocActionsMixin
+from .common import BranchFilter, ReadOnlyInline
+from .forms import PERSONAL_FIELDS, KocAddForm, KocChangeForm
+from .tree import TeamTreeViewMixin
+
+
+class ParentHistoryInline(ReadOnlyInline):
+    model = KocParentHistory
+    fk_name = "koc"
+    fields = ["parent", "valid_from", "valid_to", "reason", "changed_by"]
+    readonly_fields = fields
+    verbose_name_plural = "上级变更记录 (谁在何时是谁的上级)"
+
+
+class LevelHistoryInline(ReadOnlyInline):
+    model = LevelHistory
+    fields = ["at", "from_level", "to_level", "automatic", "reason", "held_until", "changed_by", "stats"]
+    readonly_fields = fields
+
+
+class PickInline(ReadOnlyInline):
+    model = KocProductPick
+    fields = ["position", "product", "created_at"]
+    readonly_fields = fields
+
+
+class InvitationInline(ReadOnlyInline):
+    model = BrandInvitation
+    fields = ["brand", "status", "message", "affinity_score", "created_at", "responded_at"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        brands = brand_scope(request.user)
+        queryset = super().get_queryset(request)
+        return queryset if brands is None else queryset.filter(brand_id__in=brands)
+
+
+@admin.register(Koc)
+class KocAdmin(KocActionsMixin, TeamTreeViewMixin, BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
+    brand_fields = ()
+    export_filename = "kocs"
+    export_columns = [
+        ("ID", "id"),
+        ("名称", "display_name"),
+        ("角色", "get_role_display"),
+        ("状态", "get_status_display"),
+        ("等级", "level__name"),
+        ("上级 ID", "parent_id"),
+        ("邀请码", "invite_code"),
+        ("真实姓名（脱敏）", "real_name_masked"),
+        ("身份证号（脱敏）", "id_number_masked"),
+        ("公司全称", "legal_name"),
+        ("申请时间", "applied_at"),
+        ("通过时间", "approved_at"),
+    ]
+    list_display = [
+        "id",
+        "tree_name",
+        "role",
+        "status",
+        "level",
+        "parent",
+        "team_size_display",
+        "invite_code",
+        "real_name_masked",
+        "id_number_masked",
+        "applied_at",
+    ]
+    list_display_links = ["id", "tree_name"]
+    list_filter = ["status", "role", "level", BranchFilter]
+    list_select_related = ["user", "level", "parent__user"]
+    search_fields = ["invite_code", "user__nickname", "user__openid", "legal_name", "=real_name"]
+    ordering = ["tree_id", "lft"]
+    actions = ["approve", "reject", "set_level", "move", "suspend", "reinstate"]
+    inlines = [ParentHistoryInline, LevelHistoryInline, PickInline, InvitationInline]
+    change_list_template = "admin/kocs/koc/change_list.html"
+    readonly_fields = [
+        "user",
+        "role",
+        "status",
+        "parent",
+        "sponsor",
+        "level",
+        "level_held_until",
+        "level_below_since",
+        "invite_code",
+        "real_name_masked",
+        "id_number_masked",
+        "rejection_reason",
+        "applied_at",
+        "reviewed_at",
+        "reviewed_by",
+        "approved_at",
+        "team_size_display",
+    ]
+    fieldsets = [
+        (None, {"fields": ["user", "role", "status", "parent", "sponsor", "invite_code"]}),
+        ("等级", {"fields": ["level", "level_held_until", "level_below_since"]}),
+        (
+            "个人 (报税用，列表中脱敏显示)",
+            {"fields": ["real_name_masked", "real_name", "id_number_masked", "new_id_number"]},
+        ),
+        ("机构 (公司，B2B 结算)", {"fields": ["legal_name", "registration_number"]}),
+        ("资料", {"fields": ["bio", "favorite_categories"]}),
+        (
+            "审核",
+            {"fields": ["rejection_reason", "applied_at", "reviewed_at", "reviewed_by", "approved_at"]},
+        ),
+        ("团队", {"fields": ["team_size_display"]}),
+    ]
+    filter_horizontal = ["favorite_categories"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deleting a node would restructure the tree outside the lock
+
+    def scope_queryset(self, queryset, brands):
+        return queryset.filter(pk__in=partnered_koc_ids(brands))
+
+    def get_list_filter(self, request):
+        if brand_scope(request.user) is not None:  # the branch names are the platform's, not the brand's
+            return [f for f in self.list_filter if f is not BranchFilter]
+        return self.list_filter
+
+    def get_search_fields(self, request):
+        if brand_scope(request.user) is not None:
+            return [f for f in self.search_fields if f.lstrip("=") not in PERSONAL_FIELDS]
+        return self.search_fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = KocAddForm
+            kwargs["fields"] = KocAddForm.Meta.fields
+        else:
+            kwargs["form"] = KocChangeForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": KocAddForm.Meta.fields})]
+        fieldsets = super().get_fieldsets(request, obj)
+        if brand_scope(request.user) is not None:
+            fieldsets = [
+                (name, {**opts, "fields": [f for f in opts["fields"] if f not in PERSONAL_FIELDS]})
+                for name, opts in fieldsets
+            ]
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def get_inlines(self, request, obj):
+        return [] if obj is None else self.inlines
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            data = form.cleaned_data
+            created = services.koc_create(
+                role=data["role"],
+                parent=data.get("parent"),
+                user=data.get("user"),
+                legal_name=data.get("legal_name", ""),
+                registration_number=data.get("registration_number", ""),
+                real_name=data.get("real_name", ""),
+                id_number=data.get("id_number", ""),
+                bio=data.get("bio", ""),
+                invite_code=data.get("invite_code") or "",
+                by=request.user,
+                reason="后台创建",
+            )
+            obj.pk = created.pk
+            obj._state.adding = False
+            obj.refresh_from_db()
+            return
+        # Only what the form changed, never the tree fields of a possibly stale instance.
+        editable = {"real_name", "legal_name", "registration_number", "bio"}
+        fields = [f for f in form.changed_data if f in editable]
+        if fields:
+            obj.save(update_fields=fields)
+        if form.cleaned_data.get("new_id_number"):
+            services.koc_identity_set(
+                koc=obj,
+                real_name=obj.real_name,
+                id_number=form.cleaned_data["new_id_number"],
+                by=request.user,
+            )
+            obj.refresh_from_db()
+
+    @admin.display(description="名称 (树形缩进)")
+    def tree_name(self, koc: Koc) -> str:
+        return format_html('<span style="padding-left:{}em">{}</span>', koc.depth * 1.5, koc.display_name)
+
+    @admin.display(description="团队人数")
+    def team_size_display(self, koc: Koc) -> int:
+        return koc.team_size
+
+    @admin.display(description="真实姓名 (脱敏)")
+    def real_name_masked(self, koc: Koc) -> str:
+        return koc.real_name_masked
+
+    @admin.display(description="身份证号 (脱敏)")
+    def id_number_masked(self, koc: Koc) -> str:
+        return koc.id_number_masked
+
+    # --- actions ----------------------------------------------------------------------------------
