@@ -478,29 +478,6 @@ def withdrawal_succeed(*, withdrawal_id: int, transfer_bill_no: str = "") -> Wit
         if withdrawal.channel != Withdrawal.Channel.WECHAT:
             return withdrawal
         return _succeed_late(account=account, withdrawal=withdrawal, transfer_bill_no=transfer_bill_no)
-    move(
-        key=f"w:{withdrawal.pk}:pay",
-        account=account,
-        kind=LedgerEntry.Kind.PAYOUT,
-        from_bucket=Bucket.WITHDRAWING,
-        to_bucket=Bucket.PAID,
-        amount_fen=withdrawal.net_fen,
-        withdrawal=withdrawal,
-        explanation=(
-            f"提现到账 ¥{yuan(withdrawal.net_fen)}"
-            f"（{withdrawal.get_channel_display()} {withdrawal.out_bill_no}）"
-        ),
-    )
-    move(
-        key=f"w:{withdrawal.pk}:tax",
-        account=account,
-        kind=LedgerEntry.Kind.TAX,
-        from_bucket=Bucket.WITHDRAWING,
-        to_bucket=Bucket.TAX,
-        amount_fen=withdrawal.tax_fen,
-        withdrawal=withdrawal,
-        explanation=f"代扣个人所得税（劳务报酬）¥{yuan(withdrawal.tax_fen)}",
-    )
     allocations = list(withdrawal.allocations.all())
     by_commission = {a.commission_id: a.amount_fen for a in allocations}
     for commission in commissions_lock(ids=by_commission):
@@ -508,13 +485,62 @@ def withdrawal_succeed(*, withdrawal_id: int, transfer_bill_no: str = "") -> Wit
         if commission.status != Commission.Status.REVERSED:
             commission.status = after_available_status(commission)
         commission.save(update_fields=["paid_out_fen", "status"])
+    return _paid(
+        account=account,
+        withdrawal=withdrawal,
+        transfer_bill_no=transfer_bill_no,
+        source=Bucket.WITHDRAWING,
+        keys=("pay", "tax"),
+        pay_note=(
+            f"提现到账 ¥{yuan(withdrawal.net_fen)}"
+            f"（{withdrawal.get_channel_display()} {withdrawal.out_bill_no}）"
+        ),
+        tax_note=f"代扣个人所得税（劳务报酬）¥{yuan(withdrawal.tax_fen)}",
+    )
+
+
+def _paid(
+    *,
+    account,
+    withdrawal: Withdrawal,
+    transfer_bill_no: str,
+    source: str,
+    keys: tuple[str, str],
+    pay_note: str,
+    tax_note: str,
+) -> Withdrawal:
+    """The net leaves `source` for `paid` and the tax for `tax`; the withdrawal ends succeeded.
+
+    A WeChat transfer is income recognised now: the person's tax record of this month (services/tax.py),
+    whose "tax to date − withheld" settles any difference from payouts made in between.
+    """
+    pay_key, tax_key = keys
+    move(
+        key=f"w:{withdrawal.pk}:{pay_key}",
+        account=account,
+        kind=LedgerEntry.Kind.PAYOUT,
+        from_bucket=source,
+        to_bucket=Bucket.PAID,
+        amount_fen=withdrawal.net_fen,
+        withdrawal=withdrawal,
+        explanation=pay_note,
+    )
+    move(
+        key=f"w:{withdrawal.pk}:{tax_key}",
+        account=account,
+        kind=LedgerEntry.Kind.TAX,
+        from_bucket=source,
+        to_bucket=Bucket.TAX,
+        amount_fen=withdrawal.tax_fen,
+        withdrawal=withdrawal,
+        explanation=tax_note,
+    )
     withdrawal.status = Withdrawal.Status.SUCCEEDED
     withdrawal.wechat_state = "SUCCESS" if withdrawal.channel == Withdrawal.Channel.WECHAT else ""
     withdrawal.transfer_bill_no = transfer_bill_no or withdrawal.transfer_bill_no
     withdrawal.finished_at = timezone.now()
     withdrawal.save()
     if withdrawal.channel == Withdrawal.Channel.WECHAT:
-        # The income is recognised now: the person's tax record of this month (services/tax.py).
         payee = sources.payee(withdrawal.koc_id)
         tax_services.tax_record_for_payout(
             withdrawal=withdrawal,
@@ -534,43 +560,17 @@ def _succeed_late(*, account, withdrawal: Withdrawal, transfer_bill_no: str) -> 
     """
     was = withdrawal.get_status_display()
     note = f"微信在本系统记为「{was}」后确认转账成功（{withdrawal.out_bill_no}），款项已到账"
-    move(
-        key=f"w:{withdrawal.pk}:late-pay",
-        account=account,
-        kind=LedgerEntry.Kind.PAYOUT,
-        from_bucket=Bucket.AVAILABLE,
-        to_bucket=Bucket.PAID,
-        amount_fen=withdrawal.net_fen,
-        withdrawal=withdrawal,
-        explanation=f"{note}：¥{yuan(withdrawal.net_fen)} 从可提现余额扣回",
-    )
-    move(
-        key=f"w:{withdrawal.pk}:late-tax",
-        account=account,
-        kind=LedgerEntry.Kind.TAX,
-        from_bucket=Bucket.AVAILABLE,
-        to_bucket=Bucket.TAX,
-        amount_fen=withdrawal.tax_fen,
-        withdrawal=withdrawal,
-        explanation=f"{note}：代扣个人所得税 ¥{yuan(withdrawal.tax_fen)}",
-    )
     logger.error("withdrawal %s: WeChat reports SUCCESS after %s; applied and flagged", withdrawal.pk, was)
-    withdrawal.status = Withdrawal.Status.SUCCEEDED
     withdrawal.late_success = True
-    withdrawal.wechat_state = "SUCCESS"
-    withdrawal.transfer_bill_no = transfer_bill_no or withdrawal.transfer_bill_no
-    withdrawal.finished_at = timezone.now()
-    withdrawal.save()
-    # Income is recognised now, when it succeeded: the next payout's "tax to date − withheld"
-    # settles any difference from payouts made in between (services/tax.py).
-    payee = sources.payee(withdrawal.koc_id)
-    tax_services.tax_record_for_payout(
+    return _paid(
+        account=account,
         withdrawal=withdrawal,
-        at=withdrawal.finished_at,
-        real_name=payee.real_name if payee else "",
-        id_number=payee.id_number if payee else "",
+        transfer_bill_no=transfer_bill_no,
+        source=Bucket.AVAILABLE,
+        keys=("late-pay", "late-tax"),
+        pay_note=f"{note}：¥{yuan(withdrawal.net_fen)} 从可提现余额扣回",
+        tax_note=f"{note}：代扣个人所得税 ¥{yuan(withdrawal.tax_fen)}",
     )
-    return withdrawal
 
 
 @transaction.atomic
