@@ -216,16 +216,11 @@ class TreeReader:
         return {i: self._brand_max[i] for i in ids if i in self._brand_max}
 
 
-def order_input(fact: OrderFact, *, reader: TreeReader | None = None, tree=None) -> OrderInput:
-    """The engine's view of an order: its items, and the tree as it was on the paid date.
-
-    `tree` answers chain_on() like `sources` does (the dry run passes a sources.TreeOverPeriod,
-    read once for all its orders); by default the tree is read for this order.
-    """
-    reader = reader or TreeReader()
+def fact_items(fact: OrderFact, *, reader: TreeReader) -> tuple[Item, ...]:
+    """The engine's items of an order fact, from its payload, with their categories' paths."""
     items_raw = fact.payload.get("items") or []
     paths = reader.category_paths({_int(i.get("category_id")) for i in items_raw if i.get("category_id")})
-    items = tuple(
+    return tuple(
         Item(
             item_id=_int(i.get("item_id")),
             product_id=_int(i.get("product_id")),
@@ -236,6 +231,15 @@ def order_input(fact: OrderFact, *, reader: TreeReader | None = None, tree=None)
         )
         for i in items_raw
     )
+
+
+def order_input(fact: OrderFact, *, reader: TreeReader | None = None, tree=None) -> OrderInput:
+    """The engine's view of an order: its items, and the tree as it was on the paid date.
+
+    `tree` answers chain_on() like `sources` does (the dry run passes a sources.TreeOverPeriod,
+    read once for all its orders); by default the tree is read for this order.
+    """
+    items = fact_items(fact, reader=reader or TreeReader())
     attribution = fact.payload.get("attribution") or {}
     seller: Node | None = None
     uplines: list[Node] = []

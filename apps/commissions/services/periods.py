@@ -116,27 +116,16 @@ def _line_values(fact: OrderFact, state: RefundState, *, reader=None) -> list[tu
     `reader` (an accrual.TreeReader) caches category paths across the facts of one period."""
     from apps.core.money import allocate_fen
 
-    from .accrual import TreeReader
+    from .accrual import TreeReader, fact_items
 
-    raw = fact.payload.get("items") or []
-    paths = (reader or TreeReader()).category_paths(
-        {int(i.get("category_id") or 0) for i in raw if i.get("category_id")}
-    )
-    bases = allocate_fen(max(fact.paid_fen, 0), [int(i.get("line_fen") or 0) for i in raw])
+    items = fact_items(fact, reader=reader or TreeReader())
+    bases = allocate_fen(max(fact.paid_fen, 0), [item.line_fen for item in items])
     paid = fact.paid_fen
     after_lines = paid - state.lines_fen
     # Exact fractions: a sale exactly at its target must not floor to a fen below it.
     rest = Fraction(paid - state.refunded_fen, after_lines) if after_lines > 0 and paid > 0 else Fraction(0)
     out = []
-    for row, base in zip(raw, bases, strict=True):
-        item = Item(
-            item_id=int(row.get("item_id") or 0),
-            product_id=int(row.get("product_id") or 0),
-            brand_id=int(row.get("brand_id") or 0),
-            category_path=paths.get(int(row.get("category_id") or 0), ()),
-            quantity=int(row.get("quantity") or 0),
-            line_fen=int(row.get("line_fen") or 0),
-        )
+    for item, base in zip(items, bases, strict=True):
         returned = min(state.units_of(item.item_id), item.quantity)
         line_share = Fraction(item.quantity - returned, item.quantity) if item.quantity else Fraction(0)
         amount = base * line_share * rest
