@@ -224,3 +224,49 @@ def test_a_drafts_periodic_rules_are_in_the_dry_run(world):
     mia = team["mia"].pk
     assert report.current.per_koc[mia] == 2500 + 5000  # 10% of 25000, and the reward
     assert report.draft.per_koc[mia] == 800  # the draft has no sales rule
+
+
+def test_a_reward_withdrawn_then_taken_back_leaves_a_debt_that_later_earnings_repay(
+    world, api_client, wechat_sandbox
+):
+    """The reward was paid out before the refund that undid it: the money is gone, so `available`
+    goes below zero by exactly what is taken back, and the next commission repays it first."""
+    import uuid
+
+    from apps.commissions.services import withdrawals as withdrawal_services
+
+    team, product = world
+    sale(team, product, 15000, local(2030, 3, 5))
+    late = sale(team, product, 6000, local(2030, 3, 20))
+    settle_commissions(now=local(2030, 4, 1, 1))
+    # 10% of 15000 and of 6000, and the 5000 reward
+    assert selectors.wallet(koc_id=team["mia"].pk)["available_fen"] == 1500 + 600 + 5000
+
+    answer = withdrawal_services.withdrawal_create(
+        koc_id=team["mia"].pk, user_id=team["mia"].user_id, amount_fen=7100, idempotency_key=uuid.uuid4().hex
+    )
+    out_bill_no = answer.body["out_bill_no"]
+    confirmed = api_client.post(
+        "/wechat-sandbox/transfer/confirm", {"out_bill_no": out_bill_no}, format="json"
+    )
+    assert confirmed.status_code == 200
+    withdrawal = withdrawal_services.Withdrawal.objects.get(out_bill_no=out_bill_no)
+    assert withdrawal.status == "succeeded"
+    assert rewards(team) == [(5000, 0, "paid")]
+
+    refunded(
+        late,
+        refund_id=late["order_id"] * 10 + 1,
+        amount_fen=2000,
+        refunded_fen=2000,
+        refunded_at=local(2030, 4, 5),
+    )
+    settle_commissions(now=local(2030, 4, 5, 1))
+
+    assert rewards(team) == [(5000, 5000, "reversed")]
+    # the reward (5000) and the refunded line's 10% (200) are taken back from money already paid out
+    assert selectors.wallet(koc_id=team["mia"].pk)["available_fen"] == -5200
+
+    sale(team, product, 10000, local(2030, 4, 10))  # 1000 more in April (below April's target)
+    settle_commissions(now=local(2030, 4, 10, 1))
+    assert selectors.wallet(koc_id=team["mia"].pk)["available_fen"] == -4200
