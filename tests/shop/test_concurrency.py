@@ -8,7 +8,7 @@ from django.test import Client
 
 from apps.core.models import OutboxEvent
 from apps.shop import services
-from apps.shop.errors import OutOfStock
+from apps.shop.errors import OutOfStock, RefundNotAllowed
 from apps.shop.models import Order, Payment, Refund, Sku
 from apps.wechat.sandbox import pay as sandbox
 from tests.accounts.factories import AddressFactory, UserFactory
@@ -175,3 +175,43 @@ def test_two_brand_operators_shipping_one_mixed_order_at_once_make_two_parcels(s
     assert order.status == "shipped"
     assert sorted(order.items.values_list("quantity", "shipped_quantity")) == [(1, 1), (2, 2)]
     assert order.shipments.count() == 2
+
+
+def _paid_order(quantity: int, price_fen: int = 9900) -> Order:
+    shopper = UserFactory()
+    order = make_order(buyer=shopper, sku=SkuFactory(stock=10, price_fen=price_fen), quantity=quantity)
+    prepay_id = bearer_client(shopper).post(f"/api/v1/orders/{order.pk}/pay").json()["package"][10:]
+    Client().post("/wechat-sandbox/pay/confirm", {"prepay_id": prepay_id}, content_type="application/json")
+    return Order.objects.get(pk=order.pk)
+
+
+@pytest.mark.parametrize(
+    ("returned_units", "amount_fen", "created"),
+    [
+        (2, 10000, 1),  # the return takes everything paid: only one of the two can be made
+        (1, 9900, 2),  # together they take exactly what was paid: both are made
+    ],
+)
+def test_a_line_refund_and_an_amount_refund_at_once_never_refund_more_than_was_paid(
+    wechat_sandbox, returned_units, amount_fen, created
+):
+    # given: two units of 99.00 paid (198.00)
+    order = _paid_order(quantity=2)
+    sku_id = order.items.get().sku_id
+
+    def ask(i):
+        fresh = Order.objects.get(pk=order.pk)
+        if i == 0:
+            items = [{"sku_id": sku_id, "quantity": returned_units}]
+            return services.refund_create(order=fresh, amount_fen=None, reason="退货", items=items)
+        return services.refund_create(order=fresh, amount_fen=amount_fen, reason="少发")
+
+    # when
+    results = run_together(2, ask)
+
+    # then
+    made = [r for r in results if isinstance(r, Refund)]
+    refused = [r for r in results if isinstance(r, RefundNotAllowed)]
+    assert (len(made), len(refused)) == (created, 2 - created), results
+    assert sum(r.amount_fen for r in made) <= order.paid_fen == 19800
+    assert Refund.objects.filter(order=order).count() == created
