@@ -270,3 +270,32 @@ def test_a_reward_withdrawn_then_taken_back_leaves_a_debt_that_later_earnings_re
     sale(team, product, 10000, local(2030, 4, 10))  # 1000 more in April (below April's target)
     settle_commissions(now=local(2030, 4, 10, 1))
     assert selectors.wallet(koc_id=team["mia"].pk)["available_fen"] == -4200
+
+
+def test_late_completions_of_one_closed_month_read_its_closed_run_once(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.commissions.models import OrderFact
+    from apps.commissions.services.periods import periods_resync
+
+    team, product = world
+    orders = [sale(team, product, 3000, local(2030, 3, 5 + i), complete=False) for i in range(8)]
+    settle_commissions(now=local(2030, 4, 1, 1))  # March closes with nothing completed: no reward
+    assert rewards(team) == []
+    for i, order in enumerate(orders):  # completed late, each dated in March
+        completed(order, completed_at=local(2030, 3, 20 + i))
+    assert OrderFact.objects.filter(periods_stale=True).count() == 8
+
+    with CaptureQueriesContext(connection) as queries:
+        outcome = periods_resync(now=local(2030, 4, 2))
+
+    closed_lookups = [
+        q["sql"]
+        for q in queries.captured_queries
+        if 'FROM "commissions_periodrun"' in q["sql"] and '"closed_at" IS NOT NULL' in q["sql"]
+    ]
+    assert len(closed_lookups) == 1  # March's run, read once for the eight orders
+    assert OrderFact.objects.filter(periods_stale=True).count() == 0
+    assert (outcome.rewarded, outcome.rewarded_fen) == (1, 5000)  # 8 × 30.00 = 240.00 ≥ 200.00
+    assert rewards(team) == [(5000, 0, "frozen")]  # available at the next settlement, as any reward

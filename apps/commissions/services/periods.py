@@ -403,6 +403,7 @@ def periods_resync(*, now: datetime | None = None, batch_size: int = 200) -> Per
     total = PeriodOutcome()
     rules = list(_periodic_rules())
     stale = list(OrderFact.objects.filter(periods_stale=True).values_list("order_id", flat=True)[:batch_size])
+    closed: dict[tuple[int, date], bool] = {}  # (rule, period start) -> closed, read once per pass
     for order_id in stale:
         with transaction.atomic():
             fact = (
@@ -413,17 +414,22 @@ def periods_resync(*, now: datetime | None = None, batch_size: int = 200) -> Per
             if fact is None or not fact.periods_stale:
                 continue
             for rule in rules:
-                _resync_fact(rule=rule, fact=fact, now=now, total=total)
+                _resync_fact(rule=rule, fact=fact, now=now, total=total, closed=closed)
             OrderFact.objects.filter(pk=fact.pk).update(periods_stale=False)
     return total
 
 
-def _resync_fact(*, rule: Rule, fact: OrderFact, now: datetime, total: PeriodOutcome) -> None:
+def _resync_fact(
+    *, rule: Rule, fact: OrderFact, now: datetime, total: PeriodOutcome, closed: dict[tuple[int, date], bool]
+) -> None:
     if fact.completed_at is None:
         return
     start, end = period_bounds(rule.period, timezone.localtime(fact.completed_at).date())
-    run = PeriodRun.objects.filter(rule=rule, period_start=start, closed_at__isnull=False).first()
-    if run is None:
+    if (rule.pk, start) not in closed:
+        closed[rule.pk, start] = PeriodRun.objects.filter(
+            rule=rule, period_start=start, closed_at__isnull=False
+        ).exists()
+    if not closed[rule.pk, start]:
         return  # still open (or never in force): its closing counts the order then
     if rule.measure == Rule.Measure.TEAM:
         koc_ids = list(OrderOrgLink.objects.filter(order=fact).values_list("org_koc_id", flat=True))
