@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.crypto import EncryptedTextField
 
@@ -41,18 +42,23 @@ class RuleSet(models.Model):
     """
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "草稿"
-        ACTIVE = "active", "生效"
-        RETIRED = "retired", "已停用"
+        DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Active")
+        RETIRED = "retired", _("Retired")
 
-    name = models.CharField("名称", max_length=64)
-    version = models.PositiveIntegerField("版本", unique=True, editable=False)
-    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.DRAFT)
-    effective_from = models.DateTimeField("生效时间", null=True, blank=True)
-    effective_to = models.DateTimeField("失效时间", null=True, blank=True, help_text="空表示长期有效")
-    notes = models.TextField("说明", blank=True)
-    activated_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    name = models.CharField(_("name"), max_length=64)
+    version = models.PositiveIntegerField(_("version"), unique=True, editable=False)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+    effective_from = models.DateTimeField(_("effective from"), null=True, blank=True)
+    effective_to = models.DateTimeField(
+        _("effective until"),
+        null=True,
+        blank=True,
+        help_text=_("Empty means no end."),
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("activated at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-version"]
@@ -65,8 +71,8 @@ class RuleSet(models.Model):
                 name="comm_ruleset_window",
             )
         ]
-        verbose_name = "分佣规则集"
-        verbose_name_plural = "分佣规则集"
+        verbose_name = _("commission rule set")
+        verbose_name_plural = _("commission rule sets")
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version} ({self.get_status_display()})"
@@ -93,71 +99,93 @@ class Rule(models.Model):
     """
 
     class Kind(models.TextChoices):
-        SALES = "sales", "销售奖励"
-        TEAM = "team", "团队业绩奖励 (仅机构)"
-        PERIODIC = "periodic", "周期性奖励"
-        TARGETED = "targeted", "定向奖励"
-        TIER = "tier", "等级权益"
-        SIGNUP = "signup", "拉新/注册奖励 (禁止)"
+        SALES = "sales", _("Sales reward")
+        TEAM = "team", _("Team performance reward (organisations only)")
+        PERIODIC = "periodic", _("Periodic reward")
+        TARGETED = "targeted", _("Targeted reward")
+        TIER = "tier", _("Level benefit")
+        SIGNUP = "signup", _("Recruiting / signup reward (forbidden)")
 
     class Basis(models.TextChoices):
-        PERCENT = "percent", "按实付金额百分比"
-        PER_UNIT = "per_unit", "按件固定金额"
+        PERCENT = "percent", _("Percent of the amount paid")
+        PER_UNIT = "per_unit", _("Fixed amount per unit")
 
     class Scope(models.TextChoices):
-        ALL = "all", "全部商品"
-        BRAND = "brand", "品牌"
-        CATEGORY = "category", "类目"
-        PRODUCT = "product", "商品"
+        ALL = "all", _("All products")
+        BRAND = "brand", _("Brand")
+        CATEGORY = "category", _("Category")
+        PRODUCT = "product", _("Product")
 
     class Period(models.TextChoices):
-        MONTH = "month", "月度"
-        QUARTER = "quarter", "季度"
+        MONTH = "month", _("Monthly")
+        QUARTER = "quarter", _("Quarterly")
 
     class Measure(models.TextChoices):
-        OWN = "own", "个人成交"
-        TEAM = "team", "团队成交"
+        OWN = "own", _("Own sales")
+        TEAM = "team", _("Team sales")
 
     class Metric(models.TextChoices):
-        AMOUNT = "amount", "成交金额 (分)"
-        UNITS = "units", "成交件数"
-        RECRUITS = "recruits", "新增下级人数 (禁止)"
+        AMOUNT = "amount", _("Sales amount")
+        UNITS = "units", _("Units sold")
+        RECRUITS = "recruits", _("New recruits (forbidden)")
 
     class Role(models.TextChoices):
-        BRANCH = "branch", "分公司"
-        AGENCY = "agency", "机构"
-        LEADER = "leader", "团长"
-        KOC = "koc", "KOC"
+        BRANCH = "branch", _("Branch")
+        AGENCY = "agency", _("Agency")
+        LEADER = "leader", _("Team leader")
+        KOC = "koc", _("KOC")
 
-    rule_set = models.ForeignKey(RuleSet, on_delete=models.CASCADE, related_name="rules")
-    name = models.CharField("名称", max_length=64)
-    kind = models.CharField("类型", max_length=16, choices=Kind.choices, default=Kind.SALES)
-    level = models.PositiveSmallIntegerField(
-        "层级", default=0, help_text="0 = 成交 KOC 本人，1 = 上级，2 = 上上级"
+    rule_set = models.ForeignKey(
+        RuleSet, on_delete=models.CASCADE, related_name="rules", verbose_name=_("rule set")
     )
-    basis = models.CharField("计算方式", max_length=16, choices=Basis.choices, default=Basis.PERCENT)
+    name = models.CharField(_("name"), max_length=64)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.SALES)
+    level = models.PositiveSmallIntegerField(
+        _("level"),
+        default=0,
+        help_text=_("0 = the selling KOC, 1 = their parent, 2 = the parent's parent."),
+    )
+    basis = models.CharField(_("basis"), max_length=16, choices=Basis.choices, default=Basis.PERCENT)
     rate_percent = models.DecimalField(
-        "比例 (%)", max_digits=5, decimal_places=2, null=True, blank=True, validators=PERCENT
+        _("rate (%)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=PERCENT,
     )
     amount_fen = models.PositiveIntegerField(
-        "金额 (分)", null=True, blank=True, help_text="按件金额或周期奖励金额"
+        _("amount"),
+        null=True,
+        blank=True,
+        help_text=_("Per-unit amount, or the periodic reward."),
     )
-    scope = models.CharField("适用范围", max_length=16, choices=Scope.choices, default=Scope.ALL)
-    scope_id = models.BigIntegerField("范围 ID", null=True, blank=True, help_text="品牌/类目/商品的 ID")
-    product_ids = models.JSONField("定向商品 ID", default=list, blank=True)
-    koc_ids = models.JSONField("定向 KOC ID", default=list, blank=True)
-    valid_from = models.DateTimeField("活动开始", null=True, blank=True)
-    valid_to = models.DateTimeField("活动结束", null=True, blank=True)
-    beneficiary_role = models.CharField("受益角色", max_length=16, choices=Role.choices, blank=True)
-    period = models.CharField("周期", max_length=16, choices=Period.choices, blank=True)
-    measure = models.CharField("考核对象", max_length=16, choices=Measure.choices, blank=True)
-    metric = models.CharField("考核指标", max_length=16, choices=Metric.choices, blank=True)
-    target = models.PositiveBigIntegerField("目标值", null=True, blank=True)
+    scope = models.CharField(_("applies to"), max_length=16, choices=Scope.choices, default=Scope.ALL)
+    scope_id = models.BigIntegerField(
+        _("scope id"),
+        null=True,
+        blank=True,
+        help_text=_("The id of the brand, category or product."),
+    )
+    product_ids = models.JSONField(_("targeted product ids"), default=list, blank=True)
+    koc_ids = models.JSONField(_("targeted KOC ids"), default=list, blank=True)
+    valid_from = models.DateTimeField(_("campaign starts"), null=True, blank=True)
+    valid_to = models.DateTimeField(_("campaign ends"), null=True, blank=True)
+    beneficiary_role = models.CharField(
+        _("beneficiary role"),
+        max_length=16,
+        choices=Role.choices,
+        blank=True,
+    )
+    period = models.CharField(_("period"), max_length=16, choices=Period.choices, blank=True)
+    measure = models.CharField(_("measured on"), max_length=16, choices=Measure.choices, blank=True)
+    metric = models.CharField(_("metric"), max_length=16, choices=Metric.choices, blank=True)
+    target = models.PositiveBigIntegerField(_("target"), null=True, blank=True)
 
     class Meta:
         ordering = ["rule_set_id", "kind", "level", "id"]
-        verbose_name = "规则"
-        verbose_name_plural = "规则"
+        verbose_name = _("rule")
+        verbose_name_plural = _("rules")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
@@ -246,32 +274,43 @@ class OrderFact(models.Model):
     `accrued_at` is set once the order's commissions exist; `rule_set` is the set that paid it.
     """
 
-    order_id = models.BigIntegerField(unique=True)
-    order_no = models.CharField(max_length=32, blank=True)
-    buyer_id = models.BigIntegerField(null=True, blank=True)
-    attributed_koc_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    paid_fen = models.BigIntegerField(default=0)
-    total_fen = models.BigIntegerField(default=0)
-    units = models.PositiveIntegerField(default=0)
-    paid_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    completed_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    refunded_fen = models.BigIntegerField(default=0, help_text="largest cumulative refund reported")
+    order_id = models.BigIntegerField(unique=True, verbose_name=_("order"))
+    order_no = models.CharField(max_length=32, blank=True, verbose_name=_("order number"))
+    buyer_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("buyer"))
+    attributed_koc_id = models.BigIntegerField(
+        null=True, blank=True, db_index=True, verbose_name=_("attributed KOC")
+    )
+    paid_fen = models.BigIntegerField(default=0, verbose_name=_("paid"))
+    total_fen = models.BigIntegerField(default=0, verbose_name=_("total"))
+    units = models.PositiveIntegerField(default=0, verbose_name=_("units"))
+    paid_at = models.DateTimeField(null=True, blank=True, db_index=True, verbose_name=_("paid at"))
+    completed_at = models.DateTimeField(null=True, blank=True, db_index=True, verbose_name=_("completed at"))
+    refunded_fen = models.BigIntegerField(
+        default=0, help_text=_("largest cumulative refund reported"), verbose_name=_("refunded")
+    )
     # What order_completed said was refunded by then: the freeze waits until those refunds are here.
-    refunded_at_completion_fen = models.BigIntegerField(default=0)
-    payload = models.JSONField(default=dict, blank=True)
-    accrued_at = models.DateTimeField(null=True, blank=True)
-    frozen_at = models.DateTimeField(null=True, blank=True, help_text="completion applied to the commissions")
-    rule_set = models.ForeignKey(RuleSet, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    cap_fen = models.BigIntegerField(default=0)
+    refunded_at_completion_fen = models.BigIntegerField(default=0, verbose_name=_("refunded at completion"))
+    payload = models.JSONField(default=dict, blank=True, verbose_name=_("payload"))
+    accrued_at = models.DateTimeField(null=True, blank=True, verbose_name=_("accrued at"))
+    frozen_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("completion applied to the commissions"),
+        verbose_name=_("frozen at"),
+    )
+    rule_set = models.ForeignKey(
+        RuleSet, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("rule set")
+    )
+    cap_fen = models.BigIntegerField(default=0, verbose_name=_("commission cap"))
     # A completion or refund arrived: the periodic rewards of a closed period it belongs to are
     # recomputed by periods.periods_resync (settle_commissions, or a task after commit).
-    periods_stale = models.BooleanField(default=False, db_index=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    periods_stale = models.BooleanField(default=False, db_index=True, verbose_name=_("periods to recompute"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
-        verbose_name = "订单事实"
-        verbose_name_plural = "订单事实"
+        verbose_name = _("order fact")
+        verbose_name_plural = _("order facts")
 
     def __str__(self) -> str:
         return self.order_no or str(self.order_id)
@@ -284,11 +323,15 @@ class OrderFact(models.Model):
 class OrderOrgLink(models.Model):
     """An organisation node the order's KOC was under when the order was paid (team sales)."""
 
-    order = models.ForeignKey(OrderFact, on_delete=models.CASCADE, related_name="org_links")
-    org_koc_id = models.BigIntegerField(db_index=True)
+    order = models.ForeignKey(
+        OrderFact, on_delete=models.CASCADE, related_name="org_links", verbose_name=_("order")
+    )
+    org_koc_id = models.BigIntegerField(db_index=True, verbose_name=_("organisation"))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["order", "org_koc_id"], name="comm_one_org_link")]
+        verbose_name_plural = _("order organisation links")
+        verbose_name = _("order organisation link")
 
     def __str__(self) -> str:
         return f"{self.order_id} <- org {self.org_koc_id}"
@@ -297,24 +340,26 @@ class OrderOrgLink(models.Model):
 class RefundFact(models.Model):
     """One refund of an order, as reported; `applied_at` once its reversals are in the ledger."""
 
-    refund_id = models.BigIntegerField(unique=True)
-    order_id = models.BigIntegerField(db_index=True)
-    amount_fen = models.BigIntegerField()
-    refunded_fen = models.BigIntegerField(help_text="the order's cumulative refunded amount after it")
+    refund_id = models.BigIntegerField(unique=True, verbose_name=_("refund"))
+    order_id = models.BigIntegerField(db_index=True, verbose_name=_("order"))
+    amount_fen = models.BigIntegerField(verbose_name=_("amount"))
+    refunded_fen = models.BigIntegerField(
+        help_text=_("the order's cumulative refunded amount after it"), verbose_name=_("refunded to date")
+    )
     # Refunds of returned lines: this refund's lines ([[item_id, units], ...]), and the order's
     # cumulative units returned per item and fen refunded by line refunds after it.
-    items = models.JSONField(default=list, blank=True)
-    units_after = models.JSONField(default=list, blank=True)
-    lines_fen_after = models.BigIntegerField(default=0)
-    paid_fen = models.BigIntegerField()
-    refunded_at = models.DateTimeField(null=True, blank=True)
-    applied_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    items = models.JSONField(default=list, blank=True, verbose_name=_("items"))
+    units_after = models.JSONField(default=list, blank=True, verbose_name=_("units after"))
+    lines_fen_after = models.BigIntegerField(default=0, verbose_name=_("lines after"))
+    paid_fen = models.BigIntegerField(verbose_name=_("paid"))
+    refunded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("refunded at"))
+    applied_at = models.DateTimeField(null=True, blank=True, verbose_name=_("applied at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["order_id", "refund_id"]
-        verbose_name = "退款事实"
-        verbose_name_plural = "退款事实"
+        verbose_name = _("refund fact")
+        verbose_name_plural = _("refund facts")
 
     def __str__(self) -> str:
         return f"refund {self.refund_id} of order {self.order_id}"
@@ -327,26 +372,26 @@ class Bucket(models.TextChoices):
     """Where a KOC's money is. `earned` is the source of every accrual; `reversed`, `paid` and `tax`
     are sinks. A KOC's balance in a bucket = what moved in minus what moved out."""
 
-    EARNED = "earned", "计提来源"
-    PENDING = "pending", "待完成"
-    FROZEN = "frozen", "冻结中"
-    AVAILABLE = "available", "可提现"
-    WITHDRAWING = "withdrawing", "提现中"
-    PAID = "paid", "已打款"
-    TAX = "tax", "代扣个税"
-    REVERSED = "reversed", "已冲回"
+    EARNED = "earned", _("Earned (source)")
+    PENDING = "pending", _("Pending completion")
+    FROZEN = "frozen", _("Frozen")
+    AVAILABLE = "available", _("Available")
+    WITHDRAWING = "withdrawing", _("Withdrawing")
+    PAID = "paid", _("Paid out")
+    TAX = "tax", _("Tax withheld")
+    REVERSED = "reversed", _("Reversed")
 
 
 class Account(models.Model):
     """One per KOC: the row locked (select_for_update, by pk) around every change of its money."""
 
-    koc_id = models.BigIntegerField(unique=True)
-    is_organisation = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    koc_id = models.BigIntegerField(unique=True, verbose_name=_("KOC"))
+    is_organisation = models.BooleanField(default=False, verbose_name=_("organisation account"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
-        verbose_name = "佣金账户"
-        verbose_name_plural = "佣金账户"
+        verbose_name = _("commission account")
+        verbose_name_plural = _("commission accounts")
 
     def __str__(self) -> str:
         return f"KOC {self.koc_id}"
@@ -362,48 +407,64 @@ class Commission(models.Model):
     """
 
     class Kind(models.TextChoices):
-        DIRECT = "direct", "直推奖励"
-        UPLINE = "upline", "上级奖励"
-        TEAM = "team", "团队业绩奖励"
-        TARGETED = "targeted", "定向奖励"
-        TIER = "tier", "等级加成"
-        PERIODIC = "periodic", "周期奖励"
+        DIRECT = "direct", _("Direct reward")
+        UPLINE = "upline", _("Upline reward")
+        TEAM = "team", _("Team performance reward")
+        TARGETED = "targeted", _("Targeted reward")
+        TIER = "tier", _("Level bonus")
+        PERIODIC = "periodic", _("Periodic bonus")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "待完成"
-        FROZEN = "frozen", "冻结中"
-        AVAILABLE = "available", "可提现"
-        WITHDRAWING = "withdrawing", "提现中"
-        PAID = "paid", "已打款"
-        REVERSED = "reversed", "已冲回"
+        PENDING = "pending", _("Pending completion")
+        FROZEN = "frozen", _("Frozen")
+        AVAILABLE = "available", _("Available")
+        WITHDRAWING = "withdrawing", _("Withdrawing")
+        PAID = "paid", _("Paid out")
+        REVERSED = "reversed", _("Reversed")
 
-    key = models.CharField(max_length=96, unique=True)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="commissions")
-    koc_id = models.BigIntegerField(db_index=True)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    level = models.PositiveSmallIntegerField(null=True, blank=True)
-    order_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    order_no = models.CharField(max_length=32, blank=True)
-    rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="commissions")
-    rule_set = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="commissions")
-    rule_set_version = models.PositiveIntegerField()
-    base_fen = models.BigIntegerField(help_text="the amount the rate applies to (paid share of the items)")
-    rate_percent = models.DecimalField(max_digits=7, decimal_places=4, null=True, blank=True)
-    unit_fen = models.BigIntegerField(null=True, blank=True)
-    quantity = models.PositiveIntegerField(default=0)
-    amount_fen = models.BigIntegerField()
-    explanation = models.TextField()
-    period_start = models.DateField(null=True, blank=True)
-    period_end = models.DateField(null=True, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    available_at = models.DateTimeField(null=True, blank=True)
-    reversed_fen = models.BigIntegerField(default=0)
+    key = models.CharField(max_length=96, unique=True, verbose_name=_("key"))
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="commissions", verbose_name=_("account")
+    )
+    koc_id = models.BigIntegerField(db_index=True, verbose_name=_("KOC"))
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    level = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("level"))
+    order_id = models.BigIntegerField(null=True, blank=True, db_index=True, verbose_name=_("order"))
+    order_no = models.CharField(max_length=32, blank=True, verbose_name=_("order number"))
+    rule = models.ForeignKey(
+        Rule, on_delete=models.PROTECT, related_name="commissions", verbose_name=_("rule")
+    )
+    rule_set = models.ForeignKey(
+        RuleSet, on_delete=models.PROTECT, related_name="commissions", verbose_name=_("rule set")
+    )
+    rule_set_version = models.PositiveIntegerField(verbose_name=_("rule set version"))
+    base_fen = models.BigIntegerField(
+        help_text=_("the amount the rate applies to (paid share of the items)"), verbose_name=_("base")
+    )
+    rate_percent = models.DecimalField(
+        max_digits=7, decimal_places=4, null=True, blank=True, verbose_name=_("rate (%)")
+    )
+    unit_fen = models.BigIntegerField(null=True, blank=True, verbose_name=_("per unit"))
+    quantity = models.PositiveIntegerField(default=0, verbose_name=_("quantity"))
+    amount_fen = models.BigIntegerField(verbose_name=_("amount"))
+    explanation = models.TextField(verbose_name=_("explanation"))
+    period_start = models.DateField(null=True, blank=True, verbose_name=_("period start"))
+    period_end = models.DateField(null=True, blank=True, verbose_name=_("period end"))
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
+    available_at = models.DateTimeField(null=True, blank=True, verbose_name=_("available from"))
+    reversed_fen = models.BigIntegerField(default=0, verbose_name=_("reversed"))
     # [[item_id, fen], ...]: what each order line earned of amount_fen, so that a refund of returned
     # lines takes back exactly what those lines earned (engine.kept_fen). Empty for periodic rewards.
-    lines = models.JSONField(default=list, blank=True)
-    allocated_fen = models.BigIntegerField(default=0, help_text="taken by withdrawals (FIFO)")
-    paid_out_fen = models.BigIntegerField(default=0, help_text="of the allocated, paid out")
-    created_at = models.DateTimeField(auto_now_add=True)
+    lines = models.JSONField(default=list, blank=True, verbose_name=_("lines"))
+    allocated_fen = models.BigIntegerField(
+        default=0, help_text=_("taken by withdrawals (FIFO)"), verbose_name=_("allocated")
+    )
+    paid_out_fen = models.BigIntegerField(
+        default=0, help_text=_("of the allocated, paid out"), verbose_name=_("paid out")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-id"]
@@ -424,8 +485,8 @@ class Commission(models.Model):
                 name="comm_allocation_sane",
             ),
         ]
-        verbose_name = "佣金"
-        verbose_name_plural = "佣金明细"
+        verbose_name = _("commission")
+        verbose_name_plural = _("commissions")
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount_fen} fen -> KOC {self.koc_id}"
@@ -448,32 +509,44 @@ class LedgerEntry(models.Model):
     """
 
     class Kind(models.TextChoices):
-        ACCRUAL = "accrual", "计提"
-        FREEZE = "freeze", "订单完成，进入冻结期"
-        RELEASE = "release", "冻结期满，可提现"
-        REVERSAL = "reversal", "退款冲回"
-        WITHDRAWAL = "withdrawal", "申请提现"
-        PAYOUT = "payout", "提现到账"
-        TAX = "tax", "代扣个税"
-        RETURN = "return", "提现失败退回"
+        ACCRUAL = "accrual", _("Accrual")
+        FREEZE = "freeze", _("Order completed, frozen")
+        RELEASE = "release", _("Freeze over, available")
+        REVERSAL = "reversal", _("Reversed by a refund")
+        WITHDRAWAL = "withdrawal", _("Withdrawal requested")
+        PAYOUT = "payout", _("Withdrawal paid")
+        TAX = "tax", _("Tax withheld")
+        RETURN = "return", _("Withdrawal failed, returned")
 
-    key = models.CharField(max_length=96, unique=True)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
-    koc_id = models.BigIntegerField()
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    from_bucket = models.CharField(max_length=16, choices=Bucket.choices)
-    to_bucket = models.CharField(max_length=16, choices=Bucket.choices)
-    amount_fen = models.BigIntegerField()
+    key = models.CharField(max_length=96, unique=True, verbose_name=_("key"))
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="entries", verbose_name=_("account")
+    )
+    koc_id = models.BigIntegerField(verbose_name=_("KOC"))
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    from_bucket = models.CharField(max_length=16, choices=Bucket.choices, verbose_name=_("from"))
+    to_bucket = models.CharField(max_length=16, choices=Bucket.choices, verbose_name=_("to"))
+    amount_fen = models.BigIntegerField(verbose_name=_("amount"))
     commission = models.ForeignKey(
-        Commission, on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+        Commission,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="entries",
+        verbose_name=_("commission"),
     )
     withdrawal = models.ForeignKey(
-        "Withdrawal", on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+        "Withdrawal",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="entries",
+        verbose_name=_("withdrawal"),
     )
-    order_id = models.BigIntegerField(null=True, blank=True)
-    refund_id = models.BigIntegerField(null=True, blank=True)
-    explanation = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    order_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("order"))
+    refund_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("refund"))
+    explanation = models.TextField(blank=True, verbose_name=_("explanation"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["id"]
@@ -485,8 +558,8 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(condition=Q(amount_fen__gt=0), name="comm_entry_amount_positive"),
             models.CheckConstraint(condition=~Q(from_bucket=F("to_bucket")), name="comm_entry_moves"),
         ]
-        verbose_name = "账本分录"
-        verbose_name_plural = "账本分录 (只增不改)"
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries (append-only)")
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount_fen} {self.from_bucket}->{self.to_bucket} (KOC {self.koc_id})"
@@ -506,19 +579,22 @@ class LedgerEntry(models.Model):
 class PayoutSettings(models.Model):
     """The one row of payout limits, edited in the admin (`PayoutSettings.load()` creates it)."""
 
-    min_withdrawal_fen = models.PositiveIntegerField("单笔最低提现 (分)", default=100)
-    daily_max_fen = models.PositiveBigIntegerField("每人每日提现上限 (分)", default=5_000_000)
-    transfer_remark = models.CharField("转账备注", max_length=32, default="推广佣金")
+    min_withdrawal_fen = models.PositiveIntegerField(_("minimum withdrawal"), default=100)
+    daily_max_fen = models.PositiveBigIntegerField(_("daily limit per person"), default=5_000_000)
+    transfer_remark = models.CharField(_("transfer remark"), max_length=32, default="推广佣金")
     b2b_invoice_required = models.BooleanField(
-        "机构结算须先收到发票",
+        _("organisations invoice before payment"),
         default=False,
-        help_text="开启后，机构（分公司、机构）的对公结算在收到其发票前不能标记打款",
+        help_text=_(
+            "When on, an organisation's (branch, agency) bank settlement cannot be marked paid before "
+            "its invoice is received."
+        ),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
-        verbose_name = "提现设置"
-        verbose_name_plural = "提现设置"
+        verbose_name = _("payout settings")
+        verbose_name_plural = _("payout settings")
 
     def __str__(self) -> str:
         return "提现设置"
@@ -546,14 +622,14 @@ class Withdrawal(models.Model):
     """
 
     class Status(models.TextChoices):
-        CREATED = "created", "已受理"
-        WAIT_USER_CONFIRM = "wait_user_confirm", "待用户确认收款"
-        PROCESSING = "processing", "转账中"
-        B2B_PENDING = "b2b_pending", "待对公打款"
-        CANCELLING = "cancelling", "撤销中"
-        SUCCEEDED = "succeeded", "已到账"
-        FAILED = "failed", "失败已退回"
-        CANCELLED = "cancelled", "已撤销已退回"
+        CREATED = "created", _("Accepted")
+        WAIT_USER_CONFIRM = "wait_user_confirm", _("Waiting for the user to confirm")
+        PROCESSING = "processing", _("Transferring")
+        B2B_PENDING = "b2b_pending", _("Awaiting bank transfer")
+        CANCELLING = "cancelling", _("Cancelling")
+        SUCCEEDED = "succeeded", _("Received")
+        FAILED = "failed", _("Failed, returned")
+        CANCELLED = "cancelled", _("Cancelled, returned")
 
     IN_FLIGHT = (
         Status.CREATED,
@@ -565,43 +641,52 @@ class Withdrawal(models.Model):
     FINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     class InvoiceStatus(models.TextChoices):
-        NOT_APPLICABLE = "n/a", "不适用（个人）"
-        AWAITED = "awaited", "待收票"
-        RECEIVED = "received", "已收票"
+        NOT_APPLICABLE = "n/a", _("Not applicable (individual)")
+        AWAITED = "awaited", _("Invoice awaited")
+        RECEIVED = "received", _("Invoice received")
 
     class Channel(models.TextChoices):
-        WECHAT = "wechat_transfer", "微信商家转账"
-        B2B = "b2b", "对公结算"
+        WECHAT = "wechat_transfer", _("WeChat merchant transfer")
+        B2B = "b2b", _("Bank settlement")
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="withdrawals")
-    koc_id = models.BigIntegerField(db_index=True)
-    user_id = models.BigIntegerField(null=True, blank=True)
-    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WECHAT)
-    amount_fen = models.BigIntegerField()
-    tax_fen = models.BigIntegerField(default=0)
-    net_fen = models.BigIntegerField()
-    tax_month = models.DateField()
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED)
-    idempotency_key = models.CharField(max_length=128)
-    request_hash = models.CharField(max_length=64)
-    response_body = models.JSONField(null=True, blank=True)
-    out_bill_no = models.CharField(max_length=32, unique=True)
-    transfer_bill_no = models.CharField(max_length=64, blank=True)
-    wechat_state = models.CharField(max_length=32, blank=True)
-    package_info = models.TextField(blank=True)
-    openid = models.CharField(max_length=128, blank=True)
-    fail_reason = models.CharField(max_length=200, blank=True)
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="withdrawals", verbose_name=_("account")
+    )
+    koc_id = models.BigIntegerField(db_index=True, verbose_name=_("KOC"))
+    user_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("user"))
+    channel = models.CharField(
+        max_length=16, choices=Channel.choices, default=Channel.WECHAT, verbose_name=_("channel")
+    )
+    amount_fen = models.BigIntegerField(verbose_name=_("amount"))
+    tax_fen = models.BigIntegerField(default=0, verbose_name=_("tax withheld"))
+    net_fen = models.BigIntegerField(verbose_name=_("net paid"))
+    tax_month = models.DateField(verbose_name=_("tax month"))
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.CREATED, verbose_name=_("status")
+    )
+    idempotency_key = models.CharField(max_length=128, verbose_name=_("idempotency key"))
+    request_hash = models.CharField(max_length=64, verbose_name=_("request hash"))
+    response_body = models.JSONField(null=True, blank=True, verbose_name=_("response sent"))
+    out_bill_no = models.CharField(max_length=32, unique=True, verbose_name=_("transfer number"))
+    transfer_bill_no = models.CharField(max_length=64, blank=True, verbose_name=_("WeChat transfer number"))
+    wechat_state = models.CharField(max_length=32, blank=True, verbose_name=_("WeChat state"))
+    package_info = models.TextField(blank=True, verbose_name=_("package info"))
+    openid = models.CharField(max_length=128, blank=True, verbose_name=_("openid"))
+    fail_reason = models.CharField(max_length=200, blank=True, verbose_name=_("failure reason"))
     # WeChat reported SUCCESS after the project had recorded failed/cancelled: paid after all.
-    late_success = models.BooleanField(default=False)
+    late_success = models.BooleanField(default=False, verbose_name=_("succeeded after being returned"))
     # B2B settlements: the organisation's invoice for the amount (individuals: not applicable).
     invoice_status = models.CharField(
-        "发票状态", max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.NOT_APPLICABLE
+        _("invoice"),
+        max_length=16,
+        choices=InvoiceStatus.choices,
+        default=InvoiceStatus.NOT_APPLICABLE,
     )
-    invoice_no = models.CharField("发票号码", max_length=32, blank=True)
-    invoice_received_at = models.DateTimeField("收票时间", null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    invoice_no = models.CharField(_("invoice number"), max_length=32, blank=True)
+    invoice_received_at = models.DateTimeField(_("invoice received at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("created at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["-id"]
@@ -614,8 +699,8 @@ class Withdrawal(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["status", "updated_at"], name="comm_withdrawal_status")]
-        verbose_name = "提现"
-        verbose_name_plural = "提现"
+        verbose_name = _("withdrawal")
+        verbose_name_plural = _("withdrawals")
 
     def __str__(self) -> str:
         return f"{self.out_bill_no} {self.amount_fen} fen ({self.status})"
@@ -624,15 +709,21 @@ class Withdrawal(models.Model):
 class WithdrawalAllocation(models.Model):
     """Which commissions a withdrawal took (FIFO), so each commission can show withdrawing / paid."""
 
-    withdrawal = models.ForeignKey(Withdrawal, on_delete=models.PROTECT, related_name="allocations")
-    commission = models.ForeignKey(Commission, on_delete=models.PROTECT, related_name="allocations")
-    amount_fen = models.BigIntegerField()
+    withdrawal = models.ForeignKey(
+        Withdrawal, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("withdrawal")
+    )
+    commission = models.ForeignKey(
+        Commission, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("commission")
+    )
+    amount_fen = models.BigIntegerField(verbose_name=_("amount"))
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["withdrawal", "commission"], name="comm_one_allocation"),
             models.CheckConstraint(condition=Q(amount_fen__gt=0), name="comm_allocation_positive"),
         ]
+        verbose_name_plural = _("withdrawal allocations")
+        verbose_name = _("withdrawal allocation")
 
     def __str__(self) -> str:
         return f"{self.withdrawal_id} takes {self.amount_fen} of {self.commission_id}"
@@ -651,32 +742,51 @@ class TaxRecord(models.Model):
     """
 
     class Kind(models.TextChoices):
-        PAYOUT = "payout", "提现到账"
-        CORRECTION = "correction", "更正"
+        PAYOUT = "payout", _("Withdrawal paid")
+        CORRECTION = "correction", _("Correction")
 
-    koc_id = models.BigIntegerField(db_index=True)
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PAYOUT)
+    koc_id = models.BigIntegerField(db_index=True, verbose_name=_("KOC"))
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PAYOUT, verbose_name=_("kind"))
     withdrawal = models.OneToOneField(
-        "Withdrawal", on_delete=models.PROTECT, null=True, blank=True, related_name="tax_record"
+        "Withdrawal",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tax_record",
+        verbose_name=_("withdrawal"),
     )
-    month = models.DateField(help_text="first day of the month the income was recognised in")
-    run_start = models.DateField(help_text="first month of the run of consecutive months it belongs to")
-    months = models.PositiveSmallIntegerField(help_text="months counted for the 5,000 yuan deduction")
-    income_fen = models.BigIntegerField()
-    withheld_fen = models.BigIntegerField()
-    cum_income_fen = models.BigIntegerField()
-    cum_expense_fen = models.BigIntegerField(help_text="20% of the cumulative income (rounded half up)")
-    cum_basic_deduction_fen = models.BigIntegerField()
-    cum_other_deductions_fen = models.BigIntegerField(default=0)
-    cum_taxable_fen = models.BigIntegerField()
-    rate_percent = models.PositiveSmallIntegerField()
-    quick_deduction_fen = models.BigIntegerField()
-    cum_tax_fen = models.BigIntegerField(help_text="tax to date by the formula")
-    cum_withheld_fen = models.BigIntegerField(help_text="withheld in the run, this record included")
-    real_name = models.CharField(max_length=32, blank=True)
-    id_number = EncryptedTextField(blank=True, default="")
-    note = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    month = models.DateField(
+        help_text=_("first day of the month the income was recognised in"), verbose_name=_("month")
+    )
+    run_start = models.DateField(
+        help_text=_("first month of the run of consecutive months it belongs to"), verbose_name=_("run start")
+    )
+    months = models.PositiveSmallIntegerField(
+        help_text=_("months counted for the 5,000 yuan deduction"), verbose_name=_("months")
+    )
+    income_fen = models.BigIntegerField(verbose_name=_("income"))
+    withheld_fen = models.BigIntegerField(verbose_name=_("withheld"))
+    cum_income_fen = models.BigIntegerField(verbose_name=_("cumulative income"))
+    cum_expense_fen = models.BigIntegerField(
+        help_text=_("20% of the cumulative income (rounded half up)"), verbose_name=_("cumulative expenses")
+    )
+    cum_basic_deduction_fen = models.BigIntegerField(verbose_name=_("cumulative basic deduction"))
+    cum_other_deductions_fen = models.BigIntegerField(
+        default=0, verbose_name=_("cumulative other deductions")
+    )
+    cum_taxable_fen = models.BigIntegerField(verbose_name=_("cumulative taxable"))
+    rate_percent = models.PositiveSmallIntegerField(verbose_name=_("tax rate (%)"))
+    quick_deduction_fen = models.BigIntegerField(verbose_name=_("quick deduction"))
+    cum_tax_fen = models.BigIntegerField(
+        help_text=_("tax to date by the formula"), verbose_name=_("cumulative tax")
+    )
+    cum_withheld_fen = models.BigIntegerField(
+        help_text=_("withheld in the run, this record included"), verbose_name=_("cumulative withheld")
+    )
+    real_name = models.CharField(max_length=32, blank=True, verbose_name=_("real name"))
+    id_number = EncryptedTextField(blank=True, default="", verbose_name=_("ID number"))
+    note = models.CharField(max_length=200, blank=True, verbose_name=_("note"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-month", "koc_id", "id"]
@@ -684,8 +794,8 @@ class TaxRecord(models.Model):
             models.Index(fields=["month", "koc_id"], name="comm_tax_month_koc"),
             models.Index(fields=["koc_id", "month"], name="comm_tax_koc_month"),
         ]
-        verbose_name = "个税代扣记录"
-        verbose_name_plural = "个税代扣记录 (劳务报酬，只增不改)"
+        verbose_name = _("tax withholding record")
+        verbose_name_plural = _("tax withholding records (append-only)")
 
     def __str__(self) -> str:
         return f"KOC {self.koc_id} {self.month:%Y-%m} {self.get_kind_display()}"
@@ -709,16 +819,16 @@ class TaxDeduction(models.Model):
     """累计依法确定的其他扣除 of one person in one month, as finance records it (used when the
     TAX_OTHER_DEDUCTIONS setting is on). Counted in every payout of its run from that month on."""
 
-    koc_id = models.BigIntegerField(db_index=True)
-    month = models.DateField(help_text="first day of the month")
-    amount_fen = models.PositiveBigIntegerField("金额 (分)")
-    note = models.CharField("依据", max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True)
+    koc_id = models.BigIntegerField(db_index=True, verbose_name=_("KOC"))
+    month = models.DateField(help_text=_("first day of the month"), verbose_name=_("month"))
+    amount_fen = models.PositiveBigIntegerField(_("amount"))
+    note = models.CharField(_("legal basis"), max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-month", "koc_id"]
-        verbose_name = "其他扣除"
-        verbose_name_plural = "个税其他扣除"
+        verbose_name = _("other deduction")
+        verbose_name_plural = _("other tax deductions")
 
     def __str__(self) -> str:
         return f"KOC {self.koc_id} {self.month:%Y-%m} {self.amount_fen}"
@@ -737,17 +847,19 @@ class WithdrawalRefusal(models.Model):
     the serializer, before the service ran).
     """
 
-    koc_id = models.BigIntegerField()
-    idempotency_key = models.CharField(max_length=128)
-    request_hash = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField()
-    body = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    koc_id = models.BigIntegerField(verbose_name=_("KOC"))
+    idempotency_key = models.CharField(max_length=128, verbose_name=_("idempotency key"))
+    request_hash = models.CharField(max_length=64, verbose_name=_("request hash"))
+    status_code = models.PositiveSmallIntegerField(verbose_name=_("status code"))
+    body = models.JSONField(verbose_name=_("response"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["koc_id", "idempotency_key"], name="comm_refusal_idem"),
         ]
+        verbose_name_plural = _("refused withdrawals")
+        verbose_name = _("refused withdrawal")
 
     def __str__(self) -> str:
         return f"{self.koc_id} {self.idempotency_key} -> {self.status_code}"
@@ -756,16 +868,18 @@ class WithdrawalRefusal(models.Model):
 class PeriodRun(models.Model):
     """One periodic rule's period, closed (for every KOC at once) by settle_commissions."""
 
-    rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="period_runs")
-    period_start = models.DateField()
-    period_end = models.DateField(help_text="exclusive")
-    closed_at = models.DateTimeField(null=True, blank=True)
-    rewarded = models.PositiveIntegerField(default=0)
+    rule = models.ForeignKey(
+        Rule, on_delete=models.PROTECT, related_name="period_runs", verbose_name=_("rule")
+    )
+    period_start = models.DateField(verbose_name=_("period start"))
+    period_end = models.DateField(help_text=_("exclusive"), verbose_name=_("period end"))
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))
+    rewarded = models.PositiveIntegerField(default=0, verbose_name=_("rewarded"))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["rule", "period_start"], name="comm_one_period_run")]
-        verbose_name = "周期结算"
-        verbose_name_plural = "周期结算"
+        verbose_name = _("period settlement")
+        verbose_name_plural = _("period settlements")
 
     def __str__(self) -> str:
         return f"{self.rule_id} {self.period_start}..{self.period_end}"

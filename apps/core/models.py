@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class OutboxEvent(models.Model):
@@ -10,21 +11,25 @@ class OutboxEvent(models.Model):
     MAX_ATTEMPTS it is dead (`dead_at`): shown in the admin, redelivered only by an operator.
     """
 
-    type = models.CharField(max_length=64, db_index=True)
+    type = models.CharField(max_length=64, db_index=True, verbose_name=_("event type"))
     # One fact is published once: `order_paid:<order id>` cannot be published twice.
-    key = models.CharField(max_length=191, unique=True)
-    payload = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    dispatched_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    dead_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    key = models.CharField(max_length=191, unique=True, verbose_name=_("key"))
+    payload = models.JSONField(verbose_name=_("payload"))
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("created at"))
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, verbose_name=_("dispatched at")
+    )
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, verbose_name=_("next attempt at")
+    )
+    dead_at = models.DateTimeField(null=True, blank=True, db_index=True, verbose_name=_("dead-lettered at"))
 
     class Meta:
         ordering = ["id"]
-        verbose_name = "领域事件"
-        verbose_name_plural = "领域事件 (outbox)"
+        verbose_name = _("domain event")
+        verbose_name_plural = _("domain events (outbox)")
 
     def __str__(self) -> str:
         return f"{self.type} {self.key}"
@@ -33,12 +38,16 @@ class OutboxEvent(models.Model):
 class EventDelivery(models.Model):
     """One subscriber has handled one event. Written in the subscriber's own transaction."""
 
-    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
-    handler = models.CharField(max_length=191)
-    delivered_at = models.DateTimeField(auto_now_add=True)
+    event = models.ForeignKey(
+        OutboxEvent, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event")
+    )
+    handler = models.CharField(max_length=191, verbose_name=_("handler"))
+    delivered_at = models.DateTimeField(auto_now_add=True, verbose_name=_("delivered at"))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "handler"], name="uniq_event_delivery")]
+        verbose_name_plural = _("event deliveries")
+        verbose_name = _("event delivery")
 
     def __str__(self) -> str:
         return f"{self.handler} <- {self.event_id}"

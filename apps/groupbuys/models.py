@@ -14,6 +14,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.shop.models import Order, Product, Sku
 
@@ -24,26 +25,34 @@ MAX_GROUP_SIZE = 100
 class Campaign(models.Model):
     """A group-buy offer on one SKU, set by brand staff in the admin."""
 
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+", verbose_name="商品")
-    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="+", verbose_name="SKU")
-    group_price_fen = models.BigIntegerField("拼团价（分）", validators=[MinValueValidator(1)])
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="+", verbose_name=_("product")
+    )
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="+", verbose_name=_("SKU"))
+    group_price_fen = models.BigIntegerField(_("group price"), validators=[MinValueValidator(1)])
     # The opener's price when set (团长价): a reward for starting a group, never above the group price.
     leader_price_fen = models.BigIntegerField(
-        "团长价（分）", null=True, blank=True, validators=[MinValueValidator(1)]
+        _("leader price"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
     )
     group_size = models.PositiveSmallIntegerField(
-        "成团人数", validators=[MinValueValidator(MIN_GROUP_SIZE), MaxValueValidator(MAX_GROUP_SIZE)]
+        _("group size"),
+        validators=[MinValueValidator(MIN_GROUP_SIZE), MaxValueValidator(MAX_GROUP_SIZE)],
     )
-    duration_minutes = models.PositiveIntegerField("每团时长（分钟）", validators=[MinValueValidator(1)])
-    starts_at = models.DateTimeField("开始时间")
-    ends_at = models.DateTimeField("结束时间")
+    duration_minutes = models.PositiveIntegerField(_("minutes per group"), validators=[MinValueValidator(1)])
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
     # Units (件) one user may hold or have bought in this campaign, over all its groups.
     per_user_limit = models.PositiveSmallIntegerField(
-        "每人限购（件）", default=1, validators=[MinValueValidator(1)]
+        _("limit per person (units)"),
+        default=1,
+        validators=[MinValueValidator(1)],
     )
-    is_active = models.BooleanField("启用", default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["-id"]
@@ -67,8 +76,8 @@ class Campaign(models.Model):
                 condition=Q(ends_at__gt=F("starts_at")), name="gb_campaign_ends_after_start"
             ),
         ]
-        verbose_name = "拼团活动"
-        verbose_name_plural = "拼团活动"
+        verbose_name = _("group buy")
+        verbose_name_plural = _("group buys")
 
     def __str__(self) -> str:
         title = self.product.title if self.product_id else "?"
@@ -106,20 +115,26 @@ class Group(models.Model):
     """
 
     class Status(models.TextChoices):
-        FORMING = "forming", "拼团中"
-        SUCCEEDED = "succeeded", "已成团"
-        FAILED = "failed", "未成团"
+        FORMING = "forming", _("Forming")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="groups")
-    leader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.FORMING)
-    size = models.PositiveSmallIntegerField()
-    joined = models.PositiveSmallIntegerField(default=0)
-    paid_count = models.PositiveSmallIntegerField(default=0)
-    expires_at = models.DateTimeField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    succeeded_at = models.DateTimeField(null=True, blank=True)
-    failed_at = models.DateTimeField(null=True, blank=True)
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="groups", verbose_name=_("group buy")
+    )
+    leader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("leader")
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.FORMING, verbose_name=_("status")
+    )
+    size = models.PositiveSmallIntegerField(verbose_name=_("size"))
+    joined = models.PositiveSmallIntegerField(default=0, verbose_name=_("joined"))
+    paid_count = models.PositiveSmallIntegerField(default=0, verbose_name=_("paid members"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    succeeded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("succeeded at"))
+    failed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("failed at"))
 
     class Meta:
         ordering = ["-id"]
@@ -136,8 +151,8 @@ class Group(models.Model):
             models.CheckConstraint(condition=Q(paid_count__lte=F("joined")), name="gb_group_paid_le_joined"),
             models.CheckConstraint(condition=Q(joined__lte=F("size")), name="gb_group_joined_le_size"),
         ]
-        verbose_name = "拼团"
-        verbose_name_plural = "拼团"
+        verbose_name = _("buying group")
+        verbose_name_plural = _("buying groups")
 
     def __str__(self) -> str:
         return f"团 #{self.pk}"
@@ -158,26 +173,32 @@ class GroupMember(models.Model):
     """
 
     class Status(models.TextChoices):
-        HELD = "held", "占座待支付"
-        PAID = "paid", "已支付"
-        RELEASED = "released", "已释放"
-        REFUNDED = "refunded", "已退款"
+        HELD = "held", _("Seat held, awaiting payment")
+        PAID = "paid", _("Paid")
+        RELEASED = "released", _("Released seat")
+        REFUNDED = "refunded", _("Refunded")
 
     ACTIVE = (Status.HELD, Status.PAID)
 
-    group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="members")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="+")
-    is_leader = models.BooleanField(default=False)
-    quantity = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
-    unit_price_fen = models.BigIntegerField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.HELD)
+    group = models.ForeignKey(
+        Group, on_delete=models.PROTECT, related_name="members", verbose_name=_("group")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("user")
+    )
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="+", verbose_name=_("order"))
+    is_leader = models.BooleanField(default=False, verbose_name=_("leader"))
+    quantity = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)], verbose_name=_("quantity"))
+    unit_price_fen = models.BigIntegerField(verbose_name=_("unit price"))
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.HELD, verbose_name=_("status")
+    )
     # The shop refund that returned this member's money (failure or late payment), when we asked.
-    refund_id = models.BigIntegerField(null=True, blank=True)
-    joined_at = models.DateTimeField(auto_now_add=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
-    released_at = models.DateTimeField(null=True, blank=True)
-    refunded_at = models.DateTimeField(null=True, blank=True)
+    refund_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("refund"))
+    joined_at = models.DateTimeField(auto_now_add=True, verbose_name=_("joined at"))
+    paid_at = models.DateTimeField(null=True, blank=True, verbose_name=_("paid at"))
+    released_at = models.DateTimeField(null=True, blank=True, verbose_name=_("released at"))
+    refunded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("refunded at"))
 
     class Meta:
         ordering = ["group_id", "id"]
@@ -193,8 +214,8 @@ class GroupMember(models.Model):
             ),
             models.CheckConstraint(condition=Q(quantity__gte=1), name="gb_member_quantity_positive"),
         ]
-        verbose_name = "团员"
-        verbose_name_plural = "团员"
+        verbose_name = _("group member")
+        verbose_name_plural = _("group members")
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.group}"
@@ -203,17 +224,21 @@ class GroupMember(models.Model):
 class CampaignUsage(models.Model):
     """Units one user holds or has bought in a campaign: the per-user limit, as a guarded counter."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    units = models.PositiveIntegerField(default=0)
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", verbose_name=_("group buy")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    units = models.PositiveIntegerField(default=0, verbose_name=_("units"))
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["campaign", "user"], name="gb_usage_one_per_user"),
             models.CheckConstraint(condition=Q(units__gte=0), name="gb_usage_units_non_negative"),
         ]
-        verbose_name = "限购占用"
-        verbose_name_plural = "限购占用"
+        verbose_name = _("purchase limit use")
+        verbose_name_plural = _("purchase limit uses")
 
     def __str__(self) -> str:
         return f"{self.user_id} @ {self.campaign_id}: {self.units}"
@@ -222,21 +247,23 @@ class CampaignUsage(models.Model):
 class SubscriptionQuota(models.Model):
     """How many subscribe messages of one template the user has granted us (one per "accept")."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    template_id = models.CharField(max_length=128)
-    remaining = models.PositiveIntegerField(default=0)
-    granted_total = models.PositiveIntegerField(default=0)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    template_id = models.CharField(max_length=128, verbose_name=_("template"))
+    remaining = models.PositiveIntegerField(default=0, verbose_name=_("remaining"))
+    granted_total = models.PositiveIntegerField(default=0, verbose_name=_("granted in total"))
     # WeChat's 43101 ("user refused") clears the quota; recorded so support can see why.
-    last_errcode = models.IntegerField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    last_errcode = models.IntegerField(null=True, blank=True, verbose_name=_("last error code"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "template_id"], name="gb_quota_one_per_template"),
             models.CheckConstraint(condition=Q(remaining__gte=0), name="gb_quota_non_negative"),
         ]
-        verbose_name = "订阅消息额度"
-        verbose_name_plural = "订阅消息额度"
+        verbose_name = _("subscription quota")
+        verbose_name_plural = _("subscription quotas")
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.template_id}: {self.remaining}"
@@ -246,35 +273,41 @@ class GroupNotification(models.Model):
     """One subscribe message about a group's outcome to one user: queued once, sent at most once."""
 
     class Kind(models.TextChoices):
-        SUCCEEDED = "succeeded", "拼团成功"
-        FAILED = "failed", "拼团失败"
+        SUCCEEDED = "succeeded", _("Group succeeded")
+        FAILED = "failed", _("Group failed")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "待发送"
-        SENDING = "sending", "发送中"
-        SENT = "sent", "已发送"
-        NO_QUOTA = "no_quota", "无订阅额度"
-        REFUSED = "refused", "用户拒收(43101)"
-        FAILED = "failed", "发送失败"
+        PENDING = "pending", _("Waiting to send")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        NO_QUOTA = "no_quota", _("No subscription quota")
+        REFUSED = "refused", _("Refused by the user (43101)")
+        FAILED = "failed", _("Sending failed")
 
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="notifications")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    template_id = models.CharField(max_length=128)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    errcode = models.IntegerField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    group = models.ForeignKey(
+        Group, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("group")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    template_id = models.CharField(max_length=128, verbose_name=_("template"))
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
+    errcode = models.IntegerField(null=True, blank=True, verbose_name=_("error code"))
+    error = models.CharField(max_length=500, blank=True, verbose_name=_("error"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
 
     class Meta:
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["group", "user", "kind"], name="gb_notification_once"),
         ]
-        verbose_name = "拼团通知"
-        verbose_name_plural = "拼团通知"
+        verbose_name = _("group notification")
+        verbose_name_plural = _("group notifications")
 
     def __str__(self) -> str:
         return f"{self.kind} -> {self.user_id} ({self.status})"

@@ -16,40 +16,44 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Target(models.TextChoices):
-    PRODUCT = "product", "商品"
-    GROUP_BUY = "group_buy", "拼团活动"
-    GROUP = "group", "拼团团组"
+    PRODUCT = "product", _("Product")
+    GROUP_BUY = "group_buy", _("Group-buy campaign")
+    GROUP = "group", _("Buying group")
 
 
 class ShareLink(models.Model):
-    code = models.CharField("短码", max_length=8, unique=True)
+    code = models.CharField(_("short code"), max_length=8, unique=True)
     # What the mini-program code carries (getwxacodeunlimit: at most 32 characters).
-    scene = models.CharField(max_length=32, unique=True)
+    scene = models.CharField(max_length=32, unique=True, verbose_name=_("scene"))
     sharer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="share_links", verbose_name="分享人"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="share_links",
+        verbose_name=_("sharer"),
     )
-    target = models.CharField("分享对象", max_length=16, choices=Target.choices)
-    target_id = models.BigIntegerField("对象 ID")
+    target = models.CharField(_("shared item"), max_length=16, choices=Target.choices)
+    target_id = models.BigIntegerField(_("item id"))
     # A snapshot of the card as last shared (refreshed whenever the sharer shares again).
-    title = models.CharField("卡片标题", max_length=120, blank=True)
-    image_url = models.CharField("卡片图片 (5:4)", max_length=500, blank=True)
-    page = models.CharField("小程序页面", max_length=128)
+    title = models.CharField(_("card title"), max_length=120, blank=True)
+    image_url = models.CharField(_("card image (5:4)"), max_length=500, blank=True)
+    page = models.CharField(_("mini-program page"), max_length=128)
 
-    qr = models.FileField("小程序码", upload_to="share/qr/", blank=True)
-    poster = models.FileField("海报", upload_to="share/posters/", blank=True)
+    qr = models.FileField(_("mini-program code"), upload_to="share/qr/", blank=True)
+    poster = models.FileField(_("poster"), upload_to="share/posters/", blank=True)
     # What the stored poster was drawn from: a new price or title makes the next request redraw it.
-    poster_digest = models.CharField(max_length=64, blank=True)
+    poster_digest = models.CharField(max_length=64, blank=True, verbose_name=_("poster digest"))
     # wxa/generate_urllink answers links that expire (30 days at most): kept with their expiry.
-    url_link = models.URLField("URL Link", max_length=300, blank=True)
-    url_link_expires_at = models.DateTimeField(null=True, blank=True)
+    url_link = models.URLField(_("URL Link"), max_length=300, blank=True)
+    url_link_expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("URL Link expires at"))
 
-    visits = models.PositiveIntegerField("访问", default=0)
-    orders = models.PositiveIntegerField("订单", default=0)
-    gmv_fen = models.BigIntegerField("成交额 (分)", default=0)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    visits = models.PositiveIntegerField(_("visits"), default=0)
+    orders = models.PositiveIntegerField(_("orders"), default=0)
+    gmv_fen = models.BigIntegerField(_("sales"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-id"]
@@ -59,8 +63,8 @@ class ShareLink(models.Model):
             ),
             models.CheckConstraint(condition=Q(gmv_fen__gte=0), name="sharing_link_gmv_non_negative"),
         ]
-        verbose_name = "分享链接"
-        verbose_name_plural = "分享链接"
+        verbose_name = _("share link")
+        verbose_name_plural = _("share links")
 
     def __str__(self) -> str:
         return self.code
@@ -72,21 +76,28 @@ class ShareVisit(models.Model):
     `visitor_key` is `u<user id>` for a logged-in viewer, else `a<hash of IP and User-Agent>`.
     """
 
-    link = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="visit_rows")
-    visitor_key = models.CharField(max_length=40)
-    day = models.DateField()
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    link = models.ForeignKey(
+        ShareLink, on_delete=models.CASCADE, related_name="visit_rows", verbose_name=_("share link")
     )
-    channel = models.CharField(max_length=16, default="api")
-    created_at = models.DateTimeField(auto_now_add=True)
+    visitor_key = models.CharField(max_length=40, verbose_name=_("visitor"))
+    day = models.DateField(verbose_name=_("day"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    channel = models.CharField(max_length=16, default="api", verbose_name=_("channel"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["link", "visitor_key", "day"], name="sharing_one_visit_per_day")
         ]
-        verbose_name = "访问"
-        verbose_name_plural = "访问"
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
 
     def __str__(self) -> str:
         return f"{self.link_id} {self.visitor_key} {self.day}"
@@ -99,12 +110,14 @@ class ShareLinkOrder(models.Model):
     paid minus refunded), so a replayed or reordered event cannot count anything twice.
     """
 
-    link = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="order_rows")
-    order_id = models.BigIntegerField(unique=True)
-    paid_fen = models.BigIntegerField()
-    refunded_fen = models.BigIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    link = models.ForeignKey(
+        ShareLink, on_delete=models.CASCADE, related_name="order_rows", verbose_name=_("share link")
+    )
+    order_id = models.BigIntegerField(unique=True, verbose_name=_("order"))
+    paid_fen = models.BigIntegerField(verbose_name=_("paid"))
+    refunded_fen = models.BigIntegerField(default=0, verbose_name=_("refunded"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         constraints = [
@@ -113,8 +126,8 @@ class ShareLinkOrder(models.Model):
                 name="sharing_link_order_refund_in_range",
             )
         ]
-        verbose_name = "链接订单"
-        verbose_name_plural = "链接订单"
+        verbose_name = _("link order")
+        verbose_name_plural = _("link orders")
 
     def __str__(self) -> str:
         return f"{self.link_id} <- order {self.order_id}"
@@ -135,32 +148,41 @@ class BindingPolicy(models.Model):
     """
 
     class Mode(models.TextChoices):
-        FIRST_TOUCH = "first_touch", "首次触达 (先到先得)"
-        LAST_TOUCH = "last_touch", "最后触达 (可抢客)"
+        FIRST_TOUCH = "first_touch", _("First touch (first come, first served)")
+        LAST_TOUCH = "last_touch", _("Last touch (can be taken over)")
 
-    mode = models.CharField("归属规则", max_length=16, choices=Mode.choices, default=Mode.LAST_TOUCH)
+    mode = models.CharField(
+        _("attribution mode"), max_length=16, choices=Mode.choices, default=Mode.LAST_TOUCH
+    )
     validity_days = models.PositiveIntegerField(
-        "绑定有效期 (天)", default=30, validators=[MinValueValidator(1), MaxValueValidator(3650)]
+        _("binding valid for (days)"), default=30, validators=[MinValueValidator(1), MaxValueValidator(3650)]
     )
     protection_days = models.PositiveIntegerField(
-        "保护期 (天)",
+        _("protection (days)"),
         default=7,
         validators=[MaxValueValidator(3650)],
-        help_text="最后触达模式下，保护期内其他 KOC 的链接不能改绑该客户；0 表示没有保护期",
-    )
-    share_code_wins_unprotected = models.BooleanField(
-        "未受保护时分享码优先",
-        default=True,
-        help_text=(
-            "客户受保护时（首次触达：绑定有效期内；最后触达：保护期内），订单总是归绑定的 KOC。"
-            "不受保护时：勾选则订单归所带分享码的 KOC，不勾选则仍归绑定的 KOC"
+        help_text=_(
+            "In last-touch mode, other KOCs' links cannot take the customer over during the protection "
+            "period; 0 means none."
         ),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    share_code_wins_unprotected = models.BooleanField(
+        _("share code wins when unprotected"),
+        default=True,
+        help_text=(
+            _(
+                "While the customer is protected (first touch: within the binding's validity; last touch: "
+                "within the protection period), orders always go to the bound KOC. When unprotected: "
+                "ticked, the order goes to the KOC of the share code it carries; unticked, it stays with "
+                "the bound KOC."
+            )
+        ),
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
-        verbose_name = "绑定规则"
-        verbose_name_plural = "绑定规则"
+        verbose_name = _("binding policy")
+        verbose_name_plural = _("binding policy")
 
     def __str__(self) -> str:
         return f"{self.get_mode_display()} / 有效 {self.validity_days} 天 / 保护 {self.protection_days} 天"
@@ -195,27 +217,35 @@ class CustomerBinding(models.Model):
     """The shopper's KOC. Current while `expires_at` is in the future and the KOC is approved."""
 
     customer = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_binding", verbose_name="客户"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="share_binding",
+        verbose_name=_("customer"),
     )
     koc = models.ForeignKey(
-        "kocs.Koc", on_delete=models.PROTECT, related_name="customer_bindings", verbose_name="KOC"
+        "kocs.Koc", on_delete=models.PROTECT, related_name="customer_bindings", verbose_name=_("KOC")
     )
     link = models.ForeignKey(
-        ShareLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="来源链接"
+        ShareLink,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("source link"),
     )
-    bound_at = models.DateTimeField("绑定时间")  # when this KOC won the customer
-    touched_at = models.DateTimeField("最近触达")  # the last touch by this KOC (renewals)
-    expires_at = models.DateTimeField("到期时间", db_index=True)
-    protected_until = models.DateTimeField("保护期至")
-    updated_at = models.DateTimeField(auto_now=True)
+    bound_at = models.DateTimeField(_("bound at"))  # when this KOC won the customer
+    touched_at = models.DateTimeField(_("last touched"))  # the last touch by this KOC (renewals)
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+    protected_until = models.DateTimeField(_("protected until"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["-updated_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(expires_at__gte=F("bound_at")), name="sharing_binding_period"),
         ]
-        verbose_name = "客户绑定"
-        verbose_name_plural = "客户绑定"
+        verbose_name = _("customer binding")
+        verbose_name_plural = _("customer bindings")
 
     def __str__(self) -> str:
         return f"{self.customer_id} -> KOC {self.koc_id}"
@@ -225,41 +255,61 @@ class BindingChange(models.Model):
     """One change of a shopper's binding, with its reason: the history 抢客 disputes are settled on."""
 
     class Reason(models.TextChoices):
-        BOUND = "bound", "绑定"  # no current binding (none, or the previous one expired)
-        RENEWED = "renewed", "续期"  # the same KOC touched the customer again
-        SWITCHED = "switched", "改绑"  # last touch, outside the current KOC's protection period
-        RELEASED = "released", "解绑"  # an operator ended it
+        BOUND = "bound", _("Bound")  # no current binding (none, or the previous one expired)
+        RENEWED = "renewed", _("Renewed")  # the same KOC touched the customer again
+        SWITCHED = "switched", _("Switched")  # last touch, outside the current KOC's protection period
+        RELEASED = "released", _("Released")  # an operator ended it
 
     customer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name="客户"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
     )
     binding = models.ForeignKey(
-        CustomerBinding, on_delete=models.CASCADE, related_name="changes", null=True, blank=True
+        CustomerBinding,
+        on_delete=models.CASCADE,
+        related_name="changes",
+        null=True,
+        blank=True,
+        verbose_name=_("binding"),
     )
     from_koc = models.ForeignKey(
-        "kocs.Koc", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="原 KOC"
+        "kocs.Koc",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("previous KOC"),
     )
     to_koc = models.ForeignKey(
-        "kocs.Koc", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="新 KOC"
+        "kocs.Koc",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("new KOC"),
     )
     link = models.ForeignKey(
-        ShareLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="链接"
+        ShareLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("link")
     )
-    reason = models.CharField("原因", max_length=16, choices=Reason.choices)
-    via = models.CharField("来源", max_length=16, blank=True)  # api, login, landing, admin
-    policy = models.JSONField("当时的规则", default=dict)
-    expires_at = models.DateTimeField("到期时间", null=True, blank=True)
-    protected_until = models.DateTimeField("保护期至", null=True, blank=True)
-    note = models.CharField("备注", max_length=200, blank=True)
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
+    via = models.CharField(_("via"), max_length=16, blank=True)  # api, login, landing, admin
+    policy = models.JSONField(_("policy at the time"), default=dict)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    protected_until = models.DateTimeField(_("protected until"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
     changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
     )
-    at = models.DateTimeField("时间", db_index=True)
+    at = models.DateTimeField(_("at"), db_index=True)
 
     class Meta:
         ordering = ["-at", "-id"]
-        verbose_name = "绑定变更"
-        verbose_name_plural = "绑定变更记录"
+        verbose_name = _("binding change")
+        verbose_name_plural = _("binding changes")
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.from_koc_id} -> {self.to_koc_id} ({self.reason})"

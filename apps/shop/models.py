@@ -12,13 +12,14 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 from mptt.models import MPTTModel, TreeForeignKey
 
 
 class Brand(models.Model):
-    name = models.CharField(max_length=64, unique=True)
-    logo = models.ImageField(upload_to="brands/", blank=True)
-    intro = models.TextField(blank=True)
+    name = models.CharField(max_length=64, unique=True, verbose_name=_("name"))
+    logo = models.ImageField(upload_to="brands/", blank=True, verbose_name=_("logo"))
+    intro = models.TextField(blank=True, verbose_name=_("introduction"))
     # The brand's own cap on what any KOC earns on its products (percent of the paid amount); the
     # commission engine enforces it, so no one can outbid it.
     max_commission_rate = models.DecimalField(
@@ -26,10 +27,11 @@ class Brand(models.Model):
         decimal_places=2,
         default=Decimal("30.00"),
         validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
-        help_text="百分比，例如 30.00 表示 30%",
+        help_text=_("Percent, e.g. 30.00 means 30%."),
+        verbose_name=_("commission cap (%)"),
     )
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    is_active = models.BooleanField(default=True, verbose_name=_("active"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["id"]
@@ -39,8 +41,8 @@ class Brand(models.Model):
                 name="brand_commission_rate_0_100",
             )
         ]
-        verbose_name = "品牌"
-        verbose_name_plural = "品牌"
+        verbose_name = _("brand")
+        verbose_name_plural = _("brands")
 
     def __str__(self) -> str:
         return self.name
@@ -54,64 +56,82 @@ class BrandOperator(models.Model):
     """
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="brand_operator"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="brand_operator",
+        verbose_name=_("operator"),
     )
-    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="operators")
-    created_at = models.DateTimeField(auto_now_add=True)
+    brand = models.ForeignKey(
+        Brand, on_delete=models.CASCADE, related_name="operators", verbose_name=_("brand")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
-        verbose_name = "品牌运营账号"
-        verbose_name_plural = "品牌运营账号"
+        verbose_name = _("brand operator account")
+        verbose_name_plural = _("brand operator accounts")
 
     def __str__(self) -> str:
         return f"{self.user} → {self.brand}"
 
 
 class Category(MPTTModel):
-    name = models.CharField(max_length=64)
-    parent = TreeForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
-    sort_order = models.PositiveIntegerField(default=0)
-    is_active = models.BooleanField(default=True)
+    name = models.CharField(max_length=64, verbose_name=_("name"))
+    parent = TreeForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("parent category"),
+    )
+    sort_order = models.PositiveIntegerField(default=0, verbose_name=_("sort order"))
+    is_active = models.BooleanField(default=True, verbose_name=_("active"))
 
     class MPTTMeta:
         order_insertion_by = ["sort_order", "name"]
 
     class Meta:
-        verbose_name = "类目"
-        verbose_name_plural = "类目"
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
 
     def __str__(self) -> str:
         return self.name
 
 
 class Product(models.Model):
-    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="products")
-    category = TreeForeignKey(Category, on_delete=models.PROTECT, related_name="products")
-    title = models.CharField(max_length=120)
-    description = models.TextField(blank=True)
-    is_active = models.BooleanField(default=True, db_index=True)
+    brand = models.ForeignKey(
+        Brand, on_delete=models.PROTECT, related_name="products", verbose_name=_("brand")
+    )
+    category = TreeForeignKey(
+        Category, on_delete=models.PROTECT, related_name="products", verbose_name=_("category")
+    )
+    title = models.CharField(max_length=120, verbose_name=_("title"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    is_active = models.BooleanField(default=True, db_index=True, verbose_name=_("active"))
     # Units paid for; moved with F() when an order is paid.
-    sales = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    sales = models.PositiveIntegerField(default=0, verbose_name=_("units sold"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["-id"]
         constraints = [models.CheckConstraint(condition=Q(sales__gte=0), name="product_sales_non_negative")]
-        verbose_name = "商品"
-        verbose_name_plural = "商品"
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
 
     def __str__(self) -> str:
         return self.title
 
 
 class Sku(models.Model):
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="skus")
-    spec = models.CharField(max_length=64, help_text="规格，例如 250g")
-    price_fen = models.IntegerField(validators=[MinValueValidator(0)])
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="skus", verbose_name=_("product")
+    )
+    spec = models.CharField(max_length=64, help_text=_("Specification, e.g. 250g."), verbose_name=_("spec"))
+    price_fen = models.IntegerField(validators=[MinValueValidator(0)], verbose_name=_("price"))
     # Reserved by orders with a conditional UPDATE (stock >= quantity), never read-then-write.
-    stock = models.IntegerField(default=0, validators=[MinValueValidator(0)])
-    is_active = models.BooleanField(default=True)
+    stock = models.IntegerField(default=0, validators=[MinValueValidator(0)], verbose_name=_("stock"))
+    is_active = models.BooleanField(default=True, verbose_name=_("active"))
 
     class Meta:
         ordering = ["product_id", "price_fen", "id"]
@@ -119,8 +139,8 @@ class Sku(models.Model):
             models.CheckConstraint(condition=Q(stock__gte=0), name="sku_stock_non_negative"),
             models.CheckConstraint(condition=Q(price_fen__gte=0), name="sku_price_non_negative"),
         ]
-        verbose_name = "SKU"
-        verbose_name_plural = "SKU"
+        verbose_name = _("SKU")
+        verbose_name_plural = _("SKUs")
 
     def __str__(self) -> str:
         return f"{self.product.title} / {self.spec}" if self.product_id else self.spec
@@ -133,21 +153,27 @@ def _image_path(instance: ProductImage, filename: str) -> str:
 class ProductImage(models.Model):
     """An uploaded picture and the variants made from it at upload time (see images.py)."""
 
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
-    position = models.PositiveIntegerField(default=0)
-    original = models.ImageField(upload_to=_image_path)
-    thumb = models.ImageField(upload_to=_image_path, blank=True)  # fits 200x200
-    display = models.ImageField(upload_to=_image_path, blank=True)  # 750 wide at most
-    share_cover = models.ImageField(upload_to=_image_path, blank=True)  # exactly 500x400 (5:4)
-    width = models.PositiveIntegerField(default=0)
-    height = models.PositiveIntegerField(default=0)
-    format = models.CharField(max_length=8, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="images", verbose_name=_("product")
+    )
+    position = models.PositiveIntegerField(default=0, verbose_name=_("position"))
+    original = models.ImageField(upload_to=_image_path, verbose_name=_("original"))
+    thumb = models.ImageField(upload_to=_image_path, blank=True, verbose_name=_("thumbnail"))  # fits 200x200
+    display = models.ImageField(
+        upload_to=_image_path, blank=True, verbose_name=_("display image")
+    )  # 750 wide at most
+    share_cover = models.ImageField(
+        upload_to=_image_path, blank=True, verbose_name=_("share cover")
+    )  # exactly 500x400 (5:4)
+    width = models.PositiveIntegerField(default=0, verbose_name=_("width"))
+    height = models.PositiveIntegerField(default=0, verbose_name=_("height"))
+    format = models.CharField(max_length=8, blank=True, verbose_name=_("format"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["product_id", "position", "id"]
-        verbose_name = "商品图片"
-        verbose_name_plural = "商品图片"
+        verbose_name = _("product image")
+        verbose_name_plural = _("product images")
 
     def __str__(self) -> str:
         return f"{self.product_id}#{self.position}"
@@ -155,49 +181,61 @@ class ProductImage(models.Model):
 
 class Order(models.Model):
     class Status(models.TextChoices):
-        PENDING_PAYMENT = "pending_payment", "待支付"
-        PAID = "paid", "已支付"
-        SHIPPED = "shipped", "已发货"
-        COMPLETED = "completed", "已完成"
-        CANCELLED = "cancelled", "已取消"
-        REFUNDED = "refunded", "已退款"
+        PENDING_PAYMENT = "pending_payment", _("Awaiting payment")
+        PAID = "paid", _("Paid")
+        SHIPPED = "shipped", _("Shipped")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        REFUNDED = "refunded", _("Refunded")
 
     class Kind(models.TextChoices):
-        STANDARD = "standard", "普通"
-        GROUP_BUY = "group_buy", "拼团"
+        STANDARD = "standard", _("Standard")
+        GROUP_BUY = "group_buy", _("Group buy")
 
     # Date prefix + 12 random digits from `secrets`: unique and not guessable (see services.new_order_no).
-    no = models.CharField(max_length=32, unique=True)
-    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT)
-    kind = models.CharField(max_length=20, default=Kind.STANDARD)
-    group_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    total_fen = models.BigIntegerField()
-    paid_fen = models.BigIntegerField(default=0)
-    refunded_fen = models.BigIntegerField(default=0)
-    address = models.JSONField(default=dict)  # Address.as_snapshot() at creation
-    receiver_phone = models.CharField(max_length=20, blank=True, db_index=True)
-    pay_deadline = models.DateTimeField()
-    paid_at = models.DateTimeField(null=True, blank=True)
-    shipped_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    cancel_reason = models.CharField(max_length=32, blank=True)
+    no = models.CharField(max_length=32, unique=True, verbose_name=_("order number"))
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders", verbose_name=_("buyer")
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT, verbose_name=_("status")
+    )
+    kind = models.CharField(
+        max_length=20, choices=Kind.choices, default=Kind.STANDARD, verbose_name=_("order type")
+    )
+    group_id = models.BigIntegerField(null=True, blank=True, db_index=True, verbose_name=_("group"))
+    total_fen = models.BigIntegerField(verbose_name=_("total"))
+    paid_fen = models.BigIntegerField(default=0, verbose_name=_("paid"))
+    refunded_fen = models.BigIntegerField(default=0, verbose_name=_("refunded"))
+    address = models.JSONField(
+        default=dict, verbose_name=_("delivery address")
+    )  # Address.as_snapshot() at creation
+    receiver_phone = models.CharField(
+        max_length=20, blank=True, db_index=True, verbose_name=_("receiver phone")
+    )
+    pay_deadline = models.DateTimeField(verbose_name=_("pay by"))
+    paid_at = models.DateTimeField(null=True, blank=True, verbose_name=_("paid at"))
+    shipped_at = models.DateTimeField(null=True, blank=True, verbose_name=_("shipped at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
+    cancel_reason = models.CharField(max_length=32, blank=True, verbose_name=_("cancel reason"))
     # The last parcel's carrier and tracking number (every parcel is a Shipment).
-    carrier = models.CharField(max_length=32, blank=True)
-    tracking_no = models.CharField(max_length=64, blank=True)
+    carrier = models.CharField(max_length=32, blank=True, verbose_name=_("carrier"))
+    tracking_no = models.CharField(max_length=64, blank=True, verbose_name=_("tracking number"))
     # When WeChat settled the payment (trade_manage_order_settlement): the money left its freeze.
-    settled_at = models.DateTimeField(null=True, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("settled at"))
     # A group-buy order waits for its group: it cannot ship until order_release_hold().
-    shipping_hold = models.BooleanField(default=False)
+    shipping_hold = models.BooleanField(default=False, verbose_name=_("held for its group"))
     # Attribution snapshot (the KOC app's resolver); ids only: the shop never imports that app.
-    attributed_koc_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    share_link_id = models.BigIntegerField(null=True, blank=True)
-    attribution = models.JSONField(default=dict, blank=True)
-    prepay_id = models.CharField(max_length=128, blank=True)
-    transaction_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    attributed_koc_id = models.BigIntegerField(
+        null=True, blank=True, db_index=True, verbose_name=_("attributed KOC")
+    )
+    share_link_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("share link"))
+    attribution = models.JSONField(default=dict, blank=True, verbose_name=_("attribution"))
+    prepay_id = models.CharField(max_length=128, blank=True, verbose_name=_("prepay id"))
+    transaction_id = models.CharField(max_length=64, blank=True, verbose_name=_("WeChat transaction id"))
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["-id"]
@@ -214,8 +252,8 @@ class Order(models.Model):
                 condition=Q(refunded_fen__lte=F("paid_fen")), name="order_refunded_not_above_paid"
             ),
         ]
-        verbose_name = "订单"
-        verbose_name_plural = "订单"
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
         permissions = [("ship_order", "Can ship orders (发货)")]
 
     def __str__(self) -> str:
@@ -229,19 +267,19 @@ class Order(models.Model):
 class OrderItem(models.Model):
     """One line, with the product as it was when ordered (a later edit changes no order)."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
-    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="order_items")
-    product_id = models.BigIntegerField()
-    brand_id = models.BigIntegerField()
-    category_id = models.BigIntegerField()
-    title = models.CharField(max_length=120)
-    spec = models.CharField(max_length=64)
-    price_fen = models.BigIntegerField()
-    quantity = models.IntegerField()
-    line_fen = models.BigIntegerField()
-    price_source = models.CharField(max_length=32, default="list")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items", verbose_name=_("order"))
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="order_items", verbose_name=_("SKU"))
+    product_id = models.BigIntegerField(verbose_name=_("product"))
+    brand_id = models.BigIntegerField(verbose_name=_("brand"))
+    category_id = models.BigIntegerField(verbose_name=_("category"))
+    title = models.CharField(max_length=120, verbose_name=_("title"))
+    spec = models.CharField(max_length=64, verbose_name=_("spec"))
+    price_fen = models.BigIntegerField(verbose_name=_("price"))
+    quantity = models.IntegerField(verbose_name=_("quantity"))
+    line_fen = models.BigIntegerField(verbose_name=_("line total"))
+    price_source = models.CharField(max_length=32, default="list", verbose_name=_("price source"))
     # Units already in a parcel; moved under the order's row lock by the shipping service.
-    shipped_quantity = models.IntegerField(default=0)
+    shipped_quantity = models.IntegerField(default=0, verbose_name=_("shipped"))
 
     class Meta:
         ordering = ["order_id", "id"]
@@ -254,8 +292,8 @@ class OrderItem(models.Model):
             models.CheckConstraint(condition=Q(price_fen__gte=0), name="order_item_price_non_negative"),
             models.CheckConstraint(condition=Q(line_fen__gte=0), name="order_item_line_non_negative"),
         ]
-        verbose_name = "订单明细"
-        verbose_name_plural = "订单明细"
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
 
     def __str__(self) -> str:
         return f"{self.title} {self.spec} x{self.quantity}"
@@ -265,25 +303,27 @@ class Payment(models.Model):
     """One WeChat Pay transaction that reached us. The unique transaction id makes it count once."""
 
     class Outcome(models.TextChoices):
-        PAID_ORDER = "paid_order", "支付订单"
-        REFUNDED_LATE = "refunded_late", "订单已关闭，自动退款"
+        PAID_ORDER = "paid_order", _("Paid an order")
+        REFUNDED_LATE = "refunded_late", _("Order closed, refunded automatically")
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
-    transaction_id = models.CharField(max_length=64, unique=True)
-    amount_fen = models.BigIntegerField()
-    payer_openid = models.CharField(max_length=128, blank=True)
-    success_time = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=20, choices=Outcome.choices)
-    raw = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True)
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="payments", verbose_name=_("order")
+    )
+    transaction_id = models.CharField(max_length=64, unique=True, verbose_name=_("WeChat transaction id"))
+    amount_fen = models.BigIntegerField(verbose_name=_("amount"))
+    payer_openid = models.CharField(max_length=128, blank=True, verbose_name=_("payer openid"))
+    success_time = models.DateTimeField(null=True, blank=True, verbose_name=_("payment succeeded at"))
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, verbose_name=_("result"))
+    raw = models.JSONField(default=dict, verbose_name=_("WeChat notification"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount_fen__gte=0), name="payment_amount_non_negative")
         ]
-        verbose_name = "支付记录"
-        verbose_name_plural = "支付记录"
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
 
     def __str__(self) -> str:
         return self.transaction_id
@@ -303,14 +343,14 @@ class Refund(models.Model):
     """
 
     class Status(models.TextChoices):
-        REQUESTED = "requested", "待审核"
-        APPROVED = "approved", "已同意"
-        REJECTED = "rejected", "已拒绝"
-        SUBMITTING = "submitting", "提交中"
-        PROCESSING = "processing", "退款中"
-        SUCCEEDED = "succeeded", "已退款"
-        FAILED = "failed", "退款失败"
-        CLOSED = "closed", "已关闭"
+        REQUESTED = "requested", _("Awaiting review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        SUBMITTING = "submitting", _("Submitting")
+        PROCESSING = "processing", _("Refunding")
+        SUCCEEDED = "succeeded", _("Refunded")
+        FAILED = "failed", _("Refund failed")
+        CLOSED = "closed", _("Closed")
 
     IN_FLIGHT = (Status.REQUESTED, Status.APPROVED, Status.SUBMITTING, Status.PROCESSING)
     # What clients see (the API's refund statuses): `submitting` is internal - the refund is on its
@@ -318,42 +358,62 @@ class Refund(models.Model):
     API_STATUSES = ("requested", "approved", "processing", "succeeded", "failed", "rejected", "closed")
 
     class Kind(models.TextChoices):
-        AFTER_SALE = "after_sale", "售后"
-        LATE_PAYMENT = "late_payment", "关闭后支付"
-        SYSTEM = "system", "系统"
+        AFTER_SALE = "after_sale", _("After-sales")
+        LATE_PAYMENT = "late_payment", _("Paid after closing")
+        SYSTEM = "system", _("System")
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order")
+    )
     payment = models.ForeignKey(
-        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
+        Payment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="refunds",
+        verbose_name=_("payment"),
     )
-    out_refund_no = models.CharField(max_length=64, unique=True)
-    amount_fen = models.BigIntegerField()
-    reason = models.CharField(max_length=200, blank=True)
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.AFTER_SALE)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    out_refund_no = models.CharField(max_length=64, unique=True, verbose_name=_("refund number"))
+    amount_fen = models.BigIntegerField(verbose_name=_("amount"))
+    reason = models.CharField(max_length=200, blank=True, verbose_name=_("reason"))
+    kind = models.CharField(
+        max_length=20, choices=Kind.choices, default=Kind.AFTER_SALE, verbose_name=_("refund type")
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.REQUESTED, verbose_name=_("status")
+    )
     # A caller's key (e.g. "group_failed:<order id>") makes refund_create answer the first refund again.
-    idempotency_key = models.CharField(max_length=128, unique=True, null=True, blank=True)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    idempotency_key = models.CharField(
+        max_length=128, unique=True, null=True, blank=True, verbose_name=_("idempotency key")
     )
-    note = models.CharField(max_length=200, blank=True)
-    wechat_refund_id = models.CharField(max_length=64, blank=True)
-    wechat_status = models.CharField(max_length=20, blank=True)
-    last_error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    note = models.CharField(max_length=200, blank=True, verbose_name=_("note"))
+    wechat_refund_id = models.CharField(max_length=64, blank=True, verbose_name=_("WeChat refund id"))
+    wechat_status = models.CharField(max_length=20, blank=True, verbose_name=_("WeChat status"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
     # Submissions to WeChat so far, and when an automatic retry (same out_refund_no) is due.
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    approved_at = models.DateTimeField(null=True, blank=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    refunded_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, verbose_name=_("next attempt at")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    approved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("approved at"))
+    submitted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("submitted at"))
+    refunded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("refunded at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["-id"]
         constraints = [models.CheckConstraint(condition=Q(amount_fen__gt=0), name="refund_amount_positive")]
-        verbose_name = "退款"
-        verbose_name_plural = "退款"
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
 
     def __str__(self) -> str:
         return self.out_refund_no
@@ -370,10 +430,14 @@ class RefundItem(models.Model):
     so the commission engine can take back exactly what the returned lines earned.
     """
 
-    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="items")
-    order_item = models.ForeignKey(OrderItem, on_delete=models.PROTECT, related_name="refund_items")
-    quantity = models.PositiveIntegerField()
-    amount_fen = models.BigIntegerField()
+    refund = models.ForeignKey(
+        Refund, on_delete=models.CASCADE, related_name="items", verbose_name=_("refund")
+    )
+    order_item = models.ForeignKey(
+        OrderItem, on_delete=models.PROTECT, related_name="refund_items", verbose_name=_("order item")
+    )
+    quantity = models.PositiveIntegerField(verbose_name=_("quantity"))
+    amount_fen = models.BigIntegerField(verbose_name=_("amount"))
 
     class Meta:
         ordering = ["refund_id", "order_item_id"]
@@ -382,8 +446,8 @@ class RefundItem(models.Model):
             models.CheckConstraint(condition=Q(quantity__gte=1), name="refund_item_quantity_positive"),
             models.CheckConstraint(condition=Q(amount_fen__gte=0), name="refund_item_amount_non_negative"),
         ]
-        verbose_name = "退货明细"
-        verbose_name_plural = "退货明细"
+        verbose_name = _("refund line")
+        verbose_name_plural = _("refund lines")
 
     def __str__(self) -> str:
         return f"{self.order_item_id} x{self.quantity}"
@@ -396,40 +460,51 @@ class Shipment(models.Model):
     (null when a platform operator put several brands' lines in one parcel).
     """
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments")
-    brand_id = models.BigIntegerField(null=True, blank=True)
-    carrier = models.CharField(max_length=32)
-    # The carrier's code in WeChat's list (get_delivery_list), which upload_shipping_info needs.
-    express_company = models.CharField(max_length=32)
-    tracking_no = models.CharField(max_length=64)
-    shipped_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="shipments", verbose_name=_("order")
     )
-    shipped_at = models.DateTimeField()
-    updated_at = models.DateTimeField(auto_now=True)
+    brand_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("brand"))
+    carrier = models.CharField(max_length=32, verbose_name=_("carrier"))
+    # The carrier's code in WeChat's list (get_delivery_list), which upload_shipping_info needs.
+    express_company = models.CharField(max_length=32, verbose_name=_("WeChat carrier code"))
+    tracking_no = models.CharField(max_length=64, verbose_name=_("tracking number"))
+    shipped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("shipped by"),
+    )
+    shipped_at = models.DateTimeField(verbose_name=_("shipped at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["order_id", "id"]
-        verbose_name = "包裹"
-        verbose_name_plural = "包裹"
+        verbose_name = _("parcel")
+        verbose_name_plural = _("parcels")
 
     def __str__(self) -> str:
         return f"{self.carrier} {self.tracking_no}"
 
 
 class ShipmentItem(models.Model):
-    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="items")
-    order_item = models.ForeignKey(OrderItem, on_delete=models.PROTECT, related_name="shipment_items")
-    sku_id = models.BigIntegerField()
-    quantity = models.IntegerField()
+    shipment = models.ForeignKey(
+        Shipment, on_delete=models.CASCADE, related_name="items", verbose_name=_("parcel")
+    )
+    order_item = models.ForeignKey(
+        OrderItem, on_delete=models.PROTECT, related_name="shipment_items", verbose_name=_("order item")
+    )
+    sku_id = models.BigIntegerField(verbose_name=_("SKU"))
+    quantity = models.IntegerField(verbose_name=_("quantity"))
 
     class Meta:
         ordering = ["shipment_id", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="shipment_item_quantity_positive")
         ]
-        verbose_name = "包裹明细"
-        verbose_name_plural = "包裹明细"
+        verbose_name = _("parcel line")
+        verbose_name_plural = _("parcel lines")
 
     def __str__(self) -> str:
         return f"{self.sku_id} x{self.quantity}"
@@ -445,29 +520,33 @@ class ShippingUpload(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "待上传"
-        UPLOADED = "uploaded", "已上传"
-        FAILED = "failed", "上传失败"
+        PENDING = "pending", _("Awaiting upload")
+        UPLOADED = "uploaded", _("Uploaded")
+        FAILED = "failed", _("Upload failed")
 
-    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="shipping_upload")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
-    version = models.PositiveIntegerField(default=0)
-    uploaded_version = models.PositiveIntegerField(default=0)
-    attempts = models.PositiveIntegerField(default=0)
-    uploads = models.PositiveIntegerField(default=0)
-    last_errcode = models.IntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    last_payload = models.JSONField(default=dict, blank=True)
+    order = models.OneToOneField(
+        Order, on_delete=models.PROTECT, related_name="shipping_upload", verbose_name=_("order")
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True, verbose_name=_("status")
+    )
+    version = models.PositiveIntegerField(default=0, verbose_name=_("version"))
+    uploaded_version = models.PositiveIntegerField(default=0, verbose_name=_("uploaded version"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    uploads = models.PositiveIntegerField(default=0, verbose_name=_("uploads accepted"))
+    last_errcode = models.IntegerField(null=True, blank=True, verbose_name=_("last error code"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    last_payload = models.JSONField(default=dict, blank=True, verbose_name=_("last request"))
     # Set while a worker uploads (a conditional UPDATE claims it): never two uploads at once.
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    uploaded_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
+    uploaded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("uploaded at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["-updated_at"]
-        verbose_name = "微信发货信息上传"
-        verbose_name_plural = "微信发货信息上传"
+        verbose_name = _("WeChat shipping upload")
+        verbose_name_plural = _("WeChat shipping uploads")
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.status}"
@@ -479,23 +558,30 @@ class TradeEvent(models.Model):
     Reminders (`needs_attention`) wait in the console's work queue until someone resolves them.
     """
 
-    key = models.CharField(max_length=200, unique=True)
-    event = models.CharField(max_length=64, db_index=True)
-    transaction_id = models.CharField(max_length=64, blank=True)
-    order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    payload = models.JSONField(default=dict)
-    outcome = models.CharField(max_length=64, blank=True)
-    needs_attention = models.BooleanField(default=False)
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    key = models.CharField(max_length=200, unique=True, verbose_name=_("key"))
+    event = models.CharField(max_length=64, db_index=True, verbose_name=_("event"))
+    transaction_id = models.CharField(max_length=64, blank=True, verbose_name=_("WeChat transaction id"))
+    order = models.ForeignKey(
+        Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("order")
     )
-    received_at = models.DateTimeField(auto_now_add=True)
+    payload = models.JSONField(default=dict, verbose_name=_("payload"))
+    outcome = models.CharField(max_length=64, blank=True, verbose_name=_("outcome"))
+    needs_attention = models.BooleanField(default=False, verbose_name=_("needs attention"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    received_at = models.DateTimeField(auto_now_add=True, verbose_name=_("received at"))
 
     class Meta:
         ordering = ["-id"]
-        verbose_name = "微信交易管理消息"
-        verbose_name_plural = "微信交易管理消息"
+        verbose_name = _("WeChat trade message")
+        verbose_name_plural = _("WeChat trade messages")
 
     def __str__(self) -> str:
         return f"{self.event} {self.transaction_id}"

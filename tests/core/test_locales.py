@@ -96,3 +96,17 @@ def test_the_compiled_catalogue_is_what_django_reads():
 
 def test_mo_files_are_not_committed():
     assert "*.mo" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_a_msgid_means_the_same_in_every_catalogue():
+    """Django merges the catalogues into one per language: a msgid translated two ways would show one
+    app's Chinese in another app's page."""
+    seen: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for po in locales.catalogues(ROOT):
+        for msgid, text in _translated(po).items():
+            where = str(po.relative_to(ROOT))
+            if msgid in seen and seen[msgid][0] != text:
+                clashes.append(f"{msgid!r}: {seen[msgid][0]!r} ({seen[msgid][1]}) vs {text!r} ({where})")
+            seen.setdefault(msgid, (text, where))
+    assert clashes == []
