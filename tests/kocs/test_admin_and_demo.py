@@ -328,3 +328,57 @@ def test_level_changelist_counts_members_without_a_query_per_level(
     # then
     assert response.status_code == 200
     assert [lv.members_count for lv in response.context["cl"].result_list] == [2, 1, 0]
+
+
+AUTOCOMPLETE = "/admin/kocs/koc/autocomplete/"
+
+
+def test_the_parent_autocomplete_finds_approved_kocs_by_name_phone_or_invite_code(admin_client):
+    # given
+    leader = make_leader(user=UserFactory(nickname="Lily 团长", phone="13812345678"))
+    pending = services.koc_apply(user=UserFactory(nickname="Lily 粉丝"), real_name="王五")
+    params = {"app_label": "kocs", "model_name": "koc", "field_name": "parent"}
+
+    # when
+    by_name = admin_client.get(AUTOCOMPLETE, {**params, "term": "Lily"}).json()
+    by_phone = admin_client.get(AUTOCOMPLETE, {**params, "term": "12345678"}).json()
+    by_code = admin_client.get(AUTOCOMPLETE, {**params, "term": leader.invite_code.lower()}).json()
+
+    # then: the pending applicant cannot be a parent; the label tells equal names apart
+    label = f"Lily 团长 · {leader.get_role_display()} · {leader.invite_code} · 138****5678"
+    assert by_name["results"] == [{"id": str(leader.pk), "text": label}]
+    assert by_phone["results"] == by_code["results"] == by_name["results"]
+    assert pending.pk not in [int(r["id"]) for r in by_name["results"]]
+
+
+def test_the_user_autocomplete_of_the_add_page_offers_only_users_who_are_not_kocs(admin_client):
+    make_individual(user=UserFactory(nickname="已是KOC", phone="13900000001"))
+    free = UserFactory(nickname="新人", phone="13900000002")
+    found = admin_client.get(
+        AUTOCOMPLETE, {"app_label": "kocs", "model_name": "koc", "field_name": "user", "term": "139000000"}
+    ).json()
+    assert found["results"] == [{"id": str(free.pk), "text": "新人 · 139****0002"}]
+
+
+def test_a_brand_operators_koc_autocomplete_finds_only_partnered_kocs_and_not_by_phone():
+    from tests.console.roles import brand_operator, logged_in
+
+    # given: two KOCs named alike, one partnered with the brand
+    brand = BrandFactory(name="山野茶")
+    partner = make_individual(user=UserFactory(nickname="小王 A", phone="13800000001"))
+    other = make_individual(user=UserFactory(nickname="小王 B", phone="13800000002"))
+    invitation = services.brand_invitation_create(brand=brand, koc=partner)
+    services.brand_invitation_respond(invitation=invitation, accept=True)
+    client = logged_in(brand_operator(brand))
+    params = {"app_label": "kocs", "model_name": "brandinvitation", "field_name": "koc"}
+
+    # when
+    by_name = client.get(AUTOCOMPLETE, {**params, "term": "小王"}).json()
+    by_phone = client.get(AUTOCOMPLETE, {**params, "term": "1380000000"}).json()
+    site_wide = client.get("/admin/autocomplete/", {**params, "term": "小王"}).json()
+
+    # then: its partner only, without a phone in the label; the phone is no search key for it
+    assert by_name["results"] == [{"id": str(partner.pk), "text": f"小王 A · KOC · {partner.invite_code}"}]
+    assert by_phone["results"] == []
+    assert [r["id"] for r in site_wide["results"]] == [str(partner.pk)]
+    assert other.pk not in [int(r["id"]) for r in site_wide["results"]]

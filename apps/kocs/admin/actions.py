@@ -58,8 +58,10 @@ class KocActionsMixin:
         for line in failed:
             self.message_user(request, line, messages.ERROR)
 
-    def _form_action(self, request, queryset, *, form_class, title: str, action: str, apply, label: str):
-        form = form_class(request.POST if "confirm" in request.POST else None)
+    def _form_action(
+        self, request, queryset, *, form_class, title: str, action: str, apply, label: str, form_kwargs=None
+    ):
+        form = form_class(request.POST if "confirm" in request.POST else None, **(form_kwargs or {}))
         if "confirm" in request.POST and form.is_valid():
             self._run(request, queryset, label, lambda koc: apply(koc, form.cleaned_data))
             return None
@@ -70,8 +72,9 @@ class KocActionsMixin:
                 **self.admin_site.each_context(request),
                 "title": title,
                 "form": form,
-                "queryset": queryset,
+                "queryset": queryset.select_related("user", "parent__user").order_by("pk"),
                 "action": action,
+                "media": self.media + form.media,
                 "opts": self.model._meta,
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             },
@@ -125,6 +128,7 @@ class KocActionsMixin:
             title="调整上级",
             action="move",
             label="已移动",
+            form_kwargs={"admin_site": self.admin_site},
             apply=lambda koc, data: services.koc_move(
                 koc=koc, new_parent=data["new_parent"], by=request.user, reason=data["reason"]
             ),

@@ -13,6 +13,7 @@ from ..models import (
     Koc,
     Level,
 )
+from .autocomplete import KocAutocompleteSelect, koc_label
 
 
 class KocAddForm(forms.ModelForm):
@@ -87,12 +88,29 @@ class SetLevelForm(ReasonForm):
         return value
 
 
+class KocChoiceField(forms.ModelChoiceField):
+    """A KOC chosen by autocomplete, shown as name · role · invite code (equal names stay apart)."""
+
+    def label_from_instance(self, obj) -> str:
+        return koc_label(obj)
+
+
 class MoveForm(ReasonForm):
-    new_parent = forms.ModelChoiceField(
+    """调整上级: the new parent is an autocomplete over the approved KOCs (never a list of all of them)."""
+
+    new_parent = KocChoiceField(
         label="新上级 (留空: 成为顶层节点)",
-        queryset=Koc.objects.filter(status=Koc.Status.APPROVED).order_by("tree_id", "lft"),
+        queryset=Koc.objects.filter(status=Koc.Status.APPROVED).select_related("user"),
         required=False,
     )
+
+    def __init__(self, *args, admin_site, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["new_parent"]
+        field.widget = KocAutocompleteSelect(
+            Koc._meta.get_field("parent"), admin_site, attrs={"style": "width: 36em"}
+        )
+        field.widget.choices = field.choices
 
 
 PERSONAL_FIELDS = {"real_name", "id_number", "new_id_number"}  # never shown to brand operators

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.urls import path
 from django.utils.html import format_html
 
 from apps.core.exports import ExportMixin
@@ -18,9 +19,13 @@ from ..models import (
 )
 from ..selectors import partnered_koc_ids
 from .actions import KocActionsMixin
+from .autocomplete import KocAutocompleteJsonView, KocAutocompleteSelect
 from .common import BranchFilter, ReadOnlyInline
-from .forms import PERSONAL_FIELDS, KocAddForm, KocChangeForm
+from .forms import PERSONAL_FIELDS, KocAddForm, KocChangeForm, KocChoiceField
 from .tree import TeamTreeViewMixin
+
+# Searching by these would let a brand operator probe personal data it is never shown.
+BRAND_HIDDEN_SEARCH = PERSONAL_FIELDS | {"user__phone", "user__openid"}
 
 
 class ParentHistoryInline(ReadOnlyInline):
@@ -88,7 +93,15 @@ class KocAdmin(KocActionsMixin, TeamTreeViewMixin, BrandScopedAdminMixin, Export
     list_display_links = ["id", "tree_name"]
     list_filter = ["status", "role", "level", BranchFilter]
     list_select_related = ["user", "level", "parent__user"]
-    search_fields = ["invite_code", "user__nickname", "user__openid", "legal_name", "=real_name"]
+    # Also what every autocomplete to a KOC searches (other apps' admins, the move and add forms).
+    search_fields = [
+        "invite_code",
+        "user__nickname",
+        "user__phone",
+        "legal_name",
+        "=real_name",
+        "=user__openid",
+    ]
     ordering = ["tree_id", "lft"]
     actions = ["approve", "reject", "set_level", "move", "suspend", "reinstate"]
     inlines = [ParentHistoryInline, LevelHistoryInline, PickInline, InvitationInline]
@@ -142,8 +155,35 @@ class KocAdmin(KocActionsMixin, TeamTreeViewMixin, BrandScopedAdminMixin, Export
 
     def get_search_fields(self, request):
         if brand_scope(request.user) is not None:
-            return [f for f in self.search_fields if f.lstrip("=") not in PERSONAL_FIELDS]
+            return [f for f in self.search_fields if f.lstrip("=") not in BRAND_HIDDEN_SEARCH]
         return self.search_fields
+
+    def get_search_results(self, request, queryset, search_term):
+        """The scope again, whoever calls: a brand operator's autocomplete finds partnered KOCs only."""
+        brands = brand_scope(request.user)
+        if brands is not None:
+            queryset = self.scope_queryset(queryset, brands)
+        return super().get_search_results(request, queryset, search_term)
+
+    def get_urls(self):
+        autocomplete = KocAutocompleteJsonView.as_view(admin_site=self.admin_site)
+        return [
+            path(
+                "autocomplete/",
+                self.admin_site.admin_view(autocomplete),
+                name="kocs_koc_autocomplete",
+            ),
+            *super().get_urls(),
+        ]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in ("parent", "user"):
+            kwargs["widget"] = KocAutocompleteSelect(
+                db_field, self.admin_site, attrs={"style": "width: 36em"}
+            )
+            if db_field.name == "parent":
+                kwargs["form_class"] = KocChoiceField
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
