@@ -476,3 +476,138 @@ def test_the_sandboxs_shipping_fault_leaves_the_upload_pending_for_the_sweeper(s
     upload.refresh_from_db()
     assert (upload.status, upload.uploads) == ("uploaded", 1)
     assert _wechat_order(order)["order_state"] == wechat_trade.SHIPPED
+
+
+# --- WeChat's side: refunds (order_state 5) and settlement pushed by itself --------------------------
+
+
+def _refund(order: Order, amount_fen: int | None):
+    from apps.shop import services
+    from apps.shop.models import Refund
+
+    refund = services.refund_create(order=order, amount_fen=amount_fen, reason="退货", auto_approve=True)
+    return Refund.objects.get(pk=refund.pk)
+
+
+def test_wechat_reports_a_payment_refunded_in_full_as_refunded_and_a_partial_one_as_it_was(sandbox, ops_user):
+    # given: two shipped orders of 99.00 and one waiting for shipment
+    part, whole = _shipped_order(ops_user), _shipped_order(ops_user)
+    unshipped = _buy(UserFactory(), [(SkuFactory(price_fen=5000), 1)])
+
+    # when: 30.00 of the first goes back to its buyer, all of the second and of the third
+    refunds = [_refund(part, 3000), _refund(whole, None), _refund(unshipped, None)]
+
+    # then: WeChat paid every refund; get_order says 5 (已退款) only where the whole payment went back
+    assert [r.status for r in refunds] == ["succeeded"] * 3
+    states = [_wechat_order(o)["order_state"] for o in (part, whole, unshipped)]
+    assert states == [wechat_trade.SHIPPED, wechat_trade.REFUNDED, wechat_trade.REFUNDED]
+
+    # and: a refunded payment can be neither confirmed nor settled; the partly refunded one can
+    refused = _send("trade/confirm-receive", transaction_id=whole.transaction_id)
+    settled = _send("trade/settle", transaction_id=part.transaction_id)
+    assert refused["errcode"] == 10060004
+    assert settled["errcode"] == 0
+    assert _wechat_order(part)["order_state"] == wechat_trade.SETTLED
+
+
+def test_a_refund_counts_at_wechat_only_once_it_succeeded(sandbox, ops_user):
+    from apps.wechat.sandbox import pay as sandbox_pay
+
+    # given: WeChat holds the next refund in PROCESSING (no notification; SUCCESS at the second query)
+    order = _buy(UserFactory(), [(SkuFactory(price_fen=9900), 1)])
+    queued = Client().post(
+        "/wechat-sandbox/faults", {"api": "refund", "fault": "processing"}, content_type="application/json"
+    )
+    assert queued.status_code == 201
+
+    # when: the whole amount is refunded
+    refund = _refund(order, None)
+
+    # then: still waiting for shipment at WeChat while the refund is in flight
+    assert refund.status == "processing"
+    assert _wechat_order(order)["order_state"] == wechat_trade.WAITING_SHIPMENT
+
+    # when: WeChat completes it
+    held = sandbox_pay.get_refund(refund.out_refund_no)
+    sandbox_pay._save_refund({**held, "status": "SUCCESS", "success_time": sandbox_pay._now_iso()})
+
+    # then
+    assert _wechat_order(order)["order_state"] == wechat_trade.REFUNDED
+
+
+def test_the_buyers_confirmation_in_wechat_settles_and_pushes_the_settlement_by_itself(sandbox, ops_user):
+    # given: a shipped order
+    order = _shipped_order(ops_user)
+
+    # when: the buyer confirms receipt in WeChat; WeChat delivers its push twice (a retry)
+    answer = _send("trade/confirm-receive", transaction_id=order.transaction_id, times=2)
+
+    # then: WeChat completed the trade and told the project, which completed the order once
+    message = answer["message"]
+    assert answer["push_status"] == [200, 200]
+    assert (message["Event"], message["transaction_id"], message["confirm_receive_method"]) == (
+        "trade_manage_order_settlement",
+        order.transaction_id,
+        2,
+    )
+    assert message["confirm_receive_time"] > 0 and message["settlement_time"] > 0
+    assert message["shipped_time"] > 0 and message["merchant_trade_no"] == order.no
+    assert _wechat_order(order)["order_state"] == wechat_trade.SETTLED
+    order.refresh_from_db()
+    assert order.status == "completed"
+    assert int(order.settled_at.timestamp()) == message["settlement_time"]
+    assert OutboxEvent.objects.filter(type="order_completed", key=f"order_completed:{order.pk}").count() == 1
+    assert list(TradeEvent.objects.values_list("event", "outcome")) == [
+        ("trade_manage_order_settlement", "completed+settled")
+    ]
+
+    # when: the same message arrives once more
+    assert sandbox_trade.push(message) == 200
+
+    # then: recorded once
+    assert TradeEvent.objects.count() == 1
+
+
+def test_a_confirmation_whose_settlement_lags_pushes_when_wechat_settles(sandbox, ops_user):
+    order = _shipped_order(ops_user)
+
+    confirmed = _send("trade/confirm-receive", transaction_id=order.transaction_id, settle=False)
+
+    assert "push_status" not in confirmed
+    assert _wechat_order(order)["order_state"] == wechat_trade.CONFIRMED
+    assert (Order.objects.get(pk=order.pk).status, TradeEvent.objects.count()) == ("shipped", 0)
+
+    settled = _send("trade/settle", transaction_id=order.transaction_id)
+
+    message = settled["message"]
+    assert message["confirm_receive_method"] == 2  # the buyer's own confirmation, not an automatic one
+    assert 0 < message["confirm_receive_time"] <= message["settlement_time"]
+    assert Order.objects.get(pk=order.pk).status == "completed"
+    assert TradeEvent.objects.get().outcome == "completed+settled"
+
+
+def test_wechats_automatic_confirmation_settles_and_pushes_once_the_window_passed(sandbox, ops_user):
+    # given: two shipped orders; the buyer of neither confirmed
+    first, second = _shipped_order(ops_user), _shipped_order(ops_user)
+    shipped_time = sandbox_trade.trade_state(first.transaction_id)["shipped_time"]
+    window = sandbox_trade.AUTO_CONFIRM_SECONDS
+
+    # when: time passes, not yet the whole window
+    early = _send("trade/auto-confirm", now=shipped_time + window - 3600)
+
+    # then: nothing confirmed
+    assert (early["confirmed"], TradeEvent.objects.count()) == ([], 0)
+
+    # when: the window passed (and WeChat's clock ticks twice)
+    due = _send("trade/auto-confirm", now=shipped_time + window + 60)
+    again = _send("trade/auto-confirm", now=shipped_time + window + 120)
+
+    # then: both confirmed automatically, settled and pushed once; the orders completed
+    assert sorted(due["confirmed"]) == sorted([first.transaction_id, second.transaction_id])
+    assert (due["push_status"], again["confirmed"]) == ([200, 200], [])
+    for order in (first, second):
+        order.refresh_from_db()
+        assert (order.status, int(order.settled_at.timestamp())) == ("completed", shipped_time + window + 60)
+        at_wechat = sandbox_trade.trade_state(order.transaction_id)
+        assert (at_wechat["order_state"], at_wechat["confirm_receive_method"]) == (4, 1)
+    assert sorted(TradeEvent.objects.values_list("outcome", flat=True)) == ["completed+settled"] * 2

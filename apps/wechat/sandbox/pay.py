@@ -9,7 +9,8 @@ with the APIv3 key, to the notify_url the project gave. So the project's real ve
   `POST v3/pay/transactions/out-trade-no/{no}/close`;
 - `POST v3/refund/domestic/refunds`, `GET v3/refund/domestic/refunds/{out_refund_no}`: a refund is
   accepted as PROCESSING and its REFUND.SUCCESS notification follows from a Celery task, after the
-  answer (as WeChat notifies later);
+  answer (as WeChat notifies later); each transaction's refunds are indexed (`refunds_of`), so
+  trade management can tell a fully refunded payment (order_state 5);
 - `POST pay/confirm {"prepay_id"}`: the shopper paid; the payment notification for the full amount
   is sent synchronously and the answer is `{"transaction_id", "notify_status"}` (the project's
   HTTP status); with `"notify": false` the notification is held back for `pay/renotify`;
@@ -60,6 +61,7 @@ _TX = "wechat-sandbox:pay:tx:{}"
 _PREPAY = "wechat-sandbox:pay:prepay:{}"
 _TXID = "wechat-sandbox:pay:txid:{}"
 _REFUND = "wechat-sandbox:pay:refund:{}"
+_TX_REFUNDS = "wechat-sandbox:pay:tx-refunds:{}"  # a transaction's out_refund_nos, by out_trade_no
 _INDEX = "wechat-sandbox:index:{}"  # every out_trade_no / out_refund_no / out_bill_no, for the ledger
 # Serialises read-modify-write of the sandbox's state within a process (the tests run threads).
 _state_lock = threading.RLock()
@@ -380,6 +382,25 @@ def _save_refund(refund: dict[str, Any]) -> None:
     cache.set(_REFUND.format(refund["out_refund_no"]), refund, STATE_TTL)
 
 
+def _index_refund(refund: dict[str, Any]) -> None:
+    with _state_lock:
+        key = _TX_REFUNDS.format(refund["out_trade_no"])
+        numbers = cache.get(key) or []
+        if refund["out_refund_no"] not in numbers:
+            cache.set(key, [*numbers, refund["out_refund_no"]], STATE_TTL)
+
+
+def refunds_of(out_trade_no: str) -> list[dict[str, Any]]:
+    """Every refund of a transaction, in the order they were asked (any status)."""
+    refunds = (get_refund(n) for n in cache.get(_TX_REFUNDS.format(out_trade_no)) or [])
+    return [r for r in refunds if r is not None]
+
+
+def refunded_fen(out_trade_no: str) -> int:
+    """What has gone back to the buyer: the transaction's SUCCESS refunds (not those in flight)."""
+    return sum(r["refund"] for r in refunds_of(out_trade_no) if r["status"] == "SUCCESS")
+
+
 def _expired(tx: dict[str, Any]) -> bool:
     expire = parse_datetime(tx.get("time_expire") or "")
     return bool(expire and timezone.now() > expire)
@@ -528,6 +549,7 @@ def refunds(request: HttpRequest) -> HttpResponse:
         }
         tx["refunded"] = tx.get("refunded", 0) + refund_fen
         _save_refund(refund)
+        _index_refund(refund)
         _save_transaction(tx)
     index("refund", out_refund_no)
     if not refund["hold"]:

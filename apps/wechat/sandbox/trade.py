@@ -12,15 +12,25 @@ It checks what WeChat documents and answers WeChat's error codes:
 
 Trade state per transaction (in Django's cache, with the pay sandbox's transactions): order_state
 1 waiting for shipment, 2 shipped (the upload said everything shipped), 3 the buyer confirmed, 4
-settled; `shipping` as get_order answers it. The user's and WeChat's side:
-- `POST trade/confirm-receive {"transaction_id"}`: the buyer confirms receipt in WeChat (state 3;
-  WeChat tells the merchant at settlement, not now);
-- `POST trade/settle {"transaction_id", "confirm_receive_method"?: 1 auto | 2 manual}`: WeChat
-  settles (state 4) and pushes trade_manage_order_settlement with the confirmation and settlement
-  times;
+the trade completed (settled), 5 refunded: derived, as WeChat does, from the pay sandbox's refunds
+of the transaction - 5 once its SUCCESS refunds add up to the whole amount paid (a partial refund,
+or one still PROCESSING or ABNORMAL, leaves the state as it was); `shipping` as get_order answers
+it. The user's and WeChat's side:
+- `POST trade/confirm-receive {"transaction_id", "settle"?: true, "times"?}`: the buyer confirms
+  receipt in WeChat (state 3, confirm_receive_method 2); WeChat then settles the payment (state 4)
+  and pushes trade_manage_order_settlement to the project by itself. `"settle": false` stops at 3
+  (a settlement that lags the confirmation; `trade/settle` completes it later);
+- `POST trade/auto-confirm {"now"?}`: time passes: every shipped payment whose buyer has not
+  confirmed within AUTO_CONFIRM_SECONDS of its shipment is confirmed automatically
+  (confirm_receive_method 1), settled and pushed;
+- `POST trade/settle {"transaction_id", "confirm_receive_method"?: 1 auto | 2 manual, "times"?}`:
+  WeChat settles a shipped (or confirmed) payment now, with the same push;
 - `POST message-push/send {"Event", "transaction_id"?, "msg"?, "times"?}`: push a trade_manage_*
   event (reminders: trade_manage_remind_access_api, trade_manage_remind_shipping), `times` times
   with the same CreateTime, as WeChat retries a message it thinks undelivered.
+The settlement push carries what WeChat's carries at settlement (order-shipping.html, 相关消息推送):
+transaction_id, merchant_id, sub_merchant_id, merchant_trade_no, pay_time, shipped_time,
+confirm_receive_method (1 auto, 2 manual), confirm_receive_time and settlement_time (seconds).
 Pushes are in safe mode (安全模式): JSON, AES-encrypted with the EncodingAESKey (wechatpy's crypto),
 signed as WeChat signs them, to settings.WECHAT_MESSAGE_PUSH_URL.
 """
@@ -49,7 +59,7 @@ from django.views.decorators.http import require_POST
 from wechatpy.crypto import PrpCrypto
 
 from .miniprogram import _error, _json_body, _token_valid, fault_answer
-from .pay import _TXID, get_transaction
+from .pay import _TXID, get_transaction, indexed, refunded_fen
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +70,11 @@ _lock = threading.RLock()
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 FORMAT_ERROR = (47001, "data format error")
 SETTLEMENT = "trade_manage_order_settlement"
+WAITING_SHIPMENT, SHIPPED, CONFIRMED, COMPLETED, REFUNDED = 1, 2, 3, 4, 5
+CONFIRM_AUTO, CONFIRM_MANUAL = 1, 2  # confirm_receive_method
+# The sandbox's automatic confirmation: a shipped payment the buyer has not confirmed is confirmed
+# this long after its shipment (WeChat's window depends on the logistics; one value here).
+AUTO_CONFIRM_SECONDS = 10 * 24 * 3600
 EVENTS = {"trade_manage_remind_access_api", "trade_manage_remind_shipping", SETTLEMENT}
 
 
@@ -77,7 +92,7 @@ def trade_state(transaction_id: str) -> dict[str, Any] | None:
     if state is None:
         state = {
             "transaction_id": transaction_id,
-            "order_state": 1,
+            "order_state": WAITING_SHIPMENT,
             "shipping": None,
             "reshipped": False,
             "uploads": [],
@@ -86,6 +101,8 @@ def trade_state(transaction_id: str) -> dict[str, Any] | None:
             "shipped_time": 0,
         }
     state["tx"] = tx
+    if state["order_state"] != REFUNDED and refunded_fen(tx["out_trade_no"]) >= tx["total"]:
+        state["order_state"] = REFUNDED  # the whole payment went back to the buyer
     return state
 
 
@@ -175,7 +192,7 @@ def upload_shipping_info(request: HttpRequest) -> JsonResponse:
             return _error(10060031, "该笔支付单不属于 openid 所指定的用户")
         if body["delivery_mode"] == 1 and len(body["shipping_list"]) != 1:
             return _error(268485228, "统一发货模式下，物流信息列表长度必须为1")
-        if state["order_state"] in (3, 4, 5):
+        if state["order_state"] in (CONFIRMED, COMPLETED, REFUNDED):
             return _error(10060004, "支付单处于不可发货的状态")
         previous = state["shipping"] or {}
         if previous.get("finish_shipping"):
@@ -202,7 +219,7 @@ def upload_shipping_info(request: HttpRequest) -> JsonResponse:
         }
         state["uploads"].append(body)
         if finished:
-            state["order_state"] = 2
+            state["order_state"] = SHIPPED
             state["shipped_time"] = state["shipped_time"] or int(time.time())
         _save(state)
     return _ok()
@@ -312,21 +329,44 @@ def is_trade_management_confirmation_completed(request: HttpRequest) -> JsonResp
 # --- WeChat's and the buyer's side --------------------------------------------------------------
 
 
+def _complete(state: dict[str, Any], *, method: int, now: int) -> dict[str, Any]:
+    """WeChat settles a shipped or confirmed payment (state 4): the settlement message to push.
+
+    Called under _lock; the caller pushes after releasing it."""
+    if not state["confirm_receive_time"]:
+        state["confirm_receive_method"] = method
+        state["confirm_receive_time"] = now
+    state["order_state"] = COMPLETED
+    state["settlement_time"] = now
+    _save(state)
+    return settlement_message(state)
+
+
+def _pushed(message: dict[str, Any], body: dict) -> list[int]:
+    return [push(message) for _ in range(_times(body))]
+
+
 @csrf_exempt
 @require_POST
 def confirm_receive(request: HttpRequest) -> JsonResponse:
-    """The buyer confirms receipt in WeChat's confirm-receipt component."""
+    """The buyer confirms receipt in WeChat's confirm-receipt component; WeChat then settles."""
+    body = _json_body(request)
     with _lock:
-        state = trade_state(str(_json_body(request).get("transaction_id") or ""))
+        state = trade_state(str(body.get("transaction_id") or ""))
         if state is None:
             return _error(10060001, "支付单不存在")
-        if state["order_state"] != 2:
+        if state["order_state"] != SHIPPED:
             return _error(10060004, "支付单处于不可确认收货的状态")
-        state["order_state"] = 3
-        state["confirm_receive_method"] = 2
-        state["confirm_receive_time"] = int(time.time())
+        now = int(time.time())
+        state["order_state"] = CONFIRMED
+        state["confirm_receive_method"] = CONFIRM_MANUAL
+        state["confirm_receive_time"] = now
         _save(state)
-    return _ok(order=order_answer(state))
+        settles = body.get("settle", True) is not False
+        message = _complete(state, method=CONFIRM_MANUAL, now=now) if settles else None
+    if message is None:
+        return _ok(order=order_answer(state))
+    return _ok(order=order_answer(state), push_status=_pushed(message, body), message=message)
 
 
 @csrf_exempt
@@ -338,17 +378,43 @@ def settle(request: HttpRequest) -> JsonResponse:
         state = trade_state(str(body.get("transaction_id") or ""))
         if state is None:
             return _error(10060001, "支付单不存在")
-        if state["order_state"] not in (2, 3):
+        if state["order_state"] not in (SHIPPED, CONFIRMED):
             return _error(10060004, "支付单处于不可结算的状态")
-        now = int(time.time())
-        if not state["confirm_receive_time"]:
-            state["confirm_receive_method"] = 1 if body.get("confirm_receive_method", 1) == 1 else 2
-            state["confirm_receive_time"] = now
-        state["order_state"] = 4
-        state["settlement_time"] = now
-        _save(state)
-    message = settlement_message(state)
-    return _ok(push_status=[push(message) for _ in range(_times(body))], message=message)
+        manual = body.get("confirm_receive_method", CONFIRM_AUTO) == CONFIRM_MANUAL
+        method = CONFIRM_MANUAL if manual else CONFIRM_AUTO
+        message = _complete(state, method=method, now=int(time.time()))
+    return _ok(push_status=_pushed(message, body), message=message)
+
+
+def auto_confirm_due(*, now: int | None = None) -> list[tuple[dict[str, Any], int]]:
+    """Confirm, settle and push every shipped payment whose confirmation window has passed, as
+    WeChat does by itself; [(message, the project's HTTP status)]."""
+    now = int(time.time()) if now is None else now
+    messages = []
+    for out_trade_no in indexed("tx"):
+        transaction_id = str((get_transaction(out_trade_no) or {}).get("transaction_id") or "")
+        with _lock:
+            state = trade_state(transaction_id) if transaction_id else None
+            if state is None or state["order_state"] != SHIPPED:
+                continue
+            if state["shipped_time"] + AUTO_CONFIRM_SECONDS > now:
+                continue
+            messages.append(_complete(state, method=CONFIRM_AUTO, now=now))
+    return [(message, push(message)) for message in messages]
+
+
+@csrf_exempt
+@require_POST
+def auto_confirm(request: HttpRequest) -> JsonResponse:
+    """Time passes (`now`, seconds; default: the clock): WeChat's automatic confirmations."""
+    now = _json_body(request).get("now")
+    if now is not None and (not isinstance(now, int) or isinstance(now, bool)):
+        return _error(*FORMAT_ERROR)
+    done = auto_confirm_due(now=now)
+    return _ok(
+        confirmed=[message["transaction_id"] for message, _ in done],
+        push_status=[status for _, status in done],
+    )
 
 
 def _times(body: dict) -> int:
@@ -377,7 +443,6 @@ def settlement_message(state: dict[str, Any]) -> dict[str, Any]:
         "merchant_trade_no": tx["out_trade_no"],
         "pay_time": int(success.timestamp()) if success else 0,
         "shipped_time": state["shipped_time"],
-        "estimated_settlement_time": state["settlement_time"],
         "confirm_receive_method": state.get("confirm_receive_method", 0),
         "confirm_receive_time": state["confirm_receive_time"],
         "settlement_time": state["settlement_time"],

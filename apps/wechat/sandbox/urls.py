@@ -29,6 +29,7 @@ urlpatterns = [
     ),
     path("trade/confirm-receive", trade.confirm_receive, name="trade_confirm_receive"),
     path("trade/settle", trade.settle, name="trade_settle"),
+    path("trade/auto-confirm", trade.auto_confirm, name="trade_auto_confirm"),
     path("message-push/send", trade.push_send, name="message_push_send"),
     # WeChat Pay API v3: payments and refunds
     path("v3/pay/transactions/jsapi", pay.jsapi, name="pay_jsapi"),
