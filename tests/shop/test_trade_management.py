@@ -233,6 +233,45 @@ def _shipped_order(ops_user) -> Order:
     return order
 
 
+def _settlements() -> list[tuple[str, str]]:
+    """WeChat's settlement messages as recorded (not its notices that a payment was shipped)."""
+    events = TradeEvent.objects.order_by("id")
+    return [(e.event, e.outcome) for e in events if "estimated_settlement_time" not in e.payload]
+
+
+def test_wechat_says_when_a_fully_shipped_payment_will_settle_once(sandbox, ops_user):
+    # given: a paid order shipped in two parcels, its first parcel first
+    tea, wine = SkuFactory(price_fen=9900), SkuFactory(price_fen=5000)
+    order = _buy(UserFactory(), [(tea, 1), (wine, 1)])
+    half = _ship(ops_user, order, carrier="SF", tracking_no="SF1", items=[{"sku_id": tea.pk, "quantity": 1}])
+    assert half.status_code == 200
+    assert TradeEvent.objects.count() == 0  # not yet fully shipped: WeChat says nothing
+
+    # when: the second parcel ships, then its tracking number is corrected
+    rest = _ship(ops_user, order, carrier="ZTO", tracking_no="ZT2")
+    parcel = rest.json()["shipments"][-1]["id"]
+    corrected = token_client(ops_user).patch(
+        f"/api/v1/ops/orders/{order.no}/shipments/{parcel}", {"tracking_no": "ZT3"}, format="json"
+    )
+
+    # then: WeChat pushed its settlement notice once, with the settlement it expects; nothing moved
+    assert (rest.status_code, corrected.status_code) == (200, 200)
+    notice = TradeEvent.objects.get()
+    shipped_time = sandbox_trade.trade_state(order.transaction_id)["shipped_time"]
+    assert (notice.event, notice.outcome, notice.order_id) == (
+        "trade_manage_order_settlement",
+        "no_change",
+        order.pk,
+    )
+    assert (notice.payload["shipped_time"], notice.payload["estimated_settlement_time"]) == (
+        shipped_time,
+        shipped_time + sandbox_trade.AUTO_CONFIRM_SECONDS,
+    )
+    assert "settlement_time" not in notice.payload and "confirm_receive_time" not in notice.payload
+    order.refresh_from_db()
+    assert (order.status, order.settled_at) == ("shipped", None)
+
+
 def test_the_push_url_is_verified_by_signature(sandbox, settings):
     ts, nonce = "1700000000", "123456"
     good = sandbox_trade._signature(settings.WECHAT_MESSAGE_TOKEN, ts, nonce)
@@ -262,6 +301,7 @@ def test_a_forged_push_is_refused_and_changes_nothing(sandbox, ops_user, setting
     settings.WECHAT_MESSAGE_TOKEN = real_token
 
     # when: it is posted, and a plaintext copy too
+    recorded = TradeEvent.objects.count()  # WeChat's notice that the payment shipped
     forged = Client().post(f"/api/v1/wechat/message-push?{query}", body, content_type="application/json")
     plain_query = query.replace("encrypt_type=aes", "encrypt_type=raw")
     plain = Client().post(
@@ -273,7 +313,7 @@ def test_a_forged_push_is_refused_and_changes_nothing(sandbox, ops_user, setting
     assert plain.status_code == 403
     order.refresh_from_db()
     assert (order.status, order.completed_at, order.settled_at) == ("shipped", None, None)
-    assert TradeEvent.objects.count() == 0
+    assert TradeEvent.objects.count() == recorded == 1
 
 
 def test_settlement_completes_the_order_once_however_often_wechat_sends_it(sandbox, ops_user):
@@ -289,9 +329,7 @@ def test_settlement_completes_the_order_once_however_often_wechat_sends_it(sandb
     assert order.status == "completed"
     assert int(order.settled_at.timestamp()) == answer["message"]["settlement_time"]
     assert OutboxEvent.objects.filter(type="order_completed", key=f"order_completed:{order.pk}").count() == 1
-    assert list(TradeEvent.objects.values_list("event", "outcome")) == [
-        ("trade_manage_order_settlement", "completed+settled")
-    ]
+    assert _settlements() == [("trade_manage_order_settlement", "completed+settled")]
     assert _wechat_order(order)["order_state"] == wechat_trade.SETTLED
     completed_at, settled_at = order.completed_at, order.settled_at
 
@@ -305,7 +343,7 @@ def test_settlement_completes_the_order_once_however_often_wechat_sends_it(sandb
     order.refresh_from_db()
     assert (order.status, order.completed_at, order.settled_at) == ("completed", completed_at, settled_at)
     assert OutboxEvent.objects.filter(type="order_completed", key=f"order_completed:{order.pk}").count() == 1
-    assert sorted(TradeEvent.objects.values_list("outcome", flat=True)) == ["completed+settled", "no_change"]
+    assert sorted(outcome for _, outcome in _settlements()) == ["completed+settled", "no_change"]
 
 
 def test_a_settlement_after_the_buyer_confirmed_in_the_mini_program_only_records_it(sandbox, ops_user):
@@ -318,7 +356,7 @@ def test_a_settlement_after_the_buyer_confirmed_in_the_mini_program_only_records
     order.refresh_from_db()
     assert (order.status, order.settled_at is not None) == ("completed", True)
     assert OutboxEvent.objects.filter(type="order_completed", key=f"order_completed:{order.pk}").count() == 1
-    assert TradeEvent.objects.get().outcome == "settled"
+    assert [outcome for _, outcome in _settlements()] == ["settled"]
 
 
 def test_a_reminder_waits_in_the_admins_work_queue_once(sandbox, ops_user):
@@ -557,15 +595,13 @@ def test_the_buyers_confirmation_in_wechat_settles_and_pushes_the_settlement_by_
     assert order.status == "completed"
     assert int(order.settled_at.timestamp()) == message["settlement_time"]
     assert OutboxEvent.objects.filter(type="order_completed", key=f"order_completed:{order.pk}").count() == 1
-    assert list(TradeEvent.objects.values_list("event", "outcome")) == [
-        ("trade_manage_order_settlement", "completed+settled")
-    ]
+    assert _settlements() == [("trade_manage_order_settlement", "completed+settled")]
 
     # when: the same message arrives once more
     assert sandbox_trade.push(message) == 200
 
     # then: recorded once
-    assert TradeEvent.objects.count() == 1
+    assert _settlements() == [("trade_manage_order_settlement", "completed+settled")]
 
 
 def test_a_confirmation_whose_settlement_lags_pushes_when_wechat_settles(sandbox, ops_user):
@@ -575,7 +611,7 @@ def test_a_confirmation_whose_settlement_lags_pushes_when_wechat_settles(sandbox
 
     assert "push_status" not in confirmed
     assert _wechat_order(order)["order_state"] == wechat_trade.CONFIRMED
-    assert (Order.objects.get(pk=order.pk).status, TradeEvent.objects.count()) == ("shipped", 0)
+    assert (Order.objects.get(pk=order.pk).status, _settlements()) == ("shipped", [])
 
     settled = _send("trade/settle", transaction_id=order.transaction_id)
 
@@ -583,7 +619,7 @@ def test_a_confirmation_whose_settlement_lags_pushes_when_wechat_settles(sandbox
     assert message["confirm_receive_method"] == 2  # the buyer's own confirmation, not an automatic one
     assert 0 < message["confirm_receive_time"] <= message["settlement_time"]
     assert Order.objects.get(pk=order.pk).status == "completed"
-    assert TradeEvent.objects.get().outcome == "completed+settled"
+    assert [outcome for _, outcome in _settlements()] == ["completed+settled"]
 
 
 def test_wechats_automatic_confirmation_settles_and_pushes_once_the_window_passed(sandbox, ops_user):
@@ -596,7 +632,7 @@ def test_wechats_automatic_confirmation_settles_and_pushes_once_the_window_passe
     early = _send("trade/auto-confirm", now=shipped_time + window - 3600)
 
     # then: nothing confirmed
-    assert (early["confirmed"], TradeEvent.objects.count()) == ([], 0)
+    assert (early["confirmed"], _settlements()) == ([], [])
 
     # when: the window passed (and WeChat's clock ticks twice)
     due = _send("trade/auto-confirm", now=shipped_time + window + 60)
@@ -610,4 +646,4 @@ def test_wechats_automatic_confirmation_settles_and_pushes_once_the_window_passe
         assert (order.status, int(order.settled_at.timestamp())) == ("completed", shipped_time + window + 60)
         at_wechat = sandbox_trade.trade_state(order.transaction_id)
         assert (at_wechat["order_state"], at_wechat["confirm_receive_method"]) == (4, 1)
-    assert sorted(TradeEvent.objects.values_list("outcome", flat=True)) == ["completed+settled"] * 2
+    assert [outcome for _, outcome in _settlements()] == ["completed+settled"] * 2

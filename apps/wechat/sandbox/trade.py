@@ -28,9 +28,12 @@ it. The user's and WeChat's side:
 - `POST message-push/send {"Event", "transaction_id"?, "msg"?, "times"?}`: push a trade_manage_*
   event (reminders: trade_manage_remind_access_api, trade_manage_remind_shipping), `times` times
   with the same CreateTime, as WeChat retries a message it thinks undelivered.
-The settlement push carries what WeChat's carries at settlement (order-shipping.html, 相关消息推送):
-transaction_id, merchant_id, sub_merchant_id, merchant_trade_no, pay_time, shipped_time,
-confirm_receive_method (1 auto, 2 manual), confirm_receive_time and settlement_time (seconds).
+WeChat pushes trade_manage_order_settlement ("the order will settle or has settled",
+order-shipping.html, 相关消息推送) twice, and so does the sandbox: when a payment is first fully
+shipped (from a task, after the upload's answer: transaction_id, merchant_id, sub_merchant_id,
+merchant_trade_no, pay_time, shipped_time, estimated_settlement_time), and when it settles (the
+same, without the estimate, with confirm_receive_method 1 auto | 2 manual, confirm_receive_time
+and settlement_time; seconds).
 Pushes are in safe mode (安全模式): JSON, AES-encrypted with the EncodingAESKey (wechatpy's crypto),
 signed as WeChat signs them, to settings.WECHAT_MESSAGE_PUSH_URL.
 """
@@ -50,8 +53,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
+from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
@@ -218,10 +223,16 @@ def upload_shipping_info(request: HttpRequest) -> JsonResponse:
             ],
         }
         state["uploads"].append(body)
+        notice = None
         if finished:
             state["order_state"] = SHIPPED
-            state["shipped_time"] = state["shipped_time"] or int(time.time())
+            if not state["shipped_time"]:  # first fully shipped (not a correction): WeChat says so
+                state["shipped_time"] = int(time.time())
+                notice = shipped_message(state)
         _save(state)
+    if notice is not None:
+        # WeChat pushes later, not within its answer: after this request, from a worker.
+        transaction.on_commit(lambda: push_later.apply_async((notice,), countdown=1))
     return _ok()
 
 
@@ -432,16 +443,39 @@ def _envelope(event: str) -> dict[str, Any]:
     }
 
 
-def settlement_message(state: dict[str, Any]) -> dict[str, Any]:
+def _payment_fields(state: dict[str, Any]) -> dict[str, Any]:
     tx = state["tx"]
     success = parse_datetime(tx.get("success_time") or "")
     return {
-        **_envelope(SETTLEMENT),
         "transaction_id": state["transaction_id"],
         "merchant_id": tx["mchid"],
         "sub_merchant_id": "",
         "merchant_trade_no": tx["out_trade_no"],
         "pay_time": int(success.timestamp()) if success else 0,
+    }
+
+
+def shipped_message(state: dict[str, Any]) -> dict[str, Any]:
+    """trade_manage_order_settlement as WeChat pushes it when a payment is fully shipped: the
+    settlement it expects (the automatic confirmation's), no confirmation or settlement yet."""
+    return {
+        **_envelope(SETTLEMENT),
+        **_payment_fields(state),
+        "shipped_time": state["shipped_time"],
+        "estimated_settlement_time": state["shipped_time"] + AUTO_CONFIRM_SECONDS,
+    }
+
+
+@shared_task(name="wechat_sandbox.push_later")
+def push_later(message: dict[str, Any]) -> int:
+    return push(message)
+
+
+def settlement_message(state: dict[str, Any]) -> dict[str, Any]:
+    """trade_manage_order_settlement as WeChat pushes it at settlement."""
+    return {
+        **_envelope(SETTLEMENT),
+        **_payment_fields(state),
         "shipped_time": state["shipped_time"],
         "confirm_receive_method": state.get("confirm_receive_method", 0),
         "confirm_receive_time": state["confirm_receive_time"],
