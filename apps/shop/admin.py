@@ -55,6 +55,7 @@ from .models import (
     Product,
     ProductImage,
     Refund,
+    RefundItem,
     Shipment,
     ShippingUpload,
     Sku,
@@ -459,8 +460,22 @@ class OrderAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/shop/order/ship_orders.html", context)
 
 
+def _refund_touches_other_brands(brands: list[int]):
+    """A refund moves money of lines outside `brands`: its returned lines' brands when it names
+    lines, else its order's (operator_scope.refund_brand_ids, as a query)."""
+    lines = RefundItem.objects.filter(refund_id=OuterRef("pk"))
+    foreign_lines = lines.exclude(order_item__brand_id__in=brands)
+    foreign_order_lines = OrderItem.objects.filter(order_id=OuterRef("order_id")).exclude(brand_id__in=brands)
+    return (Exists(lines) & Exists(foreign_lines)) | (~Exists(lines) & Exists(foreign_order_lines))
+
+
 @admin.register(Refund)
 class RefundAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+    """A brand operator sees the refunds of orders holding its lines, but the money only of those
+    wholly inside its brand: a refund of a mixed order as a whole, or of several brands' lines,
+    shows no amount to it (as the order admin hides a mixed order's totals); its returned lines
+    list only its own."""
+
     list_display = [
         "id",
         "out_refund_no",
@@ -479,10 +494,32 @@ class RefundAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["out_refund_no", "order__no", "order__receiver_phone"]
     list_select_related = ["order"]
     actions = ["approve_refunds", "reject_refunds", "retry_refunds"]
-    readonly_fields = [f.name for f in Refund._meta.fields]
+    readonly_fields = [f.name for f in Refund._meta.fields] + ["lines"]
 
     def scope_queryset(self, queryset, brands):
         return queryset.filter(order_id__in=order_ids_of(brands))
+
+    def get_queryset(self, request):
+        """Each refund's amount as this user may see it (scoped_amount_fen), and its visible lines."""
+        queryset = super().get_queryset(request)
+        brands = brand_scope(request.user)
+        lines = RefundItem.objects.select_related("order_item").order_by("order_item_id")
+        if brands is None:
+            return queryset.annotate(scoped_amount_fen=F("amount_fen")).prefetch_related(
+                Prefetch("items", queryset=lines, to_attr="visible_items")
+            )
+        hidden = When(_refund_touches_other_brands(brands), then=Value(None, output_field=BigIntegerField()))
+        return queryset.annotate(scoped_amount_fen=Case(hidden, default=F("amount_fen"))).prefetch_related(
+            Prefetch("items", queryset=lines.filter(order_item__brand_id__in=brands), to_attr="visible_items")
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        if brand_scope(request.user) is None:
+            return self.readonly_fields
+        return ["amount" if f == "amount_fen" else f for f in self.readonly_fields]
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj)
 
     def has_add_permission(self, request):
         return False
@@ -490,9 +527,19 @@ class RefundAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="金额", ordering="amount_fen")
+    @admin.display(description="金额", ordering="scoped_amount_fen")
     def amount(self, refund: Refund) -> str:
-        return yuan(refund.amount_fen)
+        return _yuan_or_blank(getattr(refund, "scoped_amount_fen", None))
+
+    @admin.display(description="退货明细")
+    def lines(self, refund: Refund) -> str:
+        items = getattr(refund, "visible_items", [])
+        return (
+            "; ".join(
+                f"{i.order_item.title} {i.order_item.spec} ×{i.quantity} ¥{yuan(i.amount_fen)}" for i in items
+            )
+            or "-"
+        )
 
     def _decide(self, request, queryset, service, verb: str) -> None:
         done, failed = 0, []
@@ -534,24 +581,32 @@ class RefundAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
 
 
 def _refund_confirmation(queryset) -> Confirmation:
-    """What approving these refunds does: the money that leaves, per refund and in total."""
+    """What approving these refunds does: the money that leaves, per refund and in total.
+
+    A refund whose amount this user may not see (scoped_amount_fen None: it moves another brand's
+    money) shows none, counts in no total and is not submitted (RefundAdmin._decide refuses it)."""
     refunds = list(queryset.select_related("order").order_by("id"))
-    waiting = [r for r in refunds if r.status == Refund.Status.REQUESTED]
+    visible = [r for r in refunds if getattr(r, "scoped_amount_fen", r.amount_fen) is not None]
+    waiting = [r for r in visible if r.status == Refund.Status.REQUESTED]
     total = sum(r.amount_fen for r in waiting)
     effects = [f"将向微信支付提交 {len(waiting)} 笔退款，合计 ¥{yuan_grouped(total)}，原路退回买家"]
     warnings = []
-    if len(waiting) < len(refunds):
-        warnings.append(f"另有 {len(refunds) - len(waiting)} 笔不是“待审核”状态，不会提交")
+    if len(refunds) > len(visible):
+        warnings.append(f"另有 {len(refunds) - len(visible)} 笔涉及其他品牌的商品，须由平台处理，不会提交")
+    not_waiting = len(visible) - len(waiting)
+    if not_waiting:
+        warnings.append(f"另有 {not_waiting} 笔不是“待审核”状态，不会提交")
+
+    def amount(refund: Refund) -> str:
+        return "—" if refund not in visible else yuan_grouped(refund.amount_fen)
+
     return Confirmation(
         title="确认同意退款",
         button=f"确认退款 {len(waiting)} 笔，合计 ¥{yuan_grouped(total)}",
         effects=effects,
         warnings=warnings,
         headers=["退款单号", "订单号", "金额（元）", "状态", "原因"],
-        rows=[
-            [r.out_refund_no, r.order.no, yuan_grouped(r.amount_fen), r.get_status_display(), r.reason]
-            for r in refunds
-        ],
+        rows=[[r.out_refund_no, r.order.no, amount(r), r.get_status_display(), r.reason] for r in refunds],
     )
 
 

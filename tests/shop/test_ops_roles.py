@@ -5,6 +5,8 @@ Every ops endpoint × every role: the expected status, and nothing changed where
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -290,3 +292,56 @@ def test_a_brand_operator_decides_a_refund_of_its_own_returned_lines_of_a_mixed_
     assert (tea.status_code, tea.json()["status"]) == (200, "approved")
     assert (wine.status_code, error_code(wine)) == (403, "permission_denied")
     assert Refund.objects.get(pk=wine_refund.pk).status == "requested"
+
+
+def test_a_brand_operator_sees_no_money_of_a_refund_outside_its_brand_in_the_admin(world):
+    # given: on the mixed order, the fixture's refund of 10.00 of the whole order, a refund of A's
+    # tea line (99.00) and, once the first is rejected, one of B's wine line (50.00)
+    op, admin_user = world["users"]["brand_operator"], world["users"]["platform_admin"]
+    mixed = world["orders"]["mixed"]
+    whole, own = world["refunds"]["mixed"], world["refunds"]["own"]
+    tea = services.refund_create(
+        order=mixed, amount_fen=None, reason="退货", items=[{"sku_id": world["tea"].pk, "quantity": 1}]
+    )
+    Refund.objects.filter(pk=whole.pk).update(status="rejected")
+    wine = services.refund_create(
+        order=mixed, amount_fen=None, reason="退货", items=[{"sku_id": world["wine"].pk, "quantity": 1}]
+    )
+
+    # when
+    listing = logged_in(op).get("/admin/shop/refund/")
+    pages = {
+        r: logged_in(op).get(f"/admin/shop/refund/{r.pk}/change/").content.decode()
+        for r in (whole, tea, wine)
+    }
+    platform = logged_in(admin_user).get("/admin/shop/refund/")
+
+    # then: A sees the money of its own order's refund and of its tea line's, none of the others'
+    rows = {r.pk: r.scoped_amount_fen for r in listing.context["cl"].result_list}
+    assert rows == {own.pk: 1000, whole.pk: None, tea.pk: 9900, wine.pk: None}
+    shown = {r: re.findall(r'<div class="readonly">(.*?)</div>', page, re.S) for r, page in pages.items()}
+    assert not {"1000", "1,000", "10.00"} & set(shown[whole]) and "—" in shown[whole]
+    assert not {"5000", "5,000", "50.00"} & set(shown[wine]) and "—" in shown[wine]
+    assert world["wine"].product.title not in pages[wine]
+    assert "99.00" in shown[tea] and any("99.00" in field and "×1" in field for field in shown[tea])
+    # the platform sees every amount
+    everything = {r.pk: r.scoped_amount_fen for r in platform.context["cl"].result_list}
+    assert everything == {own.pk: 1000, whole.pk: 1000, tea.pk: 9900, wine.pk: 5000}
+
+
+def test_approving_in_the_admin_shows_a_brand_operator_no_money_of_another_brands_refund(world):
+    op = world["users"]["brand_operator_with_refunds"]
+    refunds = world["refunds"]
+
+    page = logged_in(op).post(
+        "/admin/shop/refund/",
+        {"action": "approve_refunds", "_selected_action": [refunds["own"].pk, refunds["mixed"].pk]},
+    )
+
+    confirmation = page.context["confirmation"]
+    assert [row[0::2] for row in confirmation.rows] == [
+        [refunds["own"].out_refund_no, "10.00", "破损"],
+        [refunds["mixed"].out_refund_no, "—", "破损"],
+    ]
+    assert confirmation.button == "确认退款 1 笔，合计 ¥10.00"
+    assert Refund.objects.get(pk=refunds["mixed"].pk).status == "requested"
