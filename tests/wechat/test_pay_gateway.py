@@ -210,9 +210,8 @@ def test_the_loser_of_a_creation_race_uses_the_winners_keys(settings, tmp_path, 
         (tmp_path / "wechat-sandbox-keys.json").write_text(json.dumps(winner.__dict__))
         return real_generate()
 
-    monkeypatch.setattr(sandbox_keys_module, "generate", generate_while_another_process_wins)
-
-    assert sandbox_keys_module._create(tmp_path / "wechat-sandbox-keys.json") == winner
+    path = tmp_path / "wechat-sandbox-keys.json"
+    assert sandbox_keys_module._create(path, generate_while_another_process_wins) == winner
 
 
 def test_missing_production_keys_are_a_configuration_error_not_a_certificate_download(settings):

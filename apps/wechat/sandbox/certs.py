@@ -13,11 +13,7 @@ Created once per machine like keys.py: written to a temporary file and linked in
 from __future__ import annotations
 
 import datetime
-import json
-import os
-import tempfile
-import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -26,11 +22,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from django.conf import settings
 
-from .keys import sandbox_keys
+from .keys import private_pem, sandbox_keys, stored
 
 CERT_FILE = "wechat-sandbox-platform-cert.json"
-_cache: dict[Path, SandboxCertificate] = {}
-_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -45,20 +39,7 @@ def cert_path() -> Path:
 
 
 def sandbox_certificate() -> SandboxCertificate:
-    path = cert_path()
-    with _lock:
-        cert = _cache.get(path)
-        if cert is None:
-            cert = _load(path) or _create(path)
-            _cache[path] = cert
-        return cert
-
-
-def _load(path: Path) -> SandboxCertificate | None:
-    try:
-        return SandboxCertificate(**json.loads(path.read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        return None
+    return stored(cert_path(), SandboxCertificate, generate)
 
 
 def generate() -> SandboxCertificate:
@@ -76,29 +57,10 @@ def generate() -> SandboxCertificate:
         .sign(key, hashes.SHA256())
     )
     return SandboxCertificate(
-        private_key=key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode(),
+        private_key=private_pem(key),
         certificate=certificate.public_bytes(serialization.Encoding.PEM).decode(),
         serial_no=f"{certificate.serial_number:X}",
     )
-
-
-def _create(path: Path) -> SandboxCertificate:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cert = generate()
-    fd, tmp = tempfile.mkstemp(prefix=".wechat-sandbox-cert-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(asdict(cert), out)
-        os.chmod(tmp, 0o600)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return _load(path) or cert
-        return cert
-    finally:
-        os.unlink(tmp)
 
 
 def platform_signer() -> tuple[str, str]:

@@ -20,8 +20,10 @@ import secrets
 import string
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -29,7 +31,8 @@ from django.conf import settings
 
 KEYS_FILE = "wechat-sandbox-keys.json"
 
-_cache: dict[Path, SandboxKeys] = {}
+T = TypeVar("T")
+_cache: dict[Path, Any] = {}
 _lock = threading.Lock()
 
 
@@ -49,28 +52,53 @@ def keys_path() -> Path:
 
 
 def sandbox_keys() -> SandboxKeys:
-    path = keys_path()
+    return stored(keys_path(), SandboxKeys, generate)
+
+
+def stored(path: Path, kind: type[T], make: Callable[[], T]) -> T:
+    """The dataclass kept in `path`: read once per process, created by `make()` if the file is missing."""
     with _lock:
-        keys = _cache.get(path)
-        if keys is None:
-            keys = _load(path) or _create(path)
-            _cache[path] = keys
-        return keys
+        value = _cache.get(path)
+        if value is None:
+            value = _load(path, kind) or _create(path, make)
+            _cache[path] = value
+        return value
 
 
-def _load(path: Path) -> SandboxKeys | None:
+def _load(path: Path, kind: type[T]) -> T | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    return SandboxKeys(**data)
+    return kind(**data)
+
+
+def _create(path: Path, make: Callable[[], T]) -> T:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(asdict(value), out)
+        os.chmod(tmp, 0o600)
+        try:
+            os.link(tmp, path)  # fails if another process created the file first
+        except FileExistsError:
+            return _load(path, type(value)) or value
+        return value
+    finally:
+        os.unlink(tmp)
+
+
+def private_pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def _key_pair() -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+    private = private_pem(key)
     public = (
         key.public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -92,20 +120,3 @@ def generate() -> SandboxKeys:
         platform_public_key_id="PUB_KEY_ID_" + "".join(secrets.choice(string.digits) for _ in range(32)),
         apiv3_key="".join(secrets.choice(alphabet) for _ in range(32)),
     )
-
-
-def _create(path: Path) -> SandboxKeys:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    keys = generate()
-    fd, tmp = tempfile.mkstemp(prefix=".wechat-sandbox-keys-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(asdict(keys), out)
-        os.chmod(tmp, 0o600)
-        try:
-            os.link(tmp, path)  # fails if another process created the file first
-        except FileExistsError:
-            return _load(path) or keys
-        return keys
-    finally:
-        os.unlink(tmp)
