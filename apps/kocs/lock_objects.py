@@ -1,9 +1,10 @@
-"""Locks of the KOC app, taken in this order when a flow needs more than one: tree, then rows.
+"""Locks of the KOC app, taken in this order when a flow needs more than one:
+the move lock, then tree locks (ascending tree id), then rows.
 
-django-mptt rewrites lft/rght of many rows on every insert or move and computes the new values from
-rows it read first; two concurrent structural writes therefore corrupt the nested set (a known
-django-mptt failure). Every structural write takes one transaction-scoped advisory lock as its first
-statement, so such writes run one at a time and each sees the other's committed tree.
+No lock spans the whole platform on the write path. The parent pointers are the tree's truth and a
+placement only writes its own row, so inserts in different teams never wait for one another; the
+nested set is renumbered per tree (services/tree.py) under that tree's lock. Moves alone share one
+lock: two concurrent moves could otherwise make a loop (A under B while B goes under A).
 """
 
 from __future__ import annotations
@@ -14,19 +15,79 @@ from .models import Koc
 
 # pg_advisory_xact_lock takes a bigint; the constant spells "KOCTREE" so it is recognisable in pg_locks.
 TEAM_TREE_LOCK_KEY = 0x4B4F4354524545
+# Moves of subtrees, one at a time ("KOCMOVE").
+TREE_MOVE_LOCK_KEY = 0x4B4F434D4F5645
+# The one refresher renumbering trees at a time ("KOCRFSH").
+TREE_REFRESH_LOCK_KEY = 0x4B4F4352465348
+# Per-tree locks: pg_advisory_(xact_)lock(class, tree_id) with this class ("KOCT").
+TREE_LOCK_CLASS = 0x4B4F4354
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _require_atomic(name: str) -> None:
+    if not connection.in_atomic_block:
+        raise RuntimeError(f"{name}() must run inside transaction.atomic()")
 
 
 def lock_team_tree() -> None:
-    """Serialise structural writes of the team tree until the current transaction ends.
+    """The whole forest, until the current transaction ends: for bulk builders (the scale demo),
+    so two builds do not interleave. Ordinary structural writes do not take it.
 
-    On PostgreSQL an advisory transaction lock. On SQLite the database is configured with IMMEDIATE
-    transactions, so the write lock is already held from BEGIN and writers are serialised.
+    On SQLite the database is configured with IMMEDIATE transactions, so the write lock is already
+    held from BEGIN and writers are serialised.
     """
-    if not connection.in_atomic_block:
-        raise RuntimeError("lock_team_tree() must run inside transaction.atomic()")
-    if connection.vendor == "postgresql":
+    _require_atomic("lock_team_tree")
+    if _postgres():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TEAM_TREE_LOCK_KEY])
+
+
+def lock_tree_moves() -> None:
+    """Serialise subtree moves until the transaction ends (a loop needs two concurrent moves)."""
+    _require_atomic("lock_tree_moves")
+    if _postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TREE_MOVE_LOCK_KEY])
+
+
+def lock_trees(tree_ids) -> None:
+    """Lock trees for renumbering until the transaction ends, in ascending order (no deadlock)."""
+    _require_atomic("lock_trees")
+    if _postgres():
+        with connection.cursor() as cursor:
+            for tree_id in sorted(set(tree_ids)):
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [TREE_LOCK_CLASS, tree_id])
+
+
+def lock_tree_session(tree_id: int) -> None:
+    """The same tree lock, held across the refresher's batch transactions until `unlock_tree_session`."""
+    if _postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [TREE_LOCK_CLASS, tree_id])
+
+
+def unlock_tree_session(tree_id: int) -> None:
+    if _postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [TREE_LOCK_CLASS, tree_id])
+
+
+def try_lock_refresher() -> bool:
+    """Become the one refresher (a session lock); False when another process is it."""
+    if not _postgres():
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [TREE_REFRESH_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
+
+
+def unlock_refresher() -> None:
+    if _postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [TREE_REFRESH_LOCK_KEY])
 
 
 def lock_koc(*, koc_id: int) -> Koc:

@@ -2,8 +2,9 @@
 
 The tree holds both organisation nodes (branch 分公司, agency 机构: companies, settled B2B) and
 individuals (team leader 团长, KOC). Structural writes happen only in `services/` (its tree and
-applications flows), under the team-tree advisory lock (`lock_objects.lock_team_tree`): never
-`save()` a Koc with a changed parent elsewhere.
+applications flows): never `save()` a Koc with a changed parent elsewhere. The parent pointers are
+the tree's truth; the nested set (tree_id, lft, rght, depth) is renumbered from them by
+`services.tree` (at once for small trees, by the refresher for large ones: README "The team tree").
 """
 
 from __future__ import annotations
@@ -109,10 +110,10 @@ class Koc(MPTTModel):
         null=True,
         blank=True,
     )
-    role = models.CharField("角色", max_length=16, choices=Role.choices, default=Role.KOC, db_index=True)
-    status = models.CharField(
-        "状态", max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
-    )
+    # No index on role or status: four values each over a million rows, no query is selective on
+    # them except the review queue (status = pending: a partial index, below).
+    role = models.CharField("角色", max_length=16, choices=Role.choices, default=Role.KOC)
+    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.PENDING)
     parent = TreeForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children", verbose_name="上级"
     )
@@ -120,7 +121,9 @@ class Koc(MPTTModel):
     sponsor = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="邀请人"
     )
-    invite_code = models.CharField("邀请码", max_length=16, unique=True)
+    # Unique through a constraint, not unique=True: on PostgreSQL that also builds a LIKE index
+    # (varchar_pattern_ops) nothing uses, one more index every row write maintains.
+    invite_code = models.CharField("邀请码", max_length=16)
 
     # Individuals: kept for tax withholding (劳务报酬), shown masked. The ID number is encrypted at
     # rest (apps/core/crypto.py); its keyed digest makes one number one KOC (no income split over
@@ -154,6 +157,13 @@ class Koc(MPTTModel):
     approved_at = models.DateTimeField("通过时间", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # The nested set, declared here so that tree_id has no index of its own: (tree_id, lft) below
+    # serves every query on it. Derived from the parent pointers (services/tree.py).
+    lft = models.PositiveIntegerField(editable=False)
+    rght = models.PositiveIntegerField(editable=False)
+    tree_id = models.PositiveIntegerField(editable=False)
+    depth = models.PositiveIntegerField(editable=False)
+
     class MPTTMeta:
         parent_attr = "parent"
         # `level` is the tier (the commission engine reads koc.level); the tree depth is `depth`.
@@ -161,13 +171,19 @@ class Koc(MPTTModel):
 
     class Meta:
         # Subtree ranges (team sales, team size, branch filters) are lft ranges within one tree_id.
-        indexes = [models.Index(fields=["tree_id", "lft"], name="kocs_koc_tree_lft")]
+        indexes = [
+            models.Index(fields=["tree_id", "lft"], name="kocs_koc_tree_lft"),
+            models.Index(
+                fields=["applied_at"], condition=models.Q(status="pending"), name="kocs_koc_pending"
+            ),
+        ]
         constraints = [
+            models.UniqueConstraint(fields=["invite_code"], name="kocs_koc_invite_code_unique"),
             models.UniqueConstraint(
                 fields=["id_number_digest"],
                 condition=~models.Q(id_number_digest=""),
                 name="kocs_one_koc_per_id_number",
-            )
+            ),
         ]
         verbose_name = "KOC / 团队节点"
         verbose_name_plural = "KOC 与团队"
@@ -221,6 +237,25 @@ class Koc(MPTTModel):
             errors["real_name"] = "个人节点需要真实姓名"
         if errors:
             raise ValidationError(errors)
+
+
+class KocTreeChange(models.Model):
+    """A structural write whose tree still awaits renumbering (services/tree.py, the refresher).
+
+    Insert-only on the write path (no row every writer must update): `koc_id` is the node placed
+    or moved, or the old parent a subtree left. The refresher renumbers the tree each one is in
+    when it runs (found through the parent pointers then) and deletes the rows it covered.
+    """
+
+    koc_id = models.BigIntegerField()
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "待重编号的团队树变更"
+        verbose_name_plural = "待重编号的团队树变更"
+
+    def __str__(self) -> str:
+        return f"{self.koc_id} @ {self.at:%H:%M:%S}"
 
 
 class KocParentHistory(models.Model):

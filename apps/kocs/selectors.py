@@ -8,7 +8,6 @@ a past date gets the tree as it was then, not as it is now.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from datetime import datetime
 
 from django.db import connection
@@ -46,6 +45,9 @@ from .models import (
 
 # A tree deeper than this is a bug; the recursive walk stops there rather than loop.
 MAX_TREE_DEPTH = 64
+# Walks down a subtree or up to a root stop here (a loop in the parent pointers is a bug, reported
+# by check_team_tree; the walk must still end).
+MAX_WALK = 256
 
 
 def koc_for_user(user) -> Koc | None:
@@ -203,18 +205,52 @@ def own_sales_fen(*, koc: Koc) -> int:
     return KocSale.objects.filter(koc=koc).aggregate(total=Coalesce(Sum("amount_fen"), 0))["total"]
 
 
+def _subtree_ids_sql() -> str:
+    """SQL for the ids of a node and everything below it through the parent pointers (one
+    parameter pair: the node's id, the depth limit)."""
+    return """
+        WITH RECURSIVE sub(id, steps) AS (
+            SELECT id, 0 FROM kocs_koc WHERE id = %s
+            UNION ALL
+            SELECT k.id, sub.steps + 1 FROM kocs_koc k JOIN sub ON k.parent_id = sub.id
+            WHERE sub.steps < %s
+        )
+        SELECT id FROM sub
+    """
+
+
 def team_sales_fen(*, koc: Koc) -> int:
     """Net completed sales of the whole subtree, `koc` included: one aggregate query.
 
-    The subtree's bounds are read inside the same statement, so an instance whose lft/rght went
-    stale (another insert shifted them) still gets the right answer.
+    The subtree is walked through the parent pointers in the same statement, so it is exact at every
+    moment: a member placed or moved a millisecond ago counts, whether or not the nested set has
+    been renumbered since (services/tree.py), and a stale in-memory instance changes nothing.
     """
-    node = Koc.objects.filter(pk=koc.pk)
-    return KocSale.objects.filter(
-        koc__tree_id=Subquery(node.values("tree_id")[:1]),
-        koc__lft__gte=Subquery(node.values("lft")[:1]),
-        koc__lft__lte=Subquery(node.values("rght")[:1]),
-    ).aggregate(total=Coalesce(Sum("amount_fen"), 0))["total"]
+    subtree = RawSQL(_subtree_ids_sql(), [koc.pk, MAX_WALK])  # noqa: S611 - the values are parameters
+    return KocSale.objects.filter(koc_id__in=subtree).aggregate(total=Coalesce(Sum("amount_fen"), 0))["total"]
+
+
+def team_member_count(*, koc: Koc) -> int:
+    """How many nodes are below `koc` now, through the parent pointers (exact, one query)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) - 1 FROM ({_subtree_ids_sql()}) s", [koc.pk, MAX_WALK])  # noqa: S608
+        return cursor.fetchone()[0]
+
+
+def current_ancestor_ids(*, koc_id: int) -> list[int]:
+    """The ancestors of `koc_id` now, nearest first, through the parent pointers: one query."""
+    sql = """
+        WITH RECURSIVE up(id, parent_id, steps) AS (
+            SELECT id, parent_id, 0 FROM kocs_koc WHERE id = %s
+            UNION ALL
+            SELECT k.id, k.parent_id, up.steps + 1 FROM kocs_koc k JOIN up ON k.id = up.parent_id
+            WHERE up.steps < %s
+        )
+        SELECT id FROM up WHERE steps > 0 ORDER BY steps
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [koc_id, MAX_WALK])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def active_direct_kocs(*, koc: Koc) -> int:
@@ -244,7 +280,7 @@ def direct_members(*, koc: Koc) -> QuerySet[Koc]:
                 output_field=BigIntegerField(),
             )
         )
-        .order_by("lft")
+        .order_by("pk")  # joining order, stable while the nested set is renumbered
     )
 
 
@@ -266,80 +302,12 @@ def levels_above(*, rank: int | None) -> list[Level]:
 
 
 def team_tree_problems() -> list[str]:
-    """Everything wrong with the nested set (empty when valid). Reads the tree once, checks in Python.
+    """Everything wrong with the tree (empty when valid): nested sets that differ from the parent
+    pointers (trees awaiting the refresher excepted), roots sharing a tree, nodes no root reaches,
+    open parent history that disagrees with the pointers. See `tree_check`."""
+    from .tree_check import team_tree_problems as problems
 
-    Checks: one root per tree_id; lft < rght; every tree numbered 1..2n without gaps or overlaps;
-    each child nested inside its parent in the same tree at parent depth + 1; each node's descendant
-    count equal to (rght - lft - 1) / 2; approved nodes have one open parent-history row that agrees
-    with the tree.
-    """
-    problems: list[str] = []
-    rows = list(
-        Koc.objects.order_by("tree_id", "lft").values_list(
-            "pk", "parent_id", "tree_id", "lft", "rght", "depth", "status"
-        )
-    )
-    nodes = {r[0]: r for r in rows}
-    roots_by_tree: dict[int, list[int]] = defaultdict(list)
-    members_by_tree: dict[int, list[tuple]] = defaultdict(list)
-    children: dict[int, list[int]] = defaultdict(list)
-    for pk, parent_id, tree_id, lft, rght, _depth, _status in rows:
-        members_by_tree[tree_id].append(nodes[pk])
-        if parent_id is None:
-            roots_by_tree[tree_id].append(pk)
-        else:
-            children[parent_id].append(pk)
-        if lft >= rght:
-            problems.append(f"node {pk}: lft {lft} >= rght {rght}")
-
-    for tree_id, members in members_by_tree.items():
-        roots = roots_by_tree.get(tree_id, [])
-        if len(roots) != 1:
-            problems.append(f"tree {tree_id}: {len(roots)} roots {roots} (expected 1)")
-        values = sorted(v for m in members for v in (m[3], m[4]))
-        if values != list(range(1, 2 * len(members) + 1)):
-            problems.append(
-                f"tree {tree_id}: lft/rght are not exactly 1..{2 * len(members)} (gaps or overlaps)"
-            )
-
-    # True subtree sizes from the parent pointers, computed bottom-up (deepest first).
-    size: dict[int, int] = {}
-    for pk in sorted(nodes, key=lambda k: nodes[k][5], reverse=True):
-        size[pk] = sum(size.get(c, 0) + 1 for c in children.get(pk, []))
-    for pk, parent_id, tree_id, lft, rght, depth, _status in rows:
-        if (rght - lft - 1) != 2 * size[pk]:
-            problems.append(
-                f"node {pk}: (rght - lft - 1) / 2 = {(rght - lft - 1) / 2} but it has {size[pk]} descendants"
-            )
-        if parent_id is None:
-            if depth != 0:
-                problems.append(f"node {pk}: a root at depth {depth}")
-            continue
-        parent = nodes.get(parent_id)
-        if parent is None:
-            problems.append(f"node {pk}: parent {parent_id} does not exist")
-            continue
-        if parent[2] != tree_id:
-            problems.append(f"node {pk}: tree {tree_id} but its parent {parent_id} is in tree {parent[2]}")
-        elif not (parent[3] < lft and rght < parent[4]):
-            problems.append(
-                f"node {pk}: [{lft}, {rght}] not inside its parent {parent_id} [{parent[3]}, {parent[4]}]"
-            )
-        if depth != parent[5] + 1:
-            problems.append(f"node {pk}: depth {depth} but its parent {parent_id} is at depth {parent[5]}")
-
-    open_rows: dict[int, list] = defaultdict(list)
-    for koc_id, parent_id in KocParentHistory.objects.filter(valid_to__isnull=True).values_list(
-        "koc_id", "parent_id"
-    ):
-        open_rows[koc_id].append(parent_id)
-    for pk, parent_id, *_rest, status in rows:
-        if status != Koc.Status.APPROVED and pk not in open_rows:
-            continue
-        current = open_rows.get(pk, [])
-        if current != [parent_id]:
-            problems.append(f"node {pk}: parent is {parent_id} but the open parent history says {current}")
-    return problems
+    return problems()
 
 
 # --- storefronts and partnerships ------------------------------------------------------------------

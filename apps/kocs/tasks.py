@@ -16,3 +16,13 @@ def evaluate_all_tiers() -> int:
     """Nightly (beat): catches anything a lost per-order task missed and carries out downgrades whose
     waiting period ended (TierPolicy). Returns how many levels changed."""
     return services.all_tiers_evaluate()
+
+
+@shared_task(name="kocs.refresh_team_trees")
+def refresh_team_trees() -> dict[str, int]:
+    """The one refresher: renumber the nested set of every tree with changes since its last pass
+    (after commit of a structural write in a large tree, and every minute by beat). A second
+    copy returns at once while one runs."""
+    from .services.tree import refresh_team_trees as refresh
+
+    return refresh(passes=20)

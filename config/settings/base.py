@@ -273,6 +273,8 @@ CELERY_BEAT_SCHEDULE = {
     "poll-transfers": {"task": "commissions.poll_stale_withdrawals", "schedule": 300.0},
     "settle-commissions": {"task": "commissions.settle_commissions", "schedule": crontab(minute=20)},
     "evaluate-tiers": {"task": "kocs.evaluate_all_tiers", "schedule": crontab(hour=3, minute=30)},
+    # The team tree's nested set, renumbered in batches (also sent after each write in a large tree).
+    "refresh-team-trees": {"task": "kocs.refresh_team_trees", "schedule": 60.0},
     # WeChat makes a day's bills from about 9:00 the next morning.
     "reconcile-yesterday": {
         "task": "reconciliation.reconcile_yesterday",
@@ -283,6 +285,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Business settings (docs/api.md) -----------------------------------------------------------------
+# Team trees of at most this many nodes are renumbered by the writer itself (exact at commit);
+# larger ones by the refresher task (README "The team tree").
+KOCS_TREE_INLINE_NODES = env.int("KOCS_TREE_INLINE_NODES", default=2000)
 SHOP_PAYMENT_TIMEOUT_MINUTES = env.int("SHOP_PAYMENT_TIMEOUT_MINUTES", default=30)
 SHOP_AUTO_CONFIRM_DAYS = env.int("SHOP_AUTO_CONFIRM_DAYS", default=10)
 COMMISSION_FREEZE_DAYS = env.int("COMMISSION_FREEZE_DAYS", default=7)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -18,13 +18,23 @@ from ..errors import (
     KocNotPending,
     ReasonRequired,
 )
-from ..lock_objects import lock_koc, lock_team_tree
+from ..lock_objects import lock_koc
 from ..models import (
     Koc,
 )
 from .profile import _set_favorite_categories, identity_fields
 from .tiers import evaluate_tiers_on_commit
-from .tree import MPTT_FIELDS, _fresh, _open_parent_row, _role_under, _sponsor_for, check_placement
+from .tree import (
+    MPTT_FIELDS,
+    _fresh,
+    _open_parent_row,
+    _placed,
+    _role_under,
+    _sponsor_for,
+    check_placement,
+    place_new_node,
+    place_under,
+)
 
 Role = Koc.Role
 Status = Koc.Status
@@ -42,8 +52,8 @@ def _random_code() -> str:
 
 
 def _claim_invite_code(wanted: str = "") -> str:
-    """A fresh unique code (or `wanted`, if free). Callers hold the tree lock, so check-then-insert
-    cannot race with another new node; the unique constraint stays as the last word."""
+    """A fresh unique code (or `wanted`, if free). Two concurrent new nodes could still draw the
+    same code: `_insert_new_node` retries on the unique constraint, the last word."""
     if wanted:
         wanted = wanted.strip().upper()
         if Koc.objects.filter(invite_code=wanted).exists():
@@ -57,6 +67,29 @@ def _claim_invite_code(wanted: str = "") -> str:
 
 
 # --- creating nodes --------------------------------------------------------------------------------
+
+
+def _lock_user(user: User | None) -> None:
+    """One application per user at a time (a user is one node): lock the user's row."""
+    if user is not None:
+        User.objects.select_for_update().filter(pk=user.pk).exists()
+
+
+def _insert_new_node(koc: Koc, *, wanted_code: str) -> None:
+    """Insert `koc`, drawing another invite code if a concurrent insert took the same one."""
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                koc.save()
+            return
+        except IntegrityError as exc:
+            if "invite_code" not in str(exc) or wanted_code or attempt == 2:
+                if "invite_code" in str(exc) and wanted_code:
+                    raise InviteCodeInvalid(
+                        "邀请码已被占用", code="invite_code_taken", status_code=409
+                    ) from exc
+                raise
+            koc.invite_code = _claim_invite_code()
 
 
 @transaction.atomic
@@ -75,7 +108,7 @@ def koc_create(
     reason: str = "created",
 ) -> Koc:
     """Create an approved node directly under `parent` (operators, the seed, organisation nodes)."""
-    lock_team_tree()
+    _lock_user(user)
     parent = _fresh(parent)
     check_placement(role=role, parent=parent)
     if user is not None and Koc.objects.filter(user=user).exists():
@@ -98,8 +131,11 @@ def koc_create(
         approved_at=now,
     )
     koc.full_clean(exclude=MPTT_FIELDS)
-    koc.save()
+    plan = place_new_node(koc, parent)
+    _insert_new_node(koc, wanted_code=invite_code)
     _open_parent_row(koc=koc, parent=parent, at=now, by=by, reason=reason)
+    if plan is not None:
+        _placed(plan, [koc.pk])
     evaluate_tiers_on_commit(koc.pk)
     return koc
 
@@ -120,7 +156,7 @@ def koc_apply(
     applicant will be placed under when approved. Until then the applicant is a root of its own.
     A rejected applicant may apply again; anyone else who applied gets 409 already_applied.
     """
-    lock_team_tree()  # a new root takes max(tree_id) + 1
+    _lock_user(user)
     existing = Koc.objects.filter(user=user).first()
     if existing is not None and existing.status != Status.REJECTED:
         raise AlreadyApplied()
@@ -154,7 +190,8 @@ def koc_apply(
     if existing is None:
         koc = Koc(user=user, invite_code=_claim_invite_code(), **fields)
         koc.full_clean(exclude=MPTT_FIELDS)
-        koc.save()
+        place_new_node(koc, None)  # a tree of its own until approved
+        _insert_new_node(koc, wanted_code="")
     else:
         koc = Koc.objects.get(pk=existing.pk)
         for name, value in fields.items():
@@ -170,9 +207,8 @@ def koc_apply(
 
 @transaction.atomic
 def koc_approve(*, koc: Koc, by: User | None) -> Koc:
-    """Approve a pending applicant and place it under its sponsor (a structural write)."""
-    lock_team_tree()
-    koc = Koc.objects.get(pk=koc.pk)
+    """Approve a pending applicant and place it under its sponsor (a structural write: one row)."""
+    koc = Koc.objects.select_for_update(of=("self",)).get(pk=koc.pk)
     if koc.status != Status.PENDING:
         raise KocNotPending()
     parent = None
@@ -188,10 +224,11 @@ def koc_approve(*, koc: Koc, by: User | None) -> Koc:
     koc.reviewed_at = now
     koc.reviewed_by = by
     koc.rejection_reason = ""
+    reviewed = ["role", "status", "approved_at", "reviewed_at", "reviewed_by", "rejection_reason"]
     if parent is not None:
-        Koc.objects.move_node(koc, parent, "last-child")  # re-reads both nodes, moves, saves koc
+        place_under(koc, parent, fields=reviewed)
     else:
-        koc.save()
+        koc.save(update_fields=reviewed)
     _open_parent_row(koc=koc, parent=parent, at=now, by=by, reason="申请通过 approved")
     audit.record(actor=by, obj=koc, message=f"通过 KOC 申请，上级: {parent or '无（顶层）'}")
     evaluate_tiers_on_commit(koc.pk)

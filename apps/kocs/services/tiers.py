@@ -186,10 +186,14 @@ def upline_tiers_evaluate(*, koc_id: int) -> list[int]:
     if koc is None:
         return []
     changed = []
-    chain = koc.get_ancestors(ascending=True, include_self=True).filter(
-        role__in=Koc.INDIVIDUAL_ROLES, status=Status.APPROVED
+    # The parent pointers, not the nested set: exact even while the tree awaits renumbering.
+    chain = [koc_id, *selectors.current_ancestor_ids(koc_id=koc_id)]
+    individuals = set(
+        Koc.objects.filter(pk__in=chain, role__in=Koc.INDIVIDUAL_ROLES, status=Status.APPROVED).values_list(
+            "pk", flat=True
+        )
     )
-    for node_id in chain.values_list("pk", flat=True):
+    for node_id in (i for i in chain if i in individuals):
         if koc_evaluate_tier(koc_id=node_id) is not None:
             changed.append(node_id)
     return changed

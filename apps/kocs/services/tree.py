@@ -1,17 +1,35 @@
-"""The team tree's structure: who may sit under whom, placement, subtree moves and the rebuild.
+"""The team tree's structure: who may sit under whom, placement, subtree moves, renumbering.
 
-Every structural write of the tree (a new node, approval placing an applicant, a move) starts with
-`lock_team_tree()` and re-reads the nodes it touches afterwards: django-mptt computes new lft/rght
-values from what it read, so it must read after the lock. Non-structural changes of a Koc go through
-`save(update_fields=...)` or `.update()`, never a bare `save()` of an instance that may hold stale
-lft/rght values.
+The parent pointers (`Koc.parent_id`, and `KocParentHistory` for any past instant) are the tree's
+truth: a placement or a move writes its own row and its history row, and nothing else. The nested
+set django-mptt reads (tree_id, lft, rght, depth) is derived from them by renumbering a whole tree
+(`tree_build.number_forest`) and writing only the rows whose values changed:
+
+- in the writer's own transaction, under that tree's lock, when the tree is small (at most
+  `KOCS_TREE_INLINE_NODES` nodes): small deployments and tests see an exact nested set at commit;
+- otherwise by the one refresher (`refresh_team_trees`, a Celery task sent after commit and every
+  minute by beat), which renumbers each changed tree once for all the writes since its last pass.
+
+Until then a placed node carries placeholder values (`tree_build.placeholder_fields`) and its
+change is listed in `KocTreeChange`. Reads that must be exact at every moment never use the nested
+set: commissions walk the parent history, tiers the parent pointers (selectors).
+
+Every placement re-reads the nodes it touches and writes them with `_save_tree_fields` (never
+django-mptt's own insert or move, which would shift every row to the right). Non-structural changes
+of a Koc go through `save(update_fields=...)` or `.update()`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+from array import array
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -22,12 +40,23 @@ from ..errors import (
     InviteCodeInvalid,
     ReasonRequired,
 )
-from ..lock_objects import lock_team_tree
+from ..lock_objects import (
+    lock_tree_moves,
+    lock_tree_session,
+    lock_trees,
+    try_lock_refresher,
+    unlock_refresher,
+    unlock_tree_session,
+)
 from ..models import (
     Koc,
     KocParentHistory,
+    KocTreeChange,
 )
+from ..tree_build import allocate_tree_ids, number_forest, placeholder_fields
 from .tiers import evaluate_tiers_on_commit
+
+logger = logging.getLogger(__name__)
 
 Role = Koc.Role
 Status = Koc.Status
@@ -40,6 +69,10 @@ ALLOWED_PARENT_ROLES: dict[str, frozenset] = {
     Role.KOC: frozenset({Role.LEADER, Role.KOC, None}),
 }
 MPTT_FIELDS = ["lft", "rght", "tree_id", "depth"]
+# Rows per UPDATE statement (and per transaction, for the refresher) when writing a renumbering.
+WRITE_BATCH = 5_000
+# A walk up the parent pointers stops here: a deeper tree is a bug (or a loop).
+MAX_DEPTH = 256
 
 # --- placement rules -------------------------------------------------------------------------------
 
@@ -57,7 +90,7 @@ def check_placement(*, role: str, parent: Koc | None) -> None:
 
 
 def _fresh(koc: Koc | None) -> Koc | None:
-    """Re-read a node after taking the tree lock: its tree fields may have moved since it was loaded."""
+    """Re-read a node: its tree fields may have moved since it was loaded."""
     return None if koc is None else Koc.objects.get(pk=koc.pk)
 
 
@@ -79,7 +112,139 @@ def _open_parent_row(*, koc: Koc, parent: Koc | None, at: datetime, by: User | N
     row.save()
 
 
+# --- placing nodes ---------------------------------------------------------------------------------
+
+
+def _id_rows(ids) -> tuple[str, object]:
+    """A row source of ids for raw SQL, as one parameter (PostgreSQL array, SQLite JSON)."""
+    ids = sorted({int(i) for i in ids})
+    if connection.vendor == "postgresql":
+        return "SELECT unnest(%s::bigint[])", ids
+    return "SELECT value FROM json_each(%s)", json.dumps(ids)
+
+
+def roots_of(koc_ids) -> dict[int, tuple[int, int]]:
+    """{node id: (its root's id, the root's tree_id)} through the parent pointers: one query.
+
+    Exact whatever state the nested set is in (a root's tree_id is set when it becomes a root and
+    never changes after). Nodes that no longer exist are left out.
+    """
+    if not koc_ids:
+        return {}
+    rows, param = _id_rows(koc_ids)
+    sql = f"""
+        WITH RECURSIVE up(start, id, parent_id, steps) AS (
+            SELECT k.id, k.id, k.parent_id, 0 FROM kocs_koc k WHERE k.id IN ({rows})
+            UNION ALL
+            SELECT up.start, k.id, k.parent_id, up.steps + 1 FROM kocs_koc k
+            JOIN up ON k.id = up.parent_id WHERE up.steps < %s
+        )
+        SELECT up.start, up.id, k.tree_id FROM up JOIN kocs_koc k ON k.id = up.id
+        WHERE up.parent_id IS NULL
+    """  # noqa: S608 - fixed fragments only; the values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [param, MAX_DEPTH])
+        return {start: (root, tree_id) for start, root, tree_id in cursor.fetchall()}
+
+
+def inline_limit() -> int:
+    return int(getattr(settings, "KOCS_TREE_INLINE_NODES", 2_000))
+
+
+def _tree_is_small(tree_id: int) -> bool:
+    """At most `inline_limit()` rows carry this tree_id: an index-only count that stops there."""
+    limit = inline_limit()
+    if limit <= 0:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM kocs_koc WHERE tree_id = %s LIMIT %s) s",
+            [tree_id, limit + 1],
+        )
+        return cursor.fetchone()[0] <= limit
+
+
+@dataclass
+class _Plan:
+    """Where a structural write lands: the roots of the trees it changes, and whether the writer
+    renumbers them itself (small trees, under their locks, taken here before any row is written)."""
+
+    roots: dict[int, int]  # root id -> tree_id
+    inline: bool
+
+
+def _plan(node_ids) -> _Plan:
+    found = roots_of([i for i in node_ids if i is not None])
+    roots = {root: tree_id for root, tree_id in found.values()}
+    inline = all(_tree_is_small(tree_id) for tree_id in roots.values())
+    if inline and roots:
+        lock_trees(roots.values())
+    return _Plan(roots=roots, inline=inline)
+
+
+def _save_tree_fields(koc: Koc, fields: list[str]) -> None:
+    """Save `fields` (the tree's among them) as they are: no django-mptt move, no row shifted."""
+    models.Model.save(koc, update_fields=fields)
+
+
+def _placed(plan: _Plan, koc_ids) -> None:
+    """After a structural write: list the change, then renumber now (small trees) or leave it to
+    the refresher (sent once the transaction commits)."""
+    KocTreeChange.objects.bulk_create([KocTreeChange(koc_id=i) for i in koc_ids])
+    if plan.inline:
+        for root_id, tree_id in sorted(plan.roots.items(), key=lambda r: r[1]):
+            _refresh_tree(root_id, tree_id, batched=False)  # its lock was taken by _plan
+    else:
+        schedule_refresh()
+
+
+def place_new_node(koc: Koc, parent: Koc | None) -> _Plan | None:
+    """Give a node about to be inserted its tree fields: under `parent` (the parent's last child,
+    renumbered later), or a new tree of its own. Returns the plan to hand to `_placed` after the
+    insert (None for a new root: a one-node tree is already numbered)."""
+    if parent is None:
+        koc.tree_id = allocate_tree_ids(1)[0]
+        for name, value in placeholder_fields(None).items():
+            setattr(koc, name, value)
+        return None
+    plan = _plan([parent.pk])
+    parent = Koc.objects.get(pk=parent.pk)
+    for name, value in placeholder_fields(parent).items():
+        setattr(koc, name, value)
+    koc.tree_id = next(iter(plan.roots.values()), parent.tree_id)
+    return plan
+
+
+def place_under(koc: Koc, parent: Koc, *, fields: list[str]) -> None:
+    """Place an existing root (an approved applicant, no children) under `parent` and save it with
+    `fields`: one row written, whatever the tree's size."""
+    plan = _plan([parent.pk])
+    parent = Koc.objects.get(pk=parent.pk)
+    koc.parent = parent
+    for name, value in placeholder_fields(parent).items():
+        setattr(koc, name, value)
+    koc.tree_id = next(iter(plan.roots.values()), parent.tree_id)
+    _save_tree_fields(koc, [*fields, "parent", *MPTT_FIELDS])
+    _placed(plan, [koc.pk])
+
+
 # --- moving subtrees -------------------------------------------------------------------------------
+
+
+def _is_in_subtree(*, node_id: int, top_id: int) -> bool:
+    """Whether `node_id` is `top_id` or below it, through the parent pointers."""
+    sql = """
+        WITH RECURSIVE up(id, parent_id, steps) AS (
+            SELECT id, parent_id, 0 FROM kocs_koc WHERE id = %s
+            UNION ALL
+            SELECT k.id, k.parent_id, up.steps + 1 FROM kocs_koc k JOIN up ON k.id = up.parent_id
+            WHERE up.steps < %s
+        )
+        SELECT 1 FROM up WHERE id = %s LIMIT 1
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [node_id, MAX_DEPTH, top_id])
+        return cursor.fetchone() is not None
 
 
 @transaction.atomic
@@ -87,16 +252,18 @@ def koc_move(*, koc: Koc, new_parent: Koc | None, by: User | None, reason: str) 
     """Move `koc` with its whole subtree under `new_parent` (None: make it a root), keeping history.
 
     The open parent-history row is closed at now and a new one opened, so commissions for orders
-    paid before the move still find the old parent (`selectors.parent_on`).
+    paid before the move still find the old parent (`selectors.parent_on`). One row is written for
+    the tree (the moved node's); its subtree follows through the parent pointers at once for every
+    exact read, and in the nested set when its trees are renumbered.
     """
     if not reason or not reason.strip():
         raise ReasonRequired("请填写调整原因")
-    lock_team_tree()
+    lock_tree_moves()
     koc = Koc.objects.get(pk=koc.pk)
     new_parent = _fresh(new_parent)
     if koc.status not in (Status.APPROVED, Status.SUSPENDED):
         raise InvalidParent("只能调整已审核通过的节点", code="koc_not_movable")
-    if new_parent is not None and new_parent.tree_id == koc.tree_id and koc.lft <= new_parent.lft <= koc.rght:
+    if new_parent is not None and _is_in_subtree(node_id=new_parent.pk, top_id=koc.pk):
         raise InvalidParent("不能移到自己或自己的下级之下", code="move_into_own_subtree")
     if (new_parent.pk if new_parent else None) == koc.parent_id:
         raise InvalidParent("已经在该上级之下", code="same_parent")
@@ -104,9 +271,26 @@ def koc_move(*, koc: Koc, new_parent: Koc | None, by: User | None, reason: str) 
 
     now = timezone.now()
     old_parent_id = koc.parent_id
-    Koc.objects.move_node(koc, new_parent, "last-child")
+    # The trees it leaves and joins, locked (small ones) before any row is written.
+    plan = _plan([old_parent_id, new_parent.pk if new_parent else None])
+    koc = Koc.objects.get(pk=koc.pk)
+    if new_parent is None:
+        koc.parent = None
+        koc.tree_id = allocate_tree_ids(1)[0]
+        koc.lft, koc.rght, koc.depth = 1, 2, 0
+        plan.roots[koc.pk] = koc.tree_id
+    else:
+        new_parent = Koc.objects.get(pk=new_parent.pk)
+        koc.parent = new_parent
+        for name, value in placeholder_fields(new_parent).items():
+            setattr(koc, name, value)
+        roots = roots_of([new_parent.pk])
+        if new_parent.pk in roots:
+            koc.tree_id = roots[new_parent.pk][1]
+    _save_tree_fields(koc, ["parent", *MPTT_FIELDS])
     KocParentHistory.objects.filter(koc=koc, valid_to__isnull=True).update(valid_to=now)
     _open_parent_row(koc=koc, parent=new_parent, at=now, by=by, reason=reason.strip())
+    _placed(plan, [i for i in (koc.pk, old_parent_id) if i is not None])
     # Both teams changed: the new one may reach a level, the old one may fall below its own.
     if new_parent is not None:
         evaluate_tiers_on_commit(new_parent.pk)
@@ -115,8 +299,208 @@ def koc_move(*, koc: Koc, new_parent: Koc | None, by: User | None, reason: str) 
     return koc
 
 
+# --- renumbering -----------------------------------------------------------------------------------
+
+
+def schedule_refresh() -> None:
+    """Send the refresher once the transaction commits, at most once per few seconds (the cache
+    key is cleared when a pass starts; beat sends it every minute whatever happens)."""
+    from django.core.cache import cache
+
+    from apps.core.deferred import send
+
+    from ..tasks import refresh_team_trees as task
+
+    def send_once():
+        try:
+            if not cache.add(REFRESH_QUEUED_KEY, 1, timeout=120):
+                return
+        except Exception:  # the cache is down: send anyway, the lock keeps one refresher
+            logger.exception("cache unavailable; sending the tree refresher without de-duplication")
+        send(task)
+
+    transaction.on_commit(send_once)
+
+
+REFRESH_QUEUED_KEY = "kocs:tree-refresh-queued"
+
+
+def _read_tree(root_id: int):
+    """The nodes below `root_id` through the parent pointers, ordered for `number_forest`:
+    (ids, parents, tree_ids, lfts, rghts, depths) as arrays."""
+    sql = """
+        WITH RECURSIVE sub(id, steps) AS (
+            SELECT id, 0 FROM kocs_koc WHERE id = %s
+            UNION ALL
+            SELECT k.id, sub.steps + 1 FROM kocs_koc k JOIN sub ON k.parent_id = sub.id
+            WHERE sub.steps < %s
+        )
+        SELECT k.id, COALESCE(k.parent_id, 0), k.tree_id, k.lft, k.rght, k.depth
+        FROM sub JOIN kocs_koc k ON k.id = sub.id
+        ORDER BY COALESCE(k.parent_id, 0), k.lft, k.id
+    """
+    columns = tuple(array("q") for _ in range(6))
+    # A server-side cursor on PostgreSQL lives in a transaction.
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
+        cursor.execute(sql, [root_id, MAX_DEPTH])
+        while True:
+            chunk = cursor.fetchmany(20_000)
+            if not chunk:
+                break
+            for row in chunk:
+                for column, value in zip(columns, row, strict=True):
+                    column.append(value)
+    return columns
+
+
+def write_numbering(changes, *, batched: bool) -> int:
+    """Write (id, parent id, tree_id, lft, rght, depth) rows, each only if the row still has that
+    parent (a node moved meanwhile keeps its move's values: its change is listed for the next pass).
+    `batched`: one transaction per batch, so no row stays locked for long. Returns rows written."""
+    written = 0
+    for start in range(0, len(changes[0]), WRITE_BATCH):
+        part = [list(column[start : start + WRITE_BATCH]) for column in changes]
+        with transaction.atomic() if batched else _nothing(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    """
+                        UPDATE kocs_koc AS k
+                        SET tree_id = v.tree_id, lft = v.lft, rght = v.rght, depth = v.depth
+                        FROM unnest(%s::bigint[], %s::bigint[], %s::int[], %s::int[], %s::int[], %s::int[])
+                            AS v(id, parent_id, tree_id, lft, rght, depth)
+                        WHERE k.id = v.id AND COALESCE(k.parent_id, 0) = v.parent_id
+                        """,
+                    part,
+                )
+                written += cursor.rowcount
+            else:
+                cursor.executemany(
+                    "UPDATE kocs_koc SET tree_id = %s, lft = %s, rght = %s, depth = %s"
+                    " WHERE id = %s AND COALESCE(parent_id, 0) = %s",
+                    [(t, lf, r, d, i, p) for i, p, t, lf, r, d in zip(*part, strict=True)],
+                )
+                written += len(part[0])
+    return written
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def renumber(ids, parents, tree_ids, lfts, rghts, depths, *, tree_id_of_root) -> tuple:
+    """Number the forest and return the rows whose stored values differ, as column arrays
+    (id, parent, tree_id, lft, rght, depth), plus the numbering."""
+    numbering = number_forest(ids, parents)
+    out = tuple(array("q") for _ in range(6))
+    for i in range(len(ids)):
+        lft = numbering.lft[i]
+        if lft == 0:
+            continue  # unreached: reported by the check, left alone here
+        tree_id = tree_id_of_root(numbering.root[i])
+        rght, depth = numbering.rght[i], numbering.depth[i]
+        if lft != lfts[i] or rght != rghts[i] or depth != depths[i] or tree_id != tree_ids[i]:
+            for column, value in zip(out, (ids[i], parents[i], tree_id, lft, rght, depth), strict=True):
+                column.append(value)
+    return out, numbering
+
+
+def _refresh_tree(root_id: int, tree_id: int, *, batched: bool) -> tuple[int, int]:
+    """Renumber the tree under `root_id` (whose tree id is `tree_id`) from the parent pointers.
+
+    The caller holds the tree's lock. The listed changes are read before the nodes, and those whose
+    node the walk reached are deleted afterwards: a change committed meanwhile stays listed.
+    Returns (rows rewritten, listed changes covered).
+    """
+    pending = list(KocTreeChange.objects.values_list("pk", "koc_id"))
+    ids, parents, tree_ids, lfts, rghts, depths = _read_tree(root_id)
+    changes, _numbering = renumber(
+        ids, parents, tree_ids, lfts, rghts, depths, tree_id_of_root=lambda _r: tree_id
+    )
+    written = write_numbering(changes, batched=batched)
+    done = []
+    if pending:
+        reached = {koc_id for _pk, koc_id in pending} & set(ids)
+        done = [pk for pk, koc_id in pending if koc_id in reached]
+        for start in range(0, len(done), WRITE_BATCH):
+            KocTreeChange.objects.filter(pk__in=done[start : start + WRITE_BATCH]).delete()
+    return written, len(done)
+
+
+def renumber_trees(roots, *, batched: bool) -> dict[str, int]:
+    """Renumber the trees under `roots` ((root id, tree id) pairs), each under its lock: a session
+    lock and one transaction per batch (`batched`, outside any transaction), or transaction locks."""
+    stats = {"trees": 0, "rows": 0, "changes": 0}
+    for root_id, tree_id in sorted(set(roots), key=lambda r: r[1]):
+        if batched:
+            lock_tree_session(tree_id)
+        else:
+            lock_trees([tree_id])
+        try:
+            written, covered = _refresh_tree(root_id, tree_id, batched=batched)
+        finally:
+            if batched:
+                unlock_tree_session(tree_id)
+        stats["trees"] += 1
+        stats["rows"] += written
+        stats["changes"] += covered
+    return stats
+
+
+def refresh_team_trees(*, passes: int = 100) -> dict[str, int]:
+    """The refresher: renumber every tree with listed changes, one tree at a time, until none are
+    left (or `passes` ran). One process at a time (a lock); another caller returns at once.
+
+    Each tree is renumbered under its lock, its rows written in batches of their own transactions.
+    Returns {"trees": renumbered trees, "rows": rows rewritten, "changes": changes covered}.
+    """
+    from django.core.cache import cache
+
+    stats = {"trees": 0, "rows": 0, "changes": 0}
+    if connection.in_atomic_block and connection.vendor == "postgresql":
+        raise RuntimeError("refresh_team_trees() commits as it goes: call it outside a transaction")
+    if not try_lock_refresher():
+        return stats
+    try:
+        for _ in range(passes):
+            with contextlib.suppress(Exception):  # de-duplication only
+                cache.delete(REFRESH_QUEUED_KEY)
+            pending = list(KocTreeChange.objects.values_list("pk", "koc_id"))
+            if not pending:
+                break
+            roots = roots_of({koc_id for _pk, koc_id in pending})
+            gone = [pk for pk, koc_id in pending if koc_id not in roots]
+            if gone:  # nodes deleted since: nothing to renumber for them
+                KocTreeChange.objects.filter(pk__in=gone).delete()
+            done = renumber_trees(roots.values(), batched=True)
+            for key, value in done.items():
+                stats[key] += value
+    finally:
+        unlock_refresher()
+    return stats
+
+
+def distinct_root_tree_ids() -> list[tuple[int, int]]:
+    """(root id, tree id) of every root, giving a root that shares its tree id with an older root
+    (a damaged tree) a tree of its own first."""
+    roots = list(
+        Koc.objects.filter(parent__isnull=True).order_by("tree_id", "pk").values_list("pk", "tree_id")
+    )
+    out, seen = [], set()
+    for root_id, tree_id in roots:
+        if tree_id in seen:
+            tree_id = allocate_tree_ids(1)[0]
+            Koc.objects.filter(pk=root_id).update(tree_id=tree_id)
+        seen.add(tree_id)
+        out.append((root_id, tree_id))
+    return out
+
+
 @transaction.atomic
-def team_tree_rebuild() -> None:
-    """Recompute lft/rght/level/tree_id from the parent pointers, under the tree lock."""
-    lock_team_tree()
-    Koc.objects.rebuild()
+def team_tree_rebuild() -> dict[str, int]:
+    """Renumber every tree from the parent pointers now, in this transaction (small deployments,
+    tests). `check_team_tree --fix` renumbers only the damaged trees, in batches."""
+    return renumber_trees(distinct_root_tree_ids(), batched=False)
