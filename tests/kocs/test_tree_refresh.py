@@ -76,7 +76,8 @@ def test_placements_in_a_large_tree_write_one_row_and_reads_are_exact_before_the
         koc1.pk,
         leader.pk,
     ]
-    assert [k.pk for k in selectors.organisation_ancestors(koc_id=applicant.pk, on=now)] == [agency.pk, branch.pk]
+    organisations = selectors.organisation_ancestors(koc_id=applicant.pk, on=now)
+    assert [k.pk for k in organisations] == [agency.pk, branch.pk]
     assert selectors.team_sales_fen(koc=leader) == 750
     assert selectors.team_sales_fen(koc=koc1) == 750
     assert selectors.team_member_count(koc=branch) == 4
