@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import selectors as account_selectors
+from apps.core import readcache
 from apps.core.errors import InvalidInput
 from apps.core.pagination import PageNumberPagination
 from apps.core.schema import error_responses, list_responses
@@ -18,7 +19,7 @@ from apps.shop import selectors as shop_selectors
 from apps.shop.apis import OrderOutputSerializer
 from apps.shop.errors import AddressNotFound
 
-from . import conf, selectors, services
+from . import conf, read_cache, selectors, services
 from .models import Group
 
 MAX_ID = 2**63 - 1
@@ -157,10 +158,24 @@ class GroupDetailApi(APIView):
         operation_id="groups_retrieve", responses={200: GroupOutputSerializer, **error_responses(404)}
     )
     def get(self, request, group_id: int):
+        answer = readcache.api_answer(
+            request,
+            read_cache.group_detail_key(group_id),
+            [read_cache.group_gen(group_id)],
+            lambda: self.build(group_id),
+        )
+        if answer is None:
+            raise Http404
+        return answer
+
+    @staticmethod
+    def build(group_id: int) -> tuple[dict, float | None] | None:
         group = selectors.group_get(group_id=group_id)
         if group is None:
-            raise Http404
-        return Response(GroupOutputSerializer(group).data)
+            return None
+        # While forming, `seats_left` falls to 0 at the deadline by the clock alone.
+        until = group.expires_at if group.status == Group.Status.FORMING else None
+        return GroupOutputSerializer(group).data, readcache.seconds_until(until)
 
 
 class GroupJoinApi(APIView):

@@ -7,7 +7,10 @@ class GroupbuysConfig(AppConfig):
     verbose_name = "拼团 Group buys"
 
     def ready(self) -> None:
-        from . import handlers  # noqa: F401  (registers the order-event subscribers)
+        from . import (
+            handlers,  # noqa: F401  (registers the order-event subscribers)
+            read_cache,  # noqa: F401  (connects the cached answers' invalidation)
+        )
         from .hooks import register
 
         register()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from apps.shop.catalogue_hooks import set_group_buy_summary_provider
+from apps.shop.catalogue_hooks import set_group_buy_summary_provider, set_group_buy_window_provider
 
 from . import selectors
 
@@ -14,6 +14,7 @@ logger = logging.getLogger(__name__)
 
 def register() -> None:
     set_group_buy_summary_provider(selectors.live_campaign_summaries)
+    set_group_buy_window_provider(selectors.live_campaign_summaries, selectors.live_campaign_window)
     try:
         from apps.sharing.targets import register_target
     except ImportError:  # the sharing app's target registry has not landed yet

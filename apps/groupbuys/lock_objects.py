@@ -11,7 +11,10 @@ so two of them on one group run one after the other and each sees the other's co
 from __future__ import annotations
 
 from .models import Group
+from .read_cache import groups_changed
 
 
 def group_lock(*, group_id: int) -> Group:
+    """The group's row, locked: the caller is about to change it, so its cached answer goes at commit."""
+    groups_changed([group_id])
     return Group.objects.select_for_update(of=("self",)).select_related("campaign").get(pk=group_id)

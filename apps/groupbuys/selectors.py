@@ -61,12 +61,7 @@ def campaign_get(*, campaign_id: int, now: datetime | None = None) -> Campaign |
 
 
 def group_get(*, group_id: int) -> Group | None:
-    return (
-        Group.objects.select_related("campaign")
-        .prefetch_related(_shown_members())
-        .filter(pk=group_id)
-        .first()
-    )
+    return Group.objects.prefetch_related(_shown_members()).filter(pk=group_id).first()
 
 
 def live_campaign_summaries(product_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -91,6 +86,36 @@ def live_campaign_summaries(product_ids: list[int]) -> dict[int, dict[str, Any]]
             },
         )
     return summaries
+
+
+def live_campaign_window(
+    product_ids: list[int], *, now: datetime | None = None
+) -> tuple[dict[int, dict[str, Any]], datetime | None]:
+    """The catalogue's window hook: `live_campaign_summaries`, and the next moment they change by
+    themselves (the first end of a running campaign or start of a coming one), in the one query."""
+    now = now or timezone.now()
+    rows = (
+        Campaign.objects.filter(product_id__in=product_ids, is_active=True, ends_at__gt=now)
+        .order_by("product_id", "group_price_fen", "id")
+        .values("id", "product_id", "group_price_fen", "group_size", "starts_at", "ends_at")
+    )
+    summaries: dict[int, dict[str, Any]] = {}
+    until: datetime | None = None
+    for row in rows:
+        if row["starts_at"] <= now:
+            summaries.setdefault(
+                row["product_id"],
+                {
+                    "campaign_id": row["id"],
+                    "group_price_fen": row["group_price_fen"],
+                    "group_size": row["group_size"],
+                },
+            )
+            edge = row["ends_at"]
+        else:
+            edge = row["starts_at"]
+        until = edge if until is None else min(until, edge)
+    return summaries, until
 
 
 def campaigns_with_counts() -> QuerySet[Campaign]:

@@ -11,12 +11,13 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core import readcache
 from apps.core.pagination import PageNumberPagination
 from apps.core.schema import ErrorSerializer, error_responses, list_responses
-from apps.core.throttles import ShareLinkThrottle
+from apps.core.throttles import ShareLinkThrottle, client_ip
 from apps.kocs.errors import NotAKoc
 
-from . import selectors, services
+from . import read_cache, selectors, services
 from .errors import ShareLinkNotFound
 from .models import ShareLink
 from .targets import KNOWN_TARGETS
@@ -29,12 +30,6 @@ def _link_or_404(code: str) -> ShareLink:
     if link is None:
         raise ShareLinkNotFound()
     return link
-
-
-def client_ip(request) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the client wants it to be, and the visitor key
-    # only needs to tell viewers apart, not to be exact. Behind a proxy, set it to pass the peer.
-    return request.META.get("REMOTE_ADDR", "")
 
 
 class ShareLinkCreateApi(APIView):
@@ -107,13 +102,28 @@ class ShareLinkDetailApi(APIView):
         "to the sharing KOC as the binding policy says.",
     )
     def get(self, request, code: str):
-        link = _link_or_404(code)
+        answer = readcache.api_answer_with(
+            request, read_cache.link_detail_key(code), [read_cache.link_gen(code)], lambda: self.build(code)
+        )
+        if answer is None:
+            raise ShareLinkNotFound()
+        response, (link_id, sharer_id, target, target_id) = answer
+        # The visit and the binding need the link's ids only, kept beside the answer.
+        link = ShareLink(pk=link_id, code=code, sharer_id=sharer_id, target=target, target_id=target_id)
+        link._state.adding, link._state.db = False, "default"
         viewer = request.user if request.user.is_authenticated else None
         key = services.visitor_key(
             user=viewer, ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", "")
         )
         services.share_link_open(link=link, viewer=viewer, visitor_key=key, channel="api")
-        return Response(self.OutputSerializer(link).data)
+        return response
+
+    @classmethod
+    def build(cls, code: str) -> tuple[dict, None, tuple] | None:
+        link = selectors.link_by_code(code)
+        if link is None:
+            return None
+        return cls.OutputSerializer(link).data, None, (link.pk, link.sharer_id, link.target, link.target_id)
 
 
 class PngRenderer(BaseRenderer):

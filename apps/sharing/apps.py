@@ -9,7 +9,10 @@ class SharingConfig(AppConfig):
     def ready(self) -> None:
         from apps.shop.attribution import set_attribution_resolver
 
-        from . import handlers  # noqa: F401  (registers the event subscribers)
+        from . import (
+            handlers,  # noqa: F401  (registers the event subscribers)
+            read_cache,  # noqa: F401  (connects the cached answer's invalidation)
+        )
         from .attribution import resolve_attribution
         from .shop_targets import resolve_product
         from .targets import register_target

@@ -15,10 +15,10 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from apps.core.money import yuan
+from apps.core.throttles import client_ip
 from apps.wechat.errors import WeChatError
 
 from . import selectors, services, targets
-from .apis import client_ip
 
 logger = logging.getLogger(__name__)
 

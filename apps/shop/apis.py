@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import selectors as account_selectors
-from apps.core import audit
+from apps.core import audit, readcache
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsOperator
 from apps.core.schema import PAGE_PARAMETERS, error_responses, paginated
@@ -21,7 +21,7 @@ from apps.wechat import pay as wechatpay
 from apps.wechat import push as wechat_push
 from apps.wechat.apis import WeChatNotifyApi, notify_schema
 
-from . import operator_scope, selectors, services
+from . import operator_scope, read_cache, selectors, services
 from .errors import AddressNotFound, OperatorForbidden, ShippingForbidden
 from .models import Order, Product, Refund
 
@@ -188,6 +188,15 @@ class ProductListApi(APIView):
         },
     )
     def get(self, request):
+        # The whole URL is the key: equal URLs are equally valid, and a 400 or 404 is not stored.
+        return readcache.api_answer(
+            request,
+            read_cache.product_list_key(request.build_absolute_uri()),
+            [read_cache.CATALOGUE],
+            lambda: self.build(request),
+        )
+
+    def build(self, request) -> tuple[dict, float | None]:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
@@ -199,10 +208,9 @@ class ProductListApi(APIView):
         )
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
-        context = {"group_buys": selectors.group_buy_summaries(page)}
-        return paginator.get_paginated_response(
-            ProductOutputSerializer(page, many=True, context=context).data
-        )
+        group_buys, until = selectors.group_buy_window(page)
+        results = ProductOutputSerializer(page, many=True, context={"group_buys": group_buys}).data
+        return paginator.get_paginated_response(results).data, readcache.seconds_until(until)
 
 
 class ProductDetailApi(APIView):
@@ -213,11 +221,24 @@ class ProductDetailApi(APIView):
         responses={200: ProductDetailOutputSerializer, **error_responses(404)},
     )
     def get(self, request, product_id: int):
+        answer = readcache.api_answer(
+            request,
+            read_cache.product_detail_key(product_id),
+            [read_cache.product_gen(product_id)],
+            lambda: self.build(product_id),
+        )
+        if answer is None:
+            raise Http404
+        return answer
+
+    @staticmethod
+    def build(product_id: int) -> tuple[dict, float | None] | None:
         product = selectors.product_get(product_id=product_id)
         if product is None:
-            raise Http404
-        context = {"group_buys": selectors.group_buy_summaries([product])}
-        return Response(ProductDetailOutputSerializer(product, context=context).data)
+            return None
+        group_buys, until = selectors.group_buy_window([product])
+        data = ProductDetailOutputSerializer(product, context={"group_buys": group_buys}).data
+        return data, readcache.seconds_until(until)
 
 
 class ProductImageOutputSerializer(serializers.Serializer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -92,6 +93,12 @@ def product_cover(product: Product) -> ProductImage | None:
 
 def group_buy_summaries(products: list[Product]) -> dict[int, dict[str, Any]]:
     return catalogue_hooks.group_buy_summaries(p.pk for p in products)
+
+
+def group_buy_window(products: list[Product]) -> tuple[dict[int, dict[str, Any]], datetime | None]:
+    """The products' group-buy summaries and the moment they next change by themselves (a campaign
+    starting or ending), or None: how long an answer showing them may be kept."""
+    return catalogue_hooks.group_buy_window(p.pk for p in products)
 
 
 def product_card(*, product_id: int) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.core.errors import InvalidInput
 
-from .. import codes, targets
+from .. import codes, read_cache, targets
 from ..errors import TargetNotFound
 from ..models import ShareLink
 from ..targets import TargetInfo
@@ -91,6 +91,7 @@ def _refreshed(link: ShareLink, card: dict[str, str]) -> ShareLink:
     changed = {name: value for name, value in card.items() if getattr(link, name) != value}
     if changed:
         ShareLink.objects.filter(pk=link.pk).update(**changed)
+        read_cache.links_changed([link.code])
         for name, value in changed.items():
             setattr(link, name, value)
     return link
@@ -112,14 +113,14 @@ def visitor_key(*, user=None, ip: str = "", user_agent: str = "") -> str:
     return f"a{digest}"
 
 
-@transaction.atomic
 def share_link_open(
     *, link: ShareLink, viewer, visitor_key: str, channel: str = "api", now: datetime | None = None
 ) -> bindings.BindingOutcome | None:
     """Someone opened the link: count the visit, and for a logged-in viewer apply the binding policy.
 
     The sharer opening their own link is neither a visit nor a customer: the counters show what the
-    share did with other people.
+    share did with other people. No transaction here: the visit and the binding are independent,
+    each atomic on its own, and an anonymous repeat visit must not touch PostgreSQL at all.
     """
     now = now or timezone.now()
     logged_in = viewer is not None and getattr(viewer, "is_authenticated", False)

@@ -18,7 +18,7 @@ from apps.accounts.models import Address, User
 from apps.core.deferred import send_on_commit
 from apps.core.errors import ApplicationError, InvalidInput
 
-from .. import attribution, events, pricing
+from .. import attribution, events, pricing, read_cache
 from ..errors import AddressNotFound, InvalidQuantity, OrderNotCancellable, OutOfStock, SkuNotFound
 from ..lock_objects import order_lock
 from ..models import Order, OrderItem, Sku
@@ -83,6 +83,7 @@ def _reserve_stock(quantities: dict[int, int], skus: dict[int, Sku]) -> None:
         if taken != 1:
             sku = skus[sku_id]
             raise OutOfStock(f"{sku.product.title} {sku.spec} 库存不足")
+    read_cache.stock_changed(skus[sku_id].product_id for sku_id in quantities)
 
 
 def _release_stock(order: Order) -> None:
@@ -91,6 +92,7 @@ def _release_stock(order: Order) -> None:
         unshipped = item.quantity - item.shipped_quantity
         if unshipped > 0:
             Sku.objects.filter(pk=item.sku_id).update(stock=F("stock") + unshipped)
+    read_cache.stock_changed(item.product_id for item in order.items.all())
 
 
 def _offer_for(*, buyer: User, sku: Sku, overrides: dict[int, Any] | None, kind: str) -> pricing.PriceOffer:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.wechat import pay as wechatpay
 
-from .. import events
+from .. import events, read_cache
 from ..errors import OrderNotPayable, PaymentMismatch
 from ..lock_objects import order_lock_by_no
 from ..models import Order, Payment, Product, Refund
@@ -103,6 +103,7 @@ def payment_notification_handle(*, notice: wechatpay.PaymentNotice) -> str:
                 sold[item.product_id] += item.quantity
             for product_id in sorted(sold):
                 Product.objects.filter(pk=product_id).update(sales=F("sales") + sold[product_id])
+            read_cache.sales_changed(sold)
             events.publish_order_paid(order)
             return "paid"
         # The money arrived for an order that can no longer take it: record it, send it back.
