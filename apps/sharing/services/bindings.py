@@ -56,13 +56,14 @@ def current_of(binding: CustomerBinding | None) -> binding_rules.Current | None:
     )
 
 
-@transaction.atomic
 def binding_touch(
     *, customer, link: ShareLink, via: str, now: datetime | None = None
 ) -> BindingOutcome | None:
     """The customer opened `link`: bind, renew, switch or keep, as the policy says.
 
     None when the link cannot bind anyone: its sharer is not an approved KOC, or is the customer.
+    A touch that changes nothing (the same KOC's link again the same day, a protected customer)
+    is decided from a plain read, without locking or writing anything: a repeat visit only reads.
     """
     now = now or timezone.now()
     if customer is None or not customer.pk or customer.pk == link.sharer_id:
@@ -71,7 +72,19 @@ def binding_touch(
     if koc is None or koc.user_id == customer.pk:
         return None
     policy = BindingPolicy.load()
+    current = CustomerBinding.objects.select_related("koc").filter(customer_id=customer.pk).first()
+    decision = binding_rules.decide(
+        current=current_of(current), koc_id=koc.pk, policy=policy_of(policy), now=now
+    )
+    if not decision.changes:
+        # As if decided at the moment of that read: a concurrent change is simply later.
+        return BindingOutcome(decision=decision, binding=current, change=None)
+    return _binding_change(customer=customer, link=link, koc=koc, policy=policy, via=via, now=now)
 
+
+@transaction.atomic
+def _binding_change(*, customer, link: ShareLink, koc: Koc, policy: BindingPolicy, via: str, now: datetime):
+    """The touch changes the binding: decided again under the customer's binding lock, then written."""
     for _attempt in range(2):
         binding = binding_lock(customer_id=customer.pk)
         decision = binding_rules.decide(

@@ -28,7 +28,7 @@ import json
 import random
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -56,13 +56,16 @@ def _media(name: str) -> str | None:
     return url if url.startswith(("http://", "https://")) else f"{settings.PUBLIC_BASE_URL}{url}"
 
 
-def _when(value) -> str:
-    if isinstance(value, str):  # SQLite answers text
+def _aware(value):
+    """A row's datetime as PostgreSQL answers it (SQLite answers naive UTC, or text)."""
+    if isinstance(value, str):
         from django.utils.dateparse import parse_datetime
 
         value = parse_datetime(value)
-        if timezone.is_naive(value):
-            value = timezone.make_aware(value, timezone.utc)
+    return timezone.make_aware(value, UTC) if timezone.is_naive(value) else value
+
+
+def _when(value) -> str:
     text = timezone.localtime(value).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
@@ -116,18 +119,11 @@ def _group_buys(ids: list[int]) -> dict[int, dict]:
         "ORDER BY product_id, group_price_fen, id",
         [*ids, connection.ops.adapt_datetimefield_value(now)],
     ):
-        if (starts_at if not isinstance(starts_at, str) else _parse(starts_at)) <= now:
+        if _aware(starts_at) <= now:
             summaries.setdefault(
                 product_id, {"campaign_id": campaign_id, "group_price_fen": price, "group_size": size}
             )
     return summaries
-
-
-def _parse(text: str):
-    from django.utils.dateparse import parse_datetime
-
-    value = parse_datetime(text)
-    return timezone.make_aware(value, timezone.utc) if timezone.is_naive(value) else value
 
 
 def _item(row, images, group_buys) -> dict:
@@ -233,7 +229,7 @@ def baseline_group(request, group_id: int) -> HttpResponse:
         "ORDER BY m.is_leader DESC, m.paid_at, m.id",
         [group_id],
     )
-    expires = expires_at if not isinstance(expires_at, str) else _parse(expires_at)
+    expires = _aware(expires_at)
     open_now = status == "forming" and expires > timezone.now()
     return _json(
         {
