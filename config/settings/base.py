@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "apps.commissions",
     "apps.reconciliation",
     "apps.console",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [

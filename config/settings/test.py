@@ -13,7 +13,13 @@ WECHAT_SANDBOX = True
 IDENTITY_ENCRYPTION_KEYS = [derived_key(SECRET_KEY, "identity-encryption")]
 IDENTITY_LOOKUP_KEY = derived_key(SECRET_KEY, "identity-lookup")
 MEDIA_ROOT = VAR_DIR / "test-media"
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Room for the WeChat sandbox's state of a seeded scale demo (LocMem forgets past 300 entries by default).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 1_000_000},
+    }
+}
 if not REDIS_URL:
     CELERY_BROKER_URL = "memory://"
     CELERY_RESULT_BACKEND = "cache+memory://"

@@ -681,3 +681,88 @@ def renotify(request: HttpRequest) -> HttpResponse:
     return signed_json(
         {"transaction_id": tx.get("transaction_id"), "notify_status": send_notification(url, headers, body)}
     )
+
+
+# --- history the sandbox did not see (the scale demo's seeded orders) ---------------------------------
+
+
+def paid_transaction(
+    *,
+    out_trade_no: str,
+    description: str,
+    total: int,
+    openid: str,
+    notify_url: str,
+    transaction_id: str,
+    success_time: str,
+    time_expire: str,
+    refunded: int = 0,
+) -> dict[str, Any]:
+    """A transaction as `jsapi` then `confirm` leave it: paid, `refunded` fen of it refunded."""
+    return {
+        "appid": settings.WECHAT_APPID,
+        "mchid": settings.WECHATPAY_MCHID,
+        "out_trade_no": out_trade_no,
+        "description": description,
+        "total": total,
+        "openid": openid,
+        "notify_url": notify_url,
+        "attach": "",
+        "time_expire": time_expire,
+        "trade_state": "SUCCESS",
+        "refunded": refunded,
+        "prepay_id": "wx" + secrets.token_hex(16),
+        "transaction_id": transaction_id,
+        "success_time": success_time,
+    }
+
+
+def succeeded_refund(
+    tx: dict[str, Any],
+    *,
+    out_refund_no: str,
+    refund_id: str,
+    refund: int,
+    create_time: str,
+    success_time: str,
+) -> dict[str, Any]:
+    """A refund of `tx` as `refunds` then its notification leave it: SUCCESS."""
+    return {
+        "mchid": tx["mchid"],
+        "out_trade_no": tx["out_trade_no"],
+        "transaction_id": tx["transaction_id"],
+        "out_refund_no": out_refund_no,
+        "refund_id": refund_id,
+        "refund": refund,
+        "total": tx["total"],
+        "status": "SUCCESS",
+        "create_time": create_time,
+        "success_time": success_time,
+        "notify_url": "",
+        "reason": "",
+        "hold": False,
+        "abnormal": False,
+        "queries": 0,
+    }
+
+
+def record_history(transactions: list[dict[str, Any]], refunds: list[dict[str, Any]]) -> None:
+    """Store paid transactions and succeeded refunds made before the sandbox knew of them, in bulk
+    (one write per batch, the index extended once), so that queries, bills and later refunds of
+    those payments answer as they would had they been paid here."""
+    with _state_lock:
+        cache.set_many(
+            {_TX.format(tx["out_trade_no"]): tx for tx in transactions}
+            | {_TXID.format(tx["transaction_id"]): tx["out_trade_no"] for tx in transactions}
+            | {_REFUND.format(r["out_refund_no"]): r for r in refunds},
+            STATE_TTL,
+        )
+        for kind, keys in (
+            ("tx", [t["out_trade_no"] for t in transactions]),
+            ("refund", [r["out_refund_no"] for r in refunds]),
+        ):
+            if keys:
+                known = cache.get(_INDEX.format(kind)) or []
+                seen = set(known)
+                known.extend(k for k in keys if k not in seen)
+                cache.set(_INDEX.format(kind), known, STATE_TTL)
