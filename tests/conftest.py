@@ -109,9 +109,12 @@ def pytest_configure(config):
 
     if compile_all(Path(__file__).resolve().parent.parent):
         # Django may have read the catalogues during setup, before these .mo files existed.
+        import gettext as gettext_module
+
         from asgiref.local import Local
         from django.utils.translation import trans_real
 
+        gettext_module._translations.clear()  # Python's own cache of .mo files by path
         trans_real._translations = {}
         trans_real._default = None
         trans_real._active = Local()

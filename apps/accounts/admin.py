@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.exports import ExportMixin
 
@@ -17,9 +18,9 @@ class UserAdmin(ExportMixin, DjangoUserAdmin):
     export_columns = [
         ("ID", "id"),
         ("openid", "openid"),
-        ("昵称", "nickname"),
-        ("手机", "phone_masked"),
-        ("注册时间", "date_joined"),
+        (_("nickname"), "nickname"),
+        (_("phone"), "phone_masked"),
+        (_("date joined"), "date_joined"),
     ]
     list_display = ["id", "username", "nickname", "phone_masked", "openid", "is_staff", "date_joined"]
     search_fields = ["username", "openid", "unionid", "phone", "nickname"]
@@ -27,12 +28,19 @@ class UserAdmin(ExportMixin, DjangoUserAdmin):
     fieldsets = [
         *DjangoUserAdmin.fieldsets,
         (
-            "微信 WeChat",
+            _("WeChat"),
             {"fields": ["openid", "unionid", "phone", "nickname", "avatar_url", "signup_invite_code"]},
         ),
     ]
     inlines = [AddressInline]
 
-    @admin.display(description="手机")
+    @admin.display(description=_("phone"))
     def phone_masked(self, user: User) -> str:
         return user.phone_masked
+
+    def get_search_results(self, request, queryset, search_term):
+        results, duplicates = super().get_search_results(request, queryset, search_term)
+        # Linking an operator to a brand (shop.BrandOperator) picks among staff users only.
+        if request.GET.get("model_name") == "brandoperator" and request.GET.get("field_name") == "user":
+            results = results.filter(is_staff=True)
+        return results, duplicates

@@ -17,15 +17,23 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as gettext_now
+from django.utils.translation import gettext_lazy as _
 
 from apps.core import audit
+from apps.core.admin_names import NamedColumnsMixin
+from apps.core.audit import HistoryTimelineMixin, TimelineEntry
 from apps.core.confirm import Confirmation, confirmation_page, is_confirmed
 from apps.core.errors import ApplicationError
 from apps.core.exports import ExportMixin, Yuan, csv_response, money, xlsx_response
+from apps.core.money_admin import YuanAdminMixin, yuan_text
 
 from . import compliance, reports, selectors
 from .models import (
     Account,
+    Bucket,
     Commission,
     LedgerEntry,
     OrderFact,
@@ -44,7 +52,7 @@ from .services.dry_run import dry_run, koc_labels
 
 
 def _when(moment) -> str:
-    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}" if moment else "长期"
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}" if moment else gettext_now("no end")
 
 
 def _activation_confirmation(queryset) -> Confirmation:
@@ -54,7 +62,10 @@ def _activation_confirmation(queryset) -> Confirmation:
     effects, warnings, rows = [], [], []
     for rule_set in queryset.order_by("effective_from", "version"):
         if rule_set.status != RuleSet.Status.DRAFT:
-            warnings.append(f"「{rule_set.name}」v{rule_set.version} 不是草稿，不会启用")
+            warnings.append(
+                gettext_now("“%(name)s” v%(version)s is not a draft and will not be activated")
+                % {"name": rule_set.name, "version": rule_set.version}
+            )
             continue
         start = rule_set.effective_from or now
         replaced = RuleSet.objects.filter(status=RuleSet.Status.ACTIVE).filter(
@@ -62,15 +73,34 @@ def _activation_confirmation(queryset) -> Confirmation:
         )
         if rule_set.effective_to is not None:
             replaced = replaced.filter(effective_from__lt=rule_set.effective_to)
-        names = [f"「{other.name}」v{other.version}" for other in replaced.order_by("version")]
-        takes_over = (
-            f"，替换 {'、'.join(names)}（其生效期截止于 {_when(start)}）"
-            if names
-            else "（没有被替换的规则集）"
-        )
-        effects.append(f"「{rule_set.name}」v{rule_set.version} 将从 {_when(start)} 起生效{takes_over}")
+        names = [
+            gettext_now("“%(name)s” v%(version)s") % {"name": other.name, "version": other.version}
+            for other in replaced.order_by("version")
+        ]
+        values = {
+            "name": rule_set.name,
+            "version": rule_set.version,
+            "start": _when(start),
+            "replaced": gettext_now(", ").join(names),
+        }
+        if names:
+            effects.append(
+                gettext_now(
+                    "“%(name)s” v%(version)s takes effect from %(start)s, replacing %(replaced)s "
+                    "(which then ends at %(start)s)"
+                )
+                % values
+            )
+        else:
+            effects.append(
+                gettext_now("“%(name)s” v%(version)s takes effect from %(start)s (it replaces no rule set)")
+                % values
+            )
         if start < now - timedelta(minutes=1):
-            warnings.append(f"「{rule_set.name}」v{rule_set.version} 的生效时间已过，启用会被拒绝")
+            warnings.append(
+                gettext_now("“%(name)s” v%(version)s starts in the past: the activation will be refused")
+                % values
+            )
         rows.append(
             [
                 f"v{rule_set.version}",
@@ -78,15 +108,22 @@ def _activation_confirmation(queryset) -> Confirmation:
                 str(rule_set.rules.count()),
                 _when(start),
                 _when(rule_set.effective_to),
-                "、".join(names) or "—",
+                gettext_now(", ").join(names) or "—",
             ]
         )
     return Confirmation(
-        title="确认启用规则集",
-        button="确认启用（之后支付的订单按新规则集结算）",
+        title=gettext_now("Confirm rule set activation"),
+        button=gettext_now("Activate (orders paid from then on are paid by the new rule set)"),
         effects=effects,
         warnings=warnings,
-        headers=["版本", "名称", "规则数", "生效时间", "失效时间", "替换"],
+        headers=[
+            gettext_now("version"),
+            gettext_now("name"),
+            gettext_now("rules"),
+            gettext_now("effective from"),
+            gettext_now("effective until"),
+            gettext_now("replaces"),
+        ],
         rows=rows,
     )
 
@@ -123,7 +160,20 @@ def koc_name(obj) -> str:
     return obj._koc_nickname or mask_name(obj._koc_real_name or "") or obj._koc_invite_code
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+def koc_named(queryset):
+    """Annotate the KOC's name parts and phone for exports (no query per row)."""
+    from apps.kocs.models import Koc
+
+    koc = Koc.objects.filter(pk=OuterRef("koc_id"))
+    return with_koc_name(queryset).annotate(_koc_phone=Subquery(koc.values("user__phone")[:1]))
+
+
+class ReadOnlyAdmin(NamedColumnsMixin, YuanAdminMixin, admin.ModelAdmin):
+    """Finance's read-only lists: amounts in yuan, KOCs and orders by name (search by name, phone,
+    order number)."""
+
+    named_fields = {"koc_id": "koc"}
+
     def has_add_permission(self, request):
         return False
 
@@ -152,17 +202,24 @@ class ComplianceFormSet(BaseInlineFormSet):
             rules.append(form.instance)
         violations = compliance.check(rules)
         if violations:
-            raise ValidationError([f"[{v.code}] {v.message}" for v in violations])
+            # The operator reads what is wrong; the code stays in the logs and tests.
+            raise ValidationError([ValidationError(v.message, code=v.code) for v in violations])
 
 
-class RuleInline(admin.StackedInline):
+class RuleInline(YuanAdminMixin, admin.StackedInline):
     model = Rule
     formset = ComplianceFormSet
     extra = 0
     fieldsets = [
         (None, {"fields": [("name", "kind"), ("level", "basis", "rate_percent", "amount_fen")]}),
-        ("范围", {"fields": [("scope", "scope_id"), ("product_ids", "koc_ids"), ("valid_from", "valid_to")]}),
-        ("机构 / 周期奖励", {"fields": [("beneficiary_role",), ("period", "measure", "metric", "target")]}),
+        (
+            _("Scope"),
+            {"fields": [("scope", "scope_id"), ("product_ids", "koc_ids"), ("valid_from", "valid_to")]},
+        ),
+        (
+            _("Organisation / periodic rewards"),
+            {"fields": [("beneficiary_role",), ("period", "measure", "metric", "target")]},
+        ),
     ]
 
     def _editable(self, obj) -> bool:
@@ -179,18 +236,18 @@ class RuleInline(admin.StackedInline):
 
 
 class DryRunForm(forms.Form):
-    start = forms.DateField(label="开始日期 (含)", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="结束日期 (不含)", widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_("start date (included)"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("end date (excluded)"), widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean(self):
         data = super().clean()
         if data.get("start") and data.get("end") and data["end"] <= data["start"]:
-            raise ValidationError("结束日期必须晚于开始日期")
+            raise ValidationError(_("The end date must be after the start date."))
         return data
 
 
 @admin.register(RuleSet)
-class RuleSetAdmin(admin.ModelAdmin):
+class RuleSetAdmin(HistoryTimelineMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "version",
@@ -215,15 +272,26 @@ class RuleSetAdmin(admin.ModelAdmin):
             obj.version = rule_services.next_version()
         super().save_model(request, obj, form, change)
 
-    @admin.display(description="试算")
+    @admin.display(description=_("dry run"))
     def dry_run_link(self, obj):
-        from django.utils.html import format_html
-
         return format_html(
-            '<a href="{}">试算 dry run</a>', reverse("admin:commissions_ruleset_dry_run", args=[obj.pk])
+            '<a href="{}">{}</a>', reverse("admin:commissions_ruleset_dry_run", args=[obj.pk]), _("Dry run")
         )
 
-    @admin.action(description="启用所选规则集（合规检查）")
+    def history_timeline(self, rule_set: RuleSet) -> list[TimelineEntry]:
+        entries = [TimelineEntry(rule_set.created_at, None, gettext_now("Draft created"))]
+        if rule_set.activated_at:
+            entries.append(
+                TimelineEntry(
+                    rule_set.activated_at,
+                    None,
+                    gettext_now("Activated: in force from %(start)s until %(end)s")
+                    % {"start": _when(rule_set.effective_from), "end": _when(rule_set.effective_to)},
+                )
+            )
+        return entries
+
+    @admin.action(description=_("Activate the selected rule sets (compliance checked)"))
     def activate(self, request, queryset):
         if not is_confirmed(request):
             return confirmation_page(
@@ -235,24 +303,28 @@ class RuleSetAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 messages.error(request, f"{rule_set}: {exc.message}")
             else:
+                values = {"name": rule_set.name, "version": rule_set.version}
                 audit.record(
                     actor=request.user,
                     obj=rule_set,
-                    message=f"启用规则集 v{rule_set.version}（通过合规检查）",
+                    message=gettext_now("Activated rule set v%(version)s (compliance checked)") % values,
                 )
-                messages.success(request, f"{rule_set.name} v{rule_set.version} 已启用")
+                messages.success(request, gettext_now("%(name)s v%(version)s is active") % values)
         return None
 
-    @admin.action(description="复制为新版本草稿")
+    @admin.action(description=_("Copy as a new draft version"))
     def copy_as_new_version(self, request, queryset):
         for rule_set in queryset:
             copy = rule_services.ruleset_copy(rule_set=rule_set)
             audit.record(
-                actor=request.user, obj=copy, message=f"由 v{rule_set.version} 复制为草稿", action="add"
+                actor=request.user,
+                obj=copy,
+                message=gettext_now("Copied from v%(version)s as a draft") % {"version": rule_set.version},
+                action="add",
             )
-            messages.success(request, f"已创建草稿 v{copy.version}")
+            messages.success(request, gettext_now("Draft v%(version)s created") % {"version": copy.version})
 
-    @admin.action(description="停用所选规则集")
+    @admin.action(description=_("Retire the selected rule sets"))
     def retire(self, request, queryset):
         for rule_set in queryset:
             try:
@@ -260,7 +332,11 @@ class RuleSetAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 messages.error(request, f"{rule_set}: {exc.message}")
             else:
-                audit.record(actor=request.user, obj=rule_set, message=f"停用规则集 v{rule_set.version}")
+                audit.record(
+                    actor=request.user,
+                    obj=rule_set,
+                    message=gettext_now("Retired rule set v%(version)s") % {"version": rule_set.version},
+                )
 
     def get_urls(self):
         return [
@@ -291,7 +367,7 @@ class RuleSetAdmin(admin.ModelAdmin):
         labels = koc_labels([d.koc_id for d in koc_page])
         context = {
             **self.admin_site.each_context(request),
-            "title": f"试算：{rule_set}",
+            "title": gettext_now("Dry run: %(rule_set)s") % {"rule_set": rule_set},
             "opts": self.model._meta,
             "original": rule_set,
             "form": form,
@@ -313,6 +389,7 @@ class RuleSetAdmin(admin.ModelAdmin):
 
 @admin.register(OrderFact)
 class OrderFactAdmin(ReadOnlyAdmin):
+    named_fields = {"attributed_koc_id": "koc", "buyer_id": "user"}
     list_display = [
         "order_no",
         "attributed_koc_id",
@@ -328,6 +405,8 @@ class OrderFactAdmin(ReadOnlyAdmin):
 
 @admin.register(RefundFact)
 class RefundFactAdmin(ReadOnlyAdmin):
+    named_fields = {"order_id": "order"}
+
     list_display = ["refund_id", "order_id", "amount_fen", "refunded_fen", "paid_fen", "applied_at"]
     search_fields = ["=order_id", "=refund_id"]
 
@@ -346,21 +425,20 @@ class CommissionAdmin(ExportMixin, ReadOnlyAdmin):
         "available_at",
     ]
     list_filter = ["status", "kind", "level"]
-    search_fields = ["order_no", "=koc_id", "key"]
+    search_fields = ["=order_no", "key"]
     export_filename = "commissions"
     export_columns = [
-        ("佣金ID", "id"),
-        ("订单号", "order_no"),
-        ("KOC ID", "koc_id"),
-        ("KOC 姓名", koc_name),
-        ("类型", "get_kind_display"),
-        ("层级", "level"),
-        ("金额(元)", lambda c: _yuan(c.amount_fen)),
-        ("金额(分)", "amount_fen"),
-        ("已冲回(分)", "reversed_fen"),
-        ("状态", "get_status_display"),
-        ("可提现时间", "available_at"),
-        ("计算说明", "explanation"),
+        (_("commission id"), "id"),
+        (_("order number"), "order_no"),
+        (_("KOC id"), "koc_id"),
+        (_("KOC name"), koc_name),
+        (_("kind"), "get_kind_display"),
+        (_("level"), "level"),
+        (_("amount (yuan)"), lambda c: _yuan(c.amount_fen)),
+        (_("reversed (yuan)"), lambda c: _yuan(c.reversed_fen)),
+        (_("status"), "get_status_display"),
+        (_("available from"), "available_at"),
+        (_("how it was calculated"), "explanation"),
     ]
 
     def export_queryset(self, request):
@@ -369,6 +447,8 @@ class CommissionAdmin(ExportMixin, ReadOnlyAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
+    named_fields = {"koc_id": "koc", "order_id": "order"}
+
     list_display = [
         "id",
         "koc_id",
@@ -380,7 +460,10 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "created_at",
     ]
     list_filter = ["kind", "to_bucket", "from_bucket"]
-    search_fields = ["=koc_id", "=order_id", "key"]
+    search_fields = ["key"]
+
+
+BALANCE_BUCKETS = ("available", "frozen", "pending", "withdrawing", "paid", "tax")
 
 
 @admin.register(Account)
@@ -388,11 +471,13 @@ class AccountAdmin(ReadOnlyAdmin):
     list_display = ["koc_id", "is_organisation", "balances", "created_at"]
     search_fields = ["=koc_id"]
 
-    @admin.display(description="余额 (分)")
+    @admin.display(description=_("balances"))
     def balances(self, obj):
         b = selectors.account_balances(account=obj)
-        return "，".join(
-            f"{k} {b[k]}" for k in ("pending", "frozen", "available", "withdrawing", "paid", "tax")
+        return format_html_join(
+            mark_safe("<br>"),
+            "{}: {}",
+            ((Bucket(k).label, yuan_text(b[k])) for k in BALANCE_BUCKETS),
         )
 
 
@@ -405,7 +490,7 @@ class PeriodRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PayoutSettings)
-class PayoutSettingsAdmin(admin.ModelAdmin):
+class PayoutSettingsAdmin(YuanAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "min_withdrawal_fen", "daily_max_fen", "transfer_remark", "updated_at"]
 
     def has_add_permission(self, request):
@@ -422,18 +507,21 @@ class PayoutSettingsAdmin(admin.ModelAdmin):
 
 
 class InvoiceForm(forms.Form):
-    invoice_no = forms.CharField(label="发票号码", max_length=32)
+    invoice_no = forms.CharField(label=_("invoice number"), max_length=32)
 
 
 class NeedsAttentionFilter(admin.SimpleListFilter):
     """One click to the withdrawals that failed. The engine has already returned their money to the
     KOC's available balance; what is left is to read the reason and follow up with the KOC."""
 
-    title = "需要处理"
+    title = _("needs attention")
     parameter_name = "attention"
 
     def lookups(self, request, model_admin):
-        return [("failed", "失败的提现"), ("late_success", "失败后微信又确认成功")]
+        return [
+            ("failed", _("Failed withdrawals")),
+            ("late_success", _("Failed, then confirmed by WeChat")),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "failed":
@@ -444,7 +532,7 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
 
 
 @admin.register(Withdrawal)
-class WithdrawalAdmin(ExportMixin, ReadOnlyAdmin):
+class WithdrawalAdmin(HistoryTimelineMixin, ExportMixin, ReadOnlyAdmin):
     list_display = [
         "out_bill_no",
         "koc_id",
@@ -459,21 +547,49 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyAdmin):
         "created_at",
     ]
     list_filter = [NeedsAttentionFilter, "status", "channel", "invoice_status"]
-    search_fields = ["out_bill_no", "=koc_id", "transfer_bill_no"]
+    search_fields = ["=out_bill_no", "=transfer_bill_no"]
     export_filename = "withdrawals"
     export_columns = [
-        ("提现ID", "id"),
-        ("KOC ID", "koc_id"),
-        ("KOC 姓名", koc_name),
-        ("金额(元)", lambda w: _yuan(w.amount_fen)),
-        ("代扣个税(元)", lambda w: _yuan(w.tax_fen)),
-        ("实发(元)", lambda w: _yuan(w.net_fen)),
-        ("状态", "get_status_display"),
-        ("商户单号", "out_bill_no"),
-        ("失败原因", "fail_reason"),
-        ("申请时间", "created_at"),
-        ("完成时间", "finished_at"),
+        (_("withdrawal id"), "id"),
+        (_("KOC id"), "koc_id"),
+        (_("KOC name"), koc_name),
+        (_("amount (yuan)"), lambda w: _yuan(w.amount_fen)),
+        (_("tax withheld (yuan)"), lambda w: _yuan(w.tax_fen)),
+        (_("net paid (yuan)"), lambda w: _yuan(w.net_fen)),
+        (_("status"), "get_status_display"),
+        (_("transfer number"), "out_bill_no"),
+        (_("failure reason"), "fail_reason"),
+        (_("requested at"), "created_at"),
+        (_("finished at"), "finished_at"),
     ]
+    # The transfer's plumbing (the request's digest, what the API answered, WeChat's confirmation
+    # parameters, the payee's openid): for the platform's engineers, not finance's page.
+    internal_fields = (
+        "idempotency_key",
+        "request_hash",
+        "response_body",
+        "package_info",
+        "openid",
+        "user_id",
+    )
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if request.user.is_superuser:
+            return fields
+        return [f for f in fields if f not in self.internal_fields]
+
+    def history_timeline(self, withdrawal: Withdrawal) -> list[TimelineEntry]:
+        """The payout's ledger: requested, tax withheld, paid or returned, each with its amount."""
+        return [
+            TimelineEntry(
+                entry.created_at,
+                None,
+                f"{entry.get_kind_display()} {yuan_text(entry.amount_fen)}"
+                f" ({entry.get_from_bucket_display()} → {entry.get_to_bucket_display()})",
+            )
+            for entry in LedgerEntry.objects.filter(withdrawal=withdrawal).order_by("id")
+        ]
 
     def export_queryset(self, request):
         return with_koc_name(super().export_queryset(request))
@@ -483,7 +599,7 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyAdmin):
     def has_change_permission(self, request, obj=None):
         return request.user.is_superuser if obj is None else False
 
-    @admin.action(description="对公打款已完成（机构）")
+    @admin.action(description=_("Bank transfer done (organisations)"))
     def mark_b2b_paid(self, request, queryset):
         for w in queryset.filter(channel=Withdrawal.Channel.B2B, status=Withdrawal.Status.B2B_PENDING):
             try:
@@ -491,10 +607,12 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyAdmin):
             except ApplicationError as exc:
                 messages.error(request, f"{w.out_bill_no}: {exc.message}")
                 continue
-            audit.record(actor=request.user, obj=w, message="对公打款已完成，标记到账")
-            messages.success(request, f"{w.out_bill_no} 已标记到账")
+            audit.record(
+                actor=request.user, obj=w, message=gettext_now("Bank transfer done, marked received")
+            )
+            messages.success(request, gettext_now("%(no)s marked received") % {"no": w.out_bill_no})
 
-    @admin.action(description="已收到机构发票（填写发票号码）")
+    @admin.action(description=_("Invoice received from the organisation (enter its number)"))
     def record_invoice(self, request, queryset):
         pending = queryset.filter(channel=Withdrawal.Channel.B2B, status=Withdrawal.Status.B2B_PENDING)
         form = InvoiceForm(request.POST if "confirm" in request.POST else None)
@@ -507,15 +625,18 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyAdmin):
                 except ApplicationError as exc:
                     messages.error(request, f"{w.out_bill_no}: {exc.message}")
                     continue
-                audit.record(actor=request.user, obj=w, message=f"收到发票 {form.cleaned_data['invoice_no']}")
-                messages.success(request, f"{w.out_bill_no} 已登记发票")
+                invoice = {"no": w.out_bill_no, "invoice": form.cleaned_data["invoice_no"]}
+                audit.record(
+                    actor=request.user, obj=w, message=gettext_now("Invoice %(invoice)s received") % invoice
+                )
+                messages.success(request, gettext_now("%(no)s: invoice recorded") % invoice)
             return None
         return TemplateResponse(
             request,
             "admin/commissions/invoice_form.html",
             {
                 **self.admin_site.each_context(request),
-                "title": "登记机构发票",
+                "title": _("Record an organisation's invoice"),
                 "opts": self.model._meta,
                 "form": form,
                 "withdrawals": pending,
@@ -523,44 +644,66 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyAdmin):
             },
         )
 
-    @admin.action(description="对公打款失败，退回余额（机构）")
+    @admin.action(description=_("Bank transfer failed, return to the balance (organisations)"))
     def mark_b2b_failed(self, request, queryset):
         for w in queryset.filter(channel=Withdrawal.Channel.B2B, status=Withdrawal.Status.B2B_PENDING):
-            withdrawal_services.withdrawal_fail(withdrawal_id=w.pk, reason="对公打款失败")
-            audit.record(actor=request.user, obj=w, message="对公打款失败，金额退回可提现余额")
-            messages.success(request, f"{w.out_bill_no} 已退回")
+            withdrawal_services.withdrawal_fail(
+                withdrawal_id=w.pk, reason=gettext_now("Bank transfer failed")
+            )
+            audit.record(
+                actor=request.user,
+                obj=w,
+                message=gettext_now("Bank transfer failed, the amount went back to the available balance"),
+            )
+            messages.success(request, gettext_now("%(no)s returned") % {"no": w.out_bill_no})
 
-    @admin.action(description="撤销用户未确认的微信转账")
+    @admin.action(description=_("Cancel WeChat transfers the user has not confirmed"))
     def cancel_transfer(self, request, queryset):
         for w in queryset.filter(channel=Withdrawal.Channel.WECHAT).order_by("pk"):
             try:
-                w = withdrawal_services.withdrawal_cancel(withdrawal=w, reason=f"运营撤销 ({request.user})")
+                w = withdrawal_services.withdrawal_cancel(
+                    withdrawal=w,
+                    reason=gettext_now("Cancelled by an operator (%(user)s)") % {"user": request.user},
+                )
             except ApplicationError as exc:
                 messages.warning(request, f"{w.out_bill_no}: {exc.message}")
                 continue
-            audit.record(actor=request.user, obj=w, message=f"撤销微信转账: {w.get_status_display()}")
+            audit.record(
+                actor=request.user,
+                obj=w,
+                message=gettext_now("WeChat transfer cancelled: %(status)s")
+                % {"status": w.get_status_display()},
+            )
             messages.info(request, f"{w.out_bill_no}: {w.get_status_display()}")
 
-    @admin.action(description="向微信查询转账状态")
+    @admin.action(description=_("Ask WeChat for the transfer's state"))
     def poll_wechat(self, request, queryset):
         for w in queryset.filter(channel=Withdrawal.Channel.WECHAT):
+            before = w.status
             w = withdrawal_services.withdrawal_poll(withdrawal_id=w.pk)
+            if w.status != before:
+                audit.record(
+                    actor=request.user,
+                    obj=w,
+                    message=gettext_now("Asked WeChat: %(before)s → %(after)s")
+                    % {"before": Withdrawal.Status(before).label, "after": w.get_status_display()},
+                )
             messages.info(request, f"{w.out_bill_no}: {w.get_status_display()}")
 
 
 class StatementForm(forms.Form):
-    month = forms.CharField(label="月份 (YYYY-MM)", max_length=7)
+    month = forms.CharField(label=_("month (YYYY-MM)"), max_length=7)
 
     def clean_month(self) -> date:
         try:
             year, month = (int(p) for p in self.cleaned_data["month"].split("-"))
             return date(year, month, 1)
         except (ValueError, TypeError) as exc:
-            raise ValidationError("格式为 YYYY-MM") from exc
+            raise ValidationError(_("Enter the month as YYYY-MM.")) from exc
 
 
 class QuarterForm(forms.Form):
-    quarter = forms.CharField(label="季度 (YYYYQn，例如 2026Q1)", max_length=6)
+    quarter = forms.CharField(label=_("quarter (YYYYQn, e.g. 2026Q1)"), max_length=6)
 
     def clean_quarter(self) -> tuple[int, int]:
         value = self.cleaned_data["quarter"].strip().upper()
@@ -569,7 +712,7 @@ class QuarterForm(forms.Form):
             year, quarter = int(year), int(quarter)
             reports.quarter_bounds(year, quarter)
         except ValueError as exc:
-            raise ValidationError("格式为 YYYYQn，n 为 1 到 4") from exc
+            raise ValidationError(_("Enter the quarter as YYYYQn, n from 1 to 4.")) from exc
         return year, quarter
 
 
@@ -605,7 +748,7 @@ class TaxRecordAdmin(ReadOnlyAdmin):
     exclude = ["id_number"]
     readonly_fields = ["id_number_masked"]
 
-    @admin.display(description="身份证号 (脱敏)")
+    @admin.display(description=_("ID number (masked)"))
     def id_number_masked(self, obj):
         return obj.id_number_masked
 
@@ -634,11 +777,14 @@ class TaxRecordAdmin(ReadOnlyAdmin):
             )
         context = {
             **self.admin_site.each_context(request),
-            "title": "个税扣缴申报明细（月度）",
+            "title": _("Monthly withholding statement"),
             "opts": self.model._meta,
             "form": form,
-            "intro": "某月劳务报酬代扣代缴明细：每人一行，累计预扣法的各项数字（含完整身份证号，仅供申报）。"
-            "机构节点对公结算，不在此表。",
+            "intro": _(
+                "A month's withholding on service income: one row per person with every figure of the "
+                "cumulative method (full ID numbers, for filing only). Organisations are settled by bank "
+                "transfer and are not in it."
+            ),
         }
         return TemplateResponse(request, "admin/commissions/tax_statement.html", context)
 
@@ -651,23 +797,26 @@ class TaxRecordAdmin(ReadOnlyAdmin):
             return report_response(reports.platform_report(year, quarter), request.GET.get("format"))
         context = {
             **self.admin_site.each_context(request),
-            "title": "平台涉税信息报送（季度，国务院令第810号）",
+            "title": _("Platform tax information report (quarterly, State Council Decree 810)"),
             "opts": self.model._meta,
             "form": form,
-            "intro": "本季度获得支付的个人和机构：身份信息、收入总额、退款金额、收入净额、"
-            "已支付佣金与代扣个税（含完整证件号码，仅供报送）。",
+            "intro": _(
+                "The people and organisations paid this quarter: identity, gross income, refunds, net "
+                "income, commissions paid and tax withheld (full ID numbers, for filing only)."
+            ),
         }
         return TemplateResponse(request, "admin/commissions/tax_statement.html", context)
 
 
 @admin.register(TaxDeduction)
-class TaxDeductionAdmin(admin.ModelAdmin):
+class TaxDeductionAdmin(NamedColumnsMixin, YuanAdminMixin, admin.ModelAdmin):
     """Other deductions finance records (累计依法确定的其他扣除): added, never edited or deleted
     (a payout may already have been computed on them); they count from the next payout on."""
 
     list_display = ["month", "koc_id", "amount_fen", "note", "created_at"]
     list_filter = ["month"]
     search_fields = ["=koc_id"]
+    named_fields = {"koc_id": "koc"}
 
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)

@@ -24,9 +24,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.crypto import EncryptedTextField
+from apps.core.money import yuan_grouped
 
 PERCENT = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
 
@@ -394,7 +396,7 @@ class Account(models.Model):
         verbose_name_plural = _("commission accounts")
 
     def __str__(self) -> str:
-        return f"KOC {self.koc_id}"
+        return gettext("Account of KOC #%(koc)s") % {"koc": self.koc_id}
 
 
 class Commission(models.Model):
@@ -489,7 +491,7 @@ class Commission(models.Model):
         verbose_name_plural = _("commissions")
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount_fen} fen -> KOC {self.koc_id}"
+        return f"{self.get_kind_display()} ¥{yuan_grouped(self.amount_fen)} → KOC #{self.koc_id}"
 
     @property
     def net_fen(self) -> int:
@@ -562,7 +564,10 @@ class LedgerEntry(models.Model):
         verbose_name_plural = _("ledger entries (append-only)")
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.amount_fen} {self.from_bucket}->{self.to_bucket} (KOC {self.koc_id})"
+        return (
+            f"{self.get_kind_display()} ¥{yuan_grouped(self.amount_fen)} "
+            f"{self.get_from_bucket_display()} → {self.get_to_bucket_display()} (KOC #{self.koc_id})"
+        )
 
     def save(self, *args, **kwargs):
         if self.pk is not None or not self._state.adding:
@@ -597,7 +602,7 @@ class PayoutSettings(models.Model):
         verbose_name_plural = _("payout settings")
 
     def __str__(self) -> str:
-        return "提现设置"
+        return gettext("Payout settings")
 
     def save(self, *args, **kwargs):
         self.pk = 1
@@ -703,7 +708,7 @@ class Withdrawal(models.Model):
         verbose_name_plural = _("withdrawals")
 
     def __str__(self) -> str:
-        return f"{self.out_bill_no} {self.amount_fen} fen ({self.status})"
+        return f"{self.out_bill_no} ¥{yuan_grouped(self.amount_fen)} ({self.get_status_display()})"
 
 
 class WithdrawalAllocation(models.Model):
@@ -831,7 +836,7 @@ class TaxDeduction(models.Model):
         verbose_name_plural = _("other tax deductions")
 
     def __str__(self) -> str:
-        return f"KOC {self.koc_id} {self.month:%Y-%m} {self.amount_fen}"
+        return f"KOC #{self.koc_id} {self.month:%Y-%m} ¥{yuan_grouped(self.amount_fen)}"
 
     def save(self, *args, **kwargs):
         self.month = self.month.replace(day=1)  # a month, whatever day the form was given

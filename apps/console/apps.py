@@ -8,7 +8,10 @@ class ConsoleConfig(AppConfig):
     verbose_name = "运营控制台 Console"
 
     def ready(self) -> None:
+        from . import names
         from .roles import ensure_role_groups_after_migrate
+
+        names.register()  # the admin shows KOCs, users and orders by name (apps/core/admin_names.py)
 
         # Sent once per app after migrate; this app is installed after the business apps, so their
         # permissions already exist (ensure_role_groups creates any that do not).

@@ -36,9 +36,9 @@ COLUMNS = ("order_no", "carrier", "tracking_no")
 FIELD_LABELS = {"order_no": "订单号", "carrier": "快递公司", "tracking_no": "运单号"}
 # What each column may be called: the English names, or the headers of the orders' own export.
 HEADER_NAMES = {
-    "order_no": ("order_no", "订单号"),
+    "order_no": ("order_no", "订单号", "order number"),
     "carrier": ("carrier", "快递公司"),
-    "tracking_no": ("tracking_no", "快递单号", "运单号"),
+    "tracking_no": ("tracking_no", "快递单号", "运单号", "tracking number"),
 }
 
 OK, SHIPPED, ERROR = "ok", "shipped", "error"

@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import events
 from .models import EventDelivery, OutboxEvent
@@ -14,11 +16,11 @@ class EventDeliveryInline(admin.TabularInline):
 class DeadLetterFilter(admin.SimpleListFilter):
     """The dead letters: events a subscriber failed MAX_ATTEMPTS times; read the error, fix, redeliver."""
 
-    title = "死信"
+    title = _("dead letters")
     parameter_name = "dead"
 
     def lookups(self, request, model_admin):
-        return [("yes", "死信（已停止重试）"), ("retrying", "重试中")]
+        return [("yes", _("Dead (no more retries)")), ("retrying", _("Retrying"))]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
@@ -56,11 +58,16 @@ class OutboxEventAdmin(admin.ModelAdmin):
     inlines = [EventDeliveryInline]
     actions = ["redeliver"]
 
-    @admin.action(description="重新投递（死信）")
+    @admin.action(description=_("Deliver again (dead letters)"))
     def redeliver(self, request, queryset):
         count = events.redeliver_dead(event_ids=queryset.values_list("pk", flat=True))
         level = messages.SUCCESS if count else messages.WARNING
-        self.message_user(request, f"重新投递 {count} 个死信事件", level)
+        self.message_user(
+            request,
+            ngettext("Delivering %(count)d dead event again", "Delivering %(count)d dead events again", count)
+            % {"count": count},
+            level,
+        )
 
     def has_add_permission(self, request):
         return False

@@ -237,7 +237,7 @@ class ExportMixin(admin.ModelAdmin):
         queryset = self.export_queryset(request)
         name = self.export_filename or self.model._meta.model_name
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-        header = [h for h, _ in self.export_columns]
+        header = [str(h) for h, _ in self.export_columns]  # labels may be lazy translations
         body = rows(queryset.iterator(chunk_size=self.export_chunk_size), self.export_columns)
         return respond(f"{name}-{stamp}", header, body)
 

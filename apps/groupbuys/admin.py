@@ -10,8 +10,10 @@ from django.contrib import admin
 from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
-from apps.core.money import yuan
+from apps.core.admin_names import ReadOnlyPageMixin
+from apps.core.money_admin import YuanAdminMixin, yuan_text
 from apps.shop.models import Refund
 
 from . import selectors
@@ -19,7 +21,7 @@ from .models import Campaign, Group, GroupMember, GroupNotification, Subscriptio
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(YuanAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "product",
@@ -55,29 +57,29 @@ class CampaignAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return selectors.campaigns_with_counts().select_related("product", "sku__product")
 
-    @admin.display(description="拼团价")
+    @admin.display(description=_("group price"), ordering="group_price_fen")
     def group_price(self, campaign: Campaign) -> str:
-        return f"¥{yuan(campaign.group_price_fen)}"
+        return yuan_text(campaign.group_price_fen)
 
-    @admin.display(description="拼团中", ordering="forming_count")
+    @admin.display(description=_("Forming"), ordering="forming_count")
     def forming_count(self, campaign: Campaign) -> int:
         return campaign.forming_count
 
-    @admin.display(description="已成团", ordering="succeeded_count")
+    @admin.display(description=_("Succeeded"), ordering="succeeded_count")
     def succeeded_count(self, campaign: Campaign) -> int:
         return campaign.succeeded_count
 
-    @admin.display(description="未成团", ordering="failed_count")
+    @admin.display(description=_("Failed"), ordering="failed_count")
     def failed_count(self, campaign: Campaign) -> int:
         return campaign.failed_count
 
-    @admin.display(description="成团率")
+    @admin.display(description=_("success rate"))
     def success_rate(self, campaign: Campaign) -> str:
         rate = selectors.success_rate(succeeded=campaign.succeeded_count, failed=campaign.failed_count)
         return "-" if rate is None else f"{rate:.1%}"
 
 
-class GroupMemberInline(admin.TabularInline):
+class GroupMemberInline(YuanAdminMixin, admin.TabularInline):
     model = GroupMember
     extra = 0
     can_delete = False
@@ -102,29 +104,29 @@ class GroupMemberInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="单价")
+    @admin.display(description=_("unit price"))
     def unit_price(self, member: GroupMember) -> str:
-        return f"¥{yuan(member.unit_price_fen)}"
+        return yuan_text(member.unit_price_fen)
 
-    @admin.display(description="订单")
+    @admin.display(description=_("order"))
     def order_link(self, member: GroupMember) -> str:
         url = reverse("admin:shop_order_change", args=[member.order_id])
         return format_html('<a href="{}">{}</a>', url, member.order.no)
 
-    @admin.display(description="订单状态")
+    @admin.display(description=_("order status"))
     def order_status(self, member: GroupMember) -> str:
         return member.order.get_status_display()
 
-    @admin.display(description="退款")
+    @admin.display(description=_("refunds"))
     def refund_status(self, member: GroupMember) -> str:
         refunds = list(member.order.refunds.all())
         if not refunds:
             return "-"
-        return "; ".join(f"{r.get_status_display()} ¥{yuan(r.amount_fen)}" for r in refunds)
+        return "; ".join(f"{r.get_status_display()} {yuan_text(r.amount_fen)}" for r in refunds)
 
 
 @admin.register(Group)
-class GroupAdmin(admin.ModelAdmin):
+class GroupAdmin(ReadOnlyPageMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "campaign",
@@ -166,7 +168,7 @@ class GroupAdmin(admin.ModelAdmin):
 
 
 @admin.register(GroupNotification)
-class GroupNotificationAdmin(admin.ModelAdmin):
+class GroupNotificationAdmin(ReadOnlyPageMixin, admin.ModelAdmin):
     list_display = ["id", "group", "user", "kind", "status", "errcode", "attempts", "created_at", "sent_at"]
     list_filter = ["kind", "status"]
     readonly_fields = [
@@ -187,7 +189,7 @@ class GroupNotificationAdmin(admin.ModelAdmin):
 
 
 @admin.register(SubscriptionQuota)
-class SubscriptionQuotaAdmin(admin.ModelAdmin):
+class SubscriptionQuotaAdmin(ReadOnlyPageMixin, admin.ModelAdmin):
     list_display = ["id", "user", "template_id", "remaining", "granted_total", "last_errcode", "updated_at"]
     search_fields = ["user__nickname", "user__openid", "template_id"]
     readonly_fields = ["user", "template_id", "remaining", "granted_total", "last_errcode", "updated_at"]

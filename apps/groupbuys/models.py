@@ -14,6 +14,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.shop.models import Order, Product, Sku
@@ -81,7 +82,7 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         title = self.product.title if self.product_id else "?"
-        return f"{title} · {self.group_size}人团"
+        return gettext("%(title)s · group of %(size)d") % {"title": title, "size": self.group_size}
 
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}
@@ -155,7 +156,7 @@ class Group(models.Model):
         verbose_name_plural = _("buying groups")
 
     def __str__(self) -> str:
-        return f"团 #{self.pk}"
+        return gettext("Group #%(id)s") % {"id": self.pk}
 
     @property
     def seats_left(self) -> int:

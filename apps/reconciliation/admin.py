@@ -1,12 +1,16 @@
 from django.contrib import admin, messages
+from django.utils.translation import gettext as gettext_now
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from apps.core.money import yuan
+from apps.core.admin_names import ReadOnlyPageMixin
+from apps.core.money_admin import YuanAdminMixin
 
 from . import services
 from .models import Difference, ReconciliationRun
 
 
-class DifferenceInline(admin.TabularInline):
+class DifferenceInline(YuanAdminMixin, admin.TabularInline):
     model = Difference
     extra = 0
     can_delete = False
@@ -28,7 +32,7 @@ class DifferenceInline(admin.TabularInline):
 
 
 @admin.register(ReconciliationRun)
-class ReconciliationRunAdmin(admin.ModelAdmin):
+class ReconciliationRunAdmin(ReadOnlyPageMixin, admin.ModelAdmin):
     list_display = [
         "bill_date",
         "status",
@@ -50,7 +54,7 @@ class ReconciliationRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(Difference)
-class DifferenceAdmin(admin.ModelAdmin):
+class DifferenceAdmin(YuanAdminMixin, admin.ModelAdmin):
     """Every difference finance has to look at: missing on either side, amount or state."""
 
     list_display = [
@@ -58,8 +62,8 @@ class DifferenceAdmin(admin.ModelAdmin):
         "kind",
         "reference",
         "problem",
-        "wechat_yuan",
-        "our_yuan",
+        "wechat_amount_fen",
+        "our_amount_fen",
         "wechat_state",
         "our_state",
         "explanation",
@@ -76,16 +80,17 @@ class DifferenceAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="微信金额(元)")
-    def wechat_yuan(self, d: Difference) -> str:
-        return "" if d.wechat_amount_fen is None else yuan(d.wechat_amount_fen)
-
-    @admin.display(description="本系统金额(元)")
-    def our_yuan(self, d: Difference) -> str:
-        return "" if d.our_amount_fen is None else yuan(d.our_amount_fen)
-
-    @admin.action(description="标记为已处理")
+    @admin.action(description=_("Mark as handled"))
     def resolve(self, request, queryset):
+        count = 0
         for difference in queryset:
-            services.difference_resolve(difference=difference, note=f"已处理 ({request.user})")
-        self.message_user(request, f"{queryset.count()} 条差异已标记处理", messages.SUCCESS)
+            services.difference_resolve(
+                difference=difference, note=gettext_now("Handled (%(user)s)") % {"user": request.user}
+            )
+            count += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d difference marked handled", "%(count)d differences marked handled", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )

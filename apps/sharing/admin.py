@@ -8,8 +8,11 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from apps.core.money import yuan
+from apps.core.admin_names import ReadOnlyPageMixin
+from apps.core.money_admin import yuan_text
 
 from . import selectors, services
 from .models import BindingChange, BindingPolicy, CustomerBinding, ShareLink
@@ -63,24 +66,24 @@ class ShareLinkAdmin(ReadOnlyMixin, admin.ModelAdmin):
     ]
     fields = readonly_fields
 
-    @admin.display(description="成交额 (元)", ordering="gmv_fen")
+    @admin.display(description=_("sales"), ordering="gmv_fen")
     def gmv_yuan(self, link: ShareLink) -> str:
-        return yuan(link.gmv_fen)
+        return yuan_text(link.gmv_fen)
 
-    @admin.display(description="小程序路径")
+    @admin.display(description=_("mini-program path"))
     def path(self, link: ShareLink) -> str:
         return selectors.share_path(link)
 
-    @admin.display(description="小程序码")
+    @admin.display(description=_("mini-program code"))
     def qr_preview(self, link: ShareLink) -> str:
         if not link.qr:
-            return "尚未生成（首次请求时生成）"
+            return _("Not made yet (made at the first request)")
         return format_html('<img src="{}" width="160" height="160" alt="">', link.qr.url)
 
-    @admin.display(description="海报")
+    @admin.display(description=_("poster"))
     def poster_preview(self, link: ShareLink) -> str:
         if not link.poster:
-            return "尚未生成"
+            return _("Not made yet")
         return format_html('<img src="{}" width="225" alt="">', link.poster.url)
 
 
@@ -99,7 +102,7 @@ class BindingChangeInline(admin.TabularInline):
 
 
 @admin.register(CustomerBinding)
-class CustomerBindingAdmin(admin.ModelAdmin):
+class CustomerBindingAdmin(ReadOnlyPageMixin, admin.ModelAdmin):
     list_display = ["customer", "koc", "link", "bound_at", "expires_at", "protected_until", "is_current"]
     list_select_related = ["customer", "koc__user", "link"]
     search_fields = ["customer__nickname", "customer__username", "koc__invite_code", "koc__user__nickname"]
@@ -124,18 +127,25 @@ class CustomerBindingAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="当前有效", boolean=True)
+    @admin.display(description=_("in force"), boolean=True)
     def is_current(self, binding: CustomerBinding) -> bool:
         return binding.expires_at > timezone.now() and binding.koc.is_approved
 
-    @admin.action(description="解除所选绑定（记录原因：运营解绑）")
+    @admin.action(description=_("Release the selected bindings (reason: released by an operator)"))
     def release(self, request, queryset):
         released = 0
         for binding in queryset:
             if binding.expires_at > timezone.now():
-                services.binding_release(binding=binding, by=request.user, note="运营在后台解除")
+                services.binding_release(
+                    binding=binding, by=request.user, note=str(_("Released by an operator in the admin"))
+                )
                 released += 1
-        self.message_user(request, f"已解除 {released} 个绑定", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Released %(count)d binding", "Released %(count)d bindings", released)
+            % {"count": released},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(BindingChange)

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -185,7 +186,11 @@ class BindingPolicy(models.Model):
         verbose_name_plural = _("binding policy")
 
     def __str__(self) -> str:
-        return f"{self.get_mode_display()} / 有效 {self.validity_days} 天 / 保护 {self.protection_days} 天"
+        return gettext("%(mode)s / valid %(valid)d days / protected %(protected)d days") % {
+            "mode": self.get_mode_display(),
+            "valid": self.validity_days,
+            "protected": self.protection_days,
+        }
 
     def save(self, *args, **kwargs):
         self.pk = 1

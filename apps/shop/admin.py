@@ -27,15 +27,24 @@ from django.db.models import (
     When,
 )
 from django.template.response import TemplateResponse
-from django.utils.html import format_html
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as gettext_now
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from mptt.admin import MPTTModelAdmin, TreeRelatedFieldListFilter
 
-from apps.core import audit
+from apps.core import admin_names, audit
+from apps.core.admin_filters import InputFilter
+from apps.core.admin_names import NamedColumnsMixin, ReadOnlyPageMixin
+from apps.core.audit import HistoryTimelineMixin, TimelineEntry
 from apps.core.confirm import Confirmation, confirmation_page, is_confirmed
 from apps.core.errors import ApplicationError
 from apps.core.exports import ExportMixin, money
 from apps.core.masking import mask_phone
-from apps.core.money import yuan, yuan_grouped
+from apps.core.money import yuan_grouped
+from apps.core.money_admin import YuanAdminMixin, yuan_text
 
 from . import images, operator_scope, services
 from .brand_scope import (
@@ -81,7 +90,7 @@ class BrandAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     list_filter = ["is_active"]
     search_fields = ["name"]
 
-    @admin.display(description="Logo")
+    @admin.display(description=_("logo"))
     def logo_preview(self, brand: Brand) -> str:
         return _thumb(brand.logo, 40)
 
@@ -93,15 +102,9 @@ class BrandOperatorAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     list_display = ["user", "brand", "created_at"]
     list_filter = [("brand", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["user", "brand"]
-    search_fields = ["user__username", "brand__name"]
-    raw_id_fields = ["user"]
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "user":
-            from apps.accounts.models import User
-
-            kwargs["queryset"] = User.objects.filter(is_staff=True)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    search_fields = ["user__username", "user__nickname", "brand__name"]
+    # Typed by username (the user admin's search: staff only, see accounts/admin.py), not a numeric id.
+    autocomplete_fields = ["user"]
 
 
 @admin.register(Category)
@@ -111,7 +114,7 @@ class CategoryAdmin(MPTTModelAdmin):
     search_fields = ["name"]
 
 
-class SkuInline(admin.TabularInline):
+class SkuInline(YuanAdminMixin, admin.TabularInline):
     model = Sku
     extra = 0
     fields = ["spec", "price_fen", "stock", "is_active"]
@@ -120,7 +123,7 @@ class SkuInline(admin.TabularInline):
 class ProductImageInlineForm(forms.ModelForm):
     # A plain file field: the upload service's validation (content, format, pixels) gives the error,
     # not Django's generic "upload a valid image".
-    original = forms.FileField(label="图片")
+    original = forms.FileField(label=_("picture"))
 
     class Meta:
         model = ProductImage
@@ -130,7 +133,9 @@ class ProductImageInlineForm(forms.ModelForm):
         upload = self.cleaned_data.get("original")
         if isinstance(upload, UploadedFile):
             if self.instance.pk:
-                raise forms.ValidationError("图片不能替换：请删除后重新上传")
+                raise forms.ValidationError(
+                    _("A picture cannot be replaced: delete it and upload a new one.")
+                )
             try:
                 images.validate(images._read(upload))
             except InvalidImage as exc:
@@ -146,15 +151,15 @@ class ProductImageInline(admin.TabularInline):
     fields = ["preview", "share_preview", "position", "original", "size"]
     readonly_fields = ["preview", "share_preview", "size"]
 
-    @admin.display(description="缩略图")
+    @admin.display(description=_("thumbnail"))
     def preview(self, image: ProductImage) -> str:
         return _thumb(image.thumb, 80)
 
-    @admin.display(description="分享封面 5:4")
+    @admin.display(description=_("share cover 5:4"))
     def share_preview(self, image: ProductImage) -> str:
         return _thumb(image.share_cover, 100)
 
-    @admin.display(description="尺寸")
+    @admin.display(description=_("dimensions"))
     def size(self, image: ProductImage) -> str:
         return f"{image.width}×{image.height} {image.format}" if image.pk else "-"
 
@@ -181,16 +186,16 @@ class ProductAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
             .prefetch_related("images")
         )
 
-    @admin.display(description="封面")
+    @admin.display(description=_("cover"))
     def cover(self, product: Product) -> str:
         first = next(iter(sorted(product.images.all(), key=lambda i: (i.position, i.id))), None)
         return _thumb(first.thumb if first else None)
 
-    @admin.display(description="价格（元起）", ordering="min_price_fen")
+    @admin.display(description=_("price from"), ordering="min_price_fen")
     def price(self, product: Product) -> str:
-        return yuan(product.min_price_fen) if product.min_price_fen is not None else "-"
+        return yuan_text(product.min_price_fen)
 
-    @admin.display(description="库存", ordering="total_stock")
+    @admin.display(description=_("stock"), ordering="total_stock")
     def stock(self, product: Product) -> int:
         return product.total_stock or 0
 
@@ -236,19 +241,19 @@ class _ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class OrderItemInline(BrandScopedInlineMixin, _ReadOnlyInline):
+class OrderItemInline(YuanAdminMixin, BrandScopedInlineMixin, _ReadOnlyInline):
     model = OrderItem
     fields = ["title", "spec", "price_fen", "quantity", "line_fen", "price_source", "sku"]
     readonly_fields = fields
 
 
-class PaymentInline(_ReadOnlyInline):
+class PaymentInline(YuanAdminMixin, _ReadOnlyInline):
     model = Payment
     fields = ["transaction_id", "amount_fen", "outcome", "success_time", "created_at"]
     readonly_fields = fields
 
 
-class RefundInline(_ReadOnlyInline):
+class RefundInline(YuanAdminMixin, _ReadOnlyInline):
     model = Refund
     fields = ["out_refund_no", "amount_fen", "status", "kind", "reason", "created_at", "refunded_at"]
     readonly_fields = fields
@@ -266,10 +271,16 @@ class RefundInline(_ReadOnlyInline):
 
 class ShipmentInline(_ReadOnlyInline):
     model = Shipment
-    fields = ["carrier", "express_company", "tracking_no", "brand_id", "shipped_by", "shipped_at", "lines"]
+    fields = ["carrier", "express_company", "tracking_no", "brand", "shipped_by", "shipped_at", "lines"]
     readonly_fields = fields
 
-    @admin.display(description="商品")
+    @admin.display(description=_("brand"))
+    def brand(self, shipment: Shipment) -> str:
+        if shipment.brand_id is None:
+            return "—"
+        return Brand.objects.filter(pk=shipment.brand_id).values_list("name", flat=True).first() or "—"
+
+    @admin.display(description=_("products"))
     def lines(self, shipment: Shipment) -> str:
         return "; ".join(
             f"{i.order_item.title} {i.order_item.spec} ×{i.quantity}"
@@ -285,11 +296,11 @@ class ShipmentInline(_ReadOnlyInline):
 
 
 class ShipForm(forms.Form):
-    carrier = forms.CharField(max_length=32, label="快递公司")
+    carrier = forms.CharField(max_length=32, label=_("carrier"))
 
 
 def _yuan_or_blank(fen) -> str:
-    return "—" if fen is None else yuan(fen)
+    return yuan_text(fen)
 
 
 def _order_items(order: Order) -> str:
@@ -301,50 +312,120 @@ def _order_address(order: Order) -> str:
     return " ".join(str(a.get(k, "")) for k in ("province", "city", "district", "detail")).strip()
 
 
+def _admin_link(url_name: str, pk, text) -> str:
+    try:
+        return format_html('<a href="{}">{}</a>', reverse(url_name, args=[pk]), text)
+    except NoReverseMatch:
+        return str(text)
+
+
+class BrandFilter(admin.SimpleListFilter):
+    """Orders holding an item of a brand (the brands this user may see)."""
+
+    title = _("brand")
+    parameter_name = "brand"
+
+    def lookups(self, request, model_admin):
+        brands = brand_scope(request.user)
+        queryset = Brand.objects.all() if brands is None else Brand.objects.filter(pk__in=brands)
+        return [(str(pk), name) for pk, name in queryset.values_list("pk", "name")]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(pk__in=order_ids_of([int(self.value())]))
+        return queryset
+
+
+class KocFilter(InputFilter):
+    """Orders attributed to a KOC, typed by name, phone or invite code (a list of KOCs would be
+    thousands long)."""
+
+    title = _("attributed KOC")
+    parameter_name = "koc"
+
+    def queryset(self, request, queryset):
+        term = (self.value() or "").strip()
+        if not term:
+            return queryset
+        ids = admin_names.search("koc", term)
+        return queryset.filter(attributed_koc_id__in=ids) if ids is not None else queryset.none()
+
+
+# JSON snapshots and bare ids read as text and links on the order's page.
+ORDER_READABLE = {
+    "address": "address_text",
+    "attribution": "attribution_text",
+    "group_id": "group_id_link",
+    "share_link_id": "share_link",
+}
+ATTRIBUTION_SOURCES = {"share_code": _("share code"), "binding": _("customer binding")}
+
+
 @admin.register(Order)
-class OrderAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
+class OrderAdmin(
+    HistoryTimelineMixin,
+    ReadOnlyPageMixin,
+    NamedColumnsMixin,
+    YuanAdminMixin,
+    BrandScopedAdminMixin,
+    ExportMixin,
+    admin.ModelAdmin,
+):
     export_filename = "orders"
     export_columns = [
-        ("订单号", "no"),
-        ("状态", "get_status_display"),
-        ("类型", "kind"),
-        ("买家 ID", "buyer_id"),
+        (_("order number"), "no"),
+        (_("status"), "get_status_display"),
+        (_("order type"), "get_kind_display"),
+        (_("buyer"), lambda o: o.buyer.nickname or o.buyer.username),
         # A brand operator's amounts: its own lines; a mixed order's paid and refunded are blank.
-        ("金额（元）", lambda o: money(o.scoped_total_fen)),
-        ("已付（元）", lambda o: money(o.scoped_paid_fen)),
-        ("已退（元）", lambda o: money(o.scoped_refunded_fen)),
-        ("商品", _order_items),
-        ("收货人", lambda o: (o.address or {}).get("name", "")),
-        ("收货电话", "receiver_phone"),
-        ("收货地址", _order_address),
-        ("归因 KOC ID", "attributed_koc_id"),
-        ("下单时间", "created_at"),
-        ("支付时间", "paid_at"),
-        ("发货时间", "shipped_at"),
-        ("快递公司", "carrier"),
-        ("快递单号", "tracking_no"),
+        (_("total (yuan)"), lambda o: money(o.scoped_total_fen)),
+        (_("paid (yuan)"), lambda o: money(o.scoped_paid_fen)),
+        (_("refunded (yuan)"), lambda o: money(o.scoped_refunded_fen)),
+        (_("products"), _order_items),
+        (_("receiver"), lambda o: (o.address or {}).get("name", "")),
+        (_("receiver phone"), "receiver_phone"),
+        (_("delivery address"), _order_address),
+        (_("attributed KOC id"), "attributed_koc_id"),
+        (_("ordered at"), "created_at"),
+        (_("paid at"), "paid_at"),
+        (_("shipped at"), "shipped_at"),
+        (_("carrier"), "carrier"),
+        (_("tracking number"), "tracking_no"),
     ]
     list_display = [
         "no",
-        "buyer",
+        "buyer_id",
         "status",
         "kind",
         "total",
         "paid",
         "refunded",
         "receiver_phone_masked",
+        "attributed_koc_id",
         "shipping_hold",
         "created_at",
         "paid_at",
         "shipped_at",
     ]
-    list_filter = ["status", "kind", "shipping_hold", ("created_at", admin.DateFieldListFilter)]
+    named_fields = {"buyer_id": "user", "attributed_koc_id": "koc"}
+    list_filter = [
+        "status",
+        "kind",
+        BrandFilter,
+        KocFilter,
+        "shipping_hold",
+        ("created_at", admin.DateFieldListFilter),
+    ]
     date_hierarchy = "created_at"
-    search_fields = ["no", "receiver_phone", "buyer__phone"]
+    # Order number, the receiver's name and phone, the buyer's nickname and phone; the KOC's name
+    # and phone through named_fields.
+    search_fields = ["=no", "receiver_phone", "address__name", "buyer__nickname", "buyer__phone"]
     list_select_related = ["buyer"]
     inlines = [OrderItemInline, ShipmentInline, PaymentInline, RefundInline]
     actions = ["ship_orders"]
-    readonly_fields = [f.name for f in Order._meta.fields]
+    readonly_fields = [
+        ORDER_READABLE.get(f.name, f.name) for f in Order._meta.fields if f.name not in ("id", "prepay_id")
+    ]
 
     def scope_queryset(self, queryset, brands):
         return queryset.filter(pk__in=order_ids_of(brands))
@@ -383,10 +464,88 @@ class OrderAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         return self.get_readonly_fields(request, obj)
 
-    @admin.display(description="收货电话")
+    @admin.display(description=_("delivery address"))
+    def address_text(self, order: Order) -> str:
+        a = order.address or {}
+        if not a:
+            return "—"
+        who = " ".join(str(a.get(k) or "") for k in ("name", "phone")).strip()
+        return format_html("{}<br>{}", who, _order_address(order))
+
+    @admin.display(description=_("attribution"))
+    def attribution_text(self, order: Order) -> str:
+        a = order.attribution or {}
+        if not a or not a.get("koc_id"):
+            return gettext_now("No KOC: a direct sale")
+        koc = admin_names.named_html(admin_names.resolve("koc", [a["koc_id"]]).get(a["koc_id"]), a["koc_id"])
+        source = ATTRIBUTION_SOURCES.get(a.get("source"), a.get("source") or "—")
+        lines = [(gettext_now("KOC"), koc), (gettext_now("source"), source)]
+        if a.get("share_code"):
+            link = a.get("share_link_id")
+            code = (
+                _admin_link("admin:sharing_sharelink_change", link, a["share_code"])
+                if link
+                else a["share_code"]
+            )
+            lines.append((gettext_now("share code"), code))
+        if a.get("why"):
+            lines.append((gettext_now("why"), a["why"]))
+        if a.get("self_purchase"):
+            lines.append((gettext_now("self purchase"), gettext_now("yes")))
+        return format_html_join(mark_safe("<br>"), "{}: {}", lines)
+
+    @admin.display(description=_("group"))
+    def group_id_link(self, order: Order) -> str:
+        return (
+            _admin_link("admin:groupbuys_group_change", order.group_id, order.group_id)
+            if order.group_id
+            else "—"
+        )
+
+    @admin.display(description=_("share link"))
+    def share_link(self, order: Order) -> str:
+        if not order.share_link_id:
+            return "—"
+        code = (order.attribution or {}).get("share_code") or f"#{order.share_link_id}"
+        return _admin_link("admin:sharing_sharelink_change", order.share_link_id, code)
+
+    @admin.display(description=_("receiver phone"))
     def receiver_phone_masked(self, order: Order) -> str:
         # The list is for finding orders; the full number is on the order's page and in the export.
         return mask_phone(order.receiver_phone)
+
+    def history_timeline(self, order: Order) -> list[TimelineEntry]:
+        """The order's life from its own rows: placed, paid, each parcel shipped (whoever shipped it:
+        the admin, the CSV upload or the ops API), completed, each refund."""
+        entries = [TimelineEntry(order.created_at, None, gettext_now("Order placed"))]
+        if order.paid_at:
+            entries.append(
+                TimelineEntry(
+                    order.paid_at,
+                    None,
+                    gettext_now("Paid %(amount)s")
+                    % {"amount": yuan_text(getattr(order, "scoped_paid_fen", order.paid_fen))},
+                )
+            )
+        for shipment in order.shipments.select_related("shipped_by").prefetch_related("items__order_item"):
+            lines = "; ".join(f"{i.order_item.title} ×{i.quantity}" for i in shipment.items.all())
+            entries.append(
+                TimelineEntry(
+                    shipment.shipped_at,
+                    shipment.shipped_by,
+                    gettext_now("Shipped: %(carrier)s %(tracking)s (%(lines)s)")
+                    % {"carrier": shipment.carrier, "tracking": shipment.tracking_no, "lines": lines},
+                )
+            )
+        if order.completed_at:
+            entries.append(TimelineEntry(order.completed_at, None, gettext_now("Completed")))
+        if order.cancelled_at:
+            entries.append(TimelineEntry(order.cancelled_at, None, gettext_now("Cancelled")))
+        for refund in order.refunds.all():
+            if getattr(order, "scoped_paid_fen", 0) is None:
+                refund.scoped_amount_fen = None  # a mixed order's money is not a brand operator's to see
+            entries.extend(_refund_timeline(refund))
+        return entries
 
     def export_queryset(self, request):
         # The items column: one prefetch per chunk, and only the user's brands' lines.
@@ -405,19 +564,19 @@ class OrderAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
     def has_ship_permission(self, request) -> bool:
         return operator_scope.can_ship(request.user)
 
-    @admin.display(description="金额", ordering="scoped_total_fen")
+    @admin.display(description=_("total"), ordering="scoped_total_fen")
     def total(self, order: Order) -> str:
         return _yuan_or_blank(order.scoped_total_fen)
 
-    @admin.display(description="已付", ordering="scoped_paid_fen")
+    @admin.display(description=_("paid"), ordering="scoped_paid_fen")
     def paid(self, order: Order) -> str:
         return _yuan_or_blank(order.scoped_paid_fen)
 
-    @admin.display(description="已退", ordering="scoped_refunded_fen")
+    @admin.display(description=_("refunded"), ordering="scoped_refunded_fen")
     def refunded(self, order: Order) -> str:
         return _yuan_or_blank(order.scoped_refunded_fen)
 
-    @admin.action(description="发货（填写快递单号）", permissions=["ship"])
+    @admin.action(description=_("Ship (enter tracking numbers)"), permissions=["ship"])
     def ship_orders(self, request, queryset):
         orders = list(queryset.filter(status=Order.Status.PAID).order_by("id"))
         if "apply" in request.POST:
@@ -427,7 +586,7 @@ class OrderAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
                 for order in orders:
                     tracking_no = request.POST.get(f"tracking_{order.pk}", "").strip()
                     if not tracking_no:
-                        failed.append(f"{order.no}: 缺少快递单号")
+                        failed.append(gettext_now("%(no)s: tracking number missing") % {"no": order.no})
                         continue
                     try:
                         services.order_ship(
@@ -437,21 +596,35 @@ class OrderAdmin(BrandScopedAdminMixin, ExportMixin, admin.ModelAdmin):
                             brand_ids=brand_scope(request.user),
                             user=request.user,
                         )
-                        shipped += 1
                     except ApplicationError as exc:
                         failed.append(f"{order.no}: {exc.message}")
-                self.message_user(request, f"已发货 {shipped} 单", messages.SUCCESS)
+                    else:
+                        audit.record(
+                            actor=request.user,
+                            obj=order,
+                            message=gettext_now("Shipped (admin): %(carrier)s %(tracking)s")
+                            % {"carrier": form.cleaned_data["carrier"], "tracking": tracking_no},
+                        )
+                        shipped += 1
+                self.message_user(
+                    request,
+                    ngettext("Shipped %(count)d order", "Shipped %(count)d orders", shipped)
+                    % {"count": shipped},
+                    messages.SUCCESS,
+                )
                 for line in failed:
                     self.message_user(request, line, messages.WARNING)
                 return None
         else:
             form = ShipForm()
         if not orders:
-            self.message_user(request, "所选订单中没有待发货（已支付）的订单", messages.WARNING)
+            self.message_user(
+                request, _("None of the selected orders is paid and waiting to ship."), messages.WARNING
+            )
             return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "批量发货",
+            "title": _("Ship orders"),
             "orders": orders,
             "form": form,
             "opts": self.model._meta,
@@ -469,8 +642,56 @@ def _refund_touches_other_brands(brands: list[int]):
     return (Exists(lines) & Exists(foreign_lines)) | (~Exists(lines) & Exists(foreign_order_lines))
 
 
+def _refund_timeline(refund: Refund) -> list[TimelineEntry]:
+    # A brand operator does not see the amount of a refund that moves another brand's money.
+    amount = yuan_text(getattr(refund, "scoped_amount_fen", refund.amount_fen))
+    entries = [
+        TimelineEntry(
+            refund.created_at,
+            refund.requested_by,
+            gettext_now("Refund %(no)s of %(amount)s requested: %(reason)s")
+            % {"no": refund.out_refund_no, "amount": amount, "reason": refund.reason or "—"},
+        )
+    ]
+    if refund.approved_at:
+        entries.append(
+            TimelineEntry(
+                refund.approved_at, None, gettext_now("Refund %(no)s approved") % {"no": refund.out_refund_no}
+            )
+        )
+    if refund.submitted_at:
+        entries.append(
+            TimelineEntry(
+                refund.submitted_at,
+                None,
+                gettext_now("Refund %(no)s sent to WeChat Pay") % {"no": refund.out_refund_no},
+            )
+        )
+    if refund.refunded_at:
+        entries.append(
+            TimelineEntry(
+                refund.refunded_at,
+                None,
+                gettext_now("Refund %(no)s of %(amount)s returned to the buyer")
+                % {"no": refund.out_refund_no, "amount": amount},
+            )
+        )
+    if refund.status == Refund.Status.FAILED:
+        entries.append(
+            TimelineEntry(
+                refund.updated_at,
+                None,
+                gettext_now("Refund %(no)s failed: %(error)s")
+                % {"no": refund.out_refund_no, "error": refund.last_error or refund.wechat_status or "—"},
+            )
+        )
+    return entries
+
+
 @admin.register(Refund)
-class RefundAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+class RefundAdmin(
+    HistoryTimelineMixin, ReadOnlyPageMixin, YuanAdminMixin, BrandScopedAdminMixin, admin.ModelAdmin
+):
     """A brand operator sees the refunds of orders holding its lines, but the money only of those
     wholly inside its brand: a refund of a mixed order as a whole, or of several brands' lines,
     shows no amount to it (as the order admin hides a mixed order's totals); its returned lines
@@ -491,7 +712,7 @@ class RefundAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     # Finance filters by WeChat's state: ABNORMAL (the buyer's account could not take the money;
     # handled in WeChat's merchant console) and NOT_ENOUGH / UNKNOWN (being retried or asked).
     list_filter = ["status", "wechat_status", "kind", ("created_at", admin.DateFieldListFilter)]
-    search_fields = ["out_refund_no", "order__no", "order__receiver_phone"]
+    search_fields = ["out_refund_no", "order__no", "order__receiver_phone", "order__buyer__nickname"]
     list_select_related = ["order"]
     actions = ["approve_refunds", "reject_refunds", "retry_refunds"]
     readonly_fields = [f.name for f in Refund._meta.fields] + ["lines"]
@@ -527,16 +748,20 @@ class RefundAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="金额", ordering="scoped_amount_fen")
+    def history_timeline(self, refund: Refund) -> list[TimelineEntry]:
+        return _refund_timeline(refund)
+
+    @admin.display(description=_("amount"), ordering="scoped_amount_fen")
     def amount(self, refund: Refund) -> str:
         return _yuan_or_blank(getattr(refund, "scoped_amount_fen", None))
 
-    @admin.display(description="退货明细")
+    @admin.display(description=_("returned lines"))
     def lines(self, refund: Refund) -> str:
         items = getattr(refund, "visible_items", [])
         return (
             "; ".join(
-                f"{i.order_item.title} {i.order_item.spec} ×{i.quantity} ¥{yuan(i.amount_fen)}" for i in items
+                f"{i.order_item.title} {i.order_item.spec} ×{i.quantity} {yuan_text(i.amount_fen)}"
+                for i in items
             )
             or "-"
         )
@@ -545,7 +770,10 @@ class RefundAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         done, failed = 0, []
         for refund in queryset.order_by("id"):
             if not operator_scope.refund_wholly_in_scope(request.user, refund):
-                failed.append(f"{refund.out_refund_no}: 退款涉及其他品牌的商品，须由平台处理")
+                failed.append(
+                    gettext_now("%(no)s: the refund covers other brands' products; the platform decides it")
+                    % {"no": refund.out_refund_no}
+                )
                 continue
             try:
                 decided = service(refund=refund, note=f"{verb} by {request.user}")
@@ -553,31 +781,41 @@ class RefundAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
                     audit.record(
                         actor=request.user,
                         obj=decided,
-                        message=f"{verb}退款（后台）: {refund.status} → {decided.status}",
+                        message=gettext_now("%(verb)s (admin): %(before)s → %(after)s")
+                        % {
+                            "verb": verb,
+                            "before": Refund.Status(refund.status).label,
+                            "after": Refund.Status(decided.status).label,
+                        },
                     )
                 done += 1
             except ApplicationError as exc:
                 failed.append(f"{refund.out_refund_no}: {exc.message}")
-        self.message_user(request, f"{verb} {done} 笔退款", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(verb)s: %(count)d refund", "%(verb)s: %(count)d refunds", done)
+            % {"verb": verb, "count": done},
+            messages.SUCCESS,
+        )
         for line in failed:
             self.message_user(request, line, messages.WARNING)
 
-    @admin.action(description="同意退款（提交微信支付）", permissions=["change"])
+    @admin.action(description=_("Approve refunds (send to WeChat Pay)"), permissions=["change"])
     def approve_refunds(self, request, queryset):
         if not is_confirmed(request):
             return confirmation_page(
                 self, request, queryset, action="approve_refunds", confirmation=_refund_confirmation(queryset)
             )
-        self._decide(request, queryset, services.refund_approve, "已同意")
+        self._decide(request, queryset, services.refund_approve, gettext_now("Refund approved"))
         return None
 
-    @admin.action(description="拒绝退款", permissions=["change"])
+    @admin.action(description=_("Reject refunds"), permissions=["change"])
     def reject_refunds(self, request, queryset):
-        self._decide(request, queryset, services.refund_reject, "已拒绝")
+        self._decide(request, queryset, services.refund_reject, gettext_now("Refund rejected"))
 
-    @admin.action(description="重试失败的退款（原退款单号）", permissions=["change"])
+    @admin.action(description=_("Retry failed refunds (same refund number)"), permissions=["change"])
     def retry_refunds(self, request, queryset):
-        self._decide(request, queryset, services.refund_retry, "重试")
+        self._decide(request, queryset, services.refund_retry, gettext_now("Refund retried"))
 
 
 def _refund_confirmation(queryset) -> Confirmation:
@@ -589,34 +827,71 @@ def _refund_confirmation(queryset) -> Confirmation:
     visible = [r for r in refunds if getattr(r, "scoped_amount_fen", r.amount_fen) is not None]
     waiting = [r for r in visible if r.status == Refund.Status.REQUESTED]
     total = sum(r.amount_fen for r in waiting)
-    effects = [f"将向微信支付提交 {len(waiting)} 笔退款，合计 ¥{yuan_grouped(total)}，原路退回买家"]
+    values = {"count": len(waiting), "total": yuan_grouped(total)}
+    effects = [
+        ngettext(
+            "%(count)d refund of ¥%(total)s in all will be sent to WeChat Pay, back to the buyer's account",
+            "%(count)d refunds of ¥%(total)s in all will be sent to WeChat Pay, back to the buyers' accounts",
+            len(waiting),
+        )
+        % values
+    ]
     warnings = []
     if len(refunds) > len(visible):
-        warnings.append(f"另有 {len(refunds) - len(visible)} 笔涉及其他品牌的商品，须由平台处理，不会提交")
+        others = len(refunds) - len(visible)
+        warnings.append(
+            ngettext(
+                "%(count)d more covers other brands' products: the platform decides it; it will not be sent",
+                "%(count)d more cover other brands' products: the platform decides them; they will not be "
+                "sent",
+                others,
+            )
+            % {"count": others}
+        )
     not_waiting = len(visible) - len(waiting)
     if not_waiting:
-        warnings.append(f"另有 {not_waiting} 笔不是“待审核”状态，不会提交")
+        warnings.append(
+            ngettext(
+                "%(count)d more is not awaiting review and will not be sent",
+                "%(count)d more are not awaiting review and will not be sent",
+                not_waiting,
+            )
+            % {"count": not_waiting}
+        )
 
     def amount(refund: Refund) -> str:
         return "—" if refund not in visible else yuan_grouped(refund.amount_fen)
 
     return Confirmation(
-        title="确认同意退款",
-        button=f"确认退款 {len(waiting)} 笔，合计 ¥{yuan_grouped(total)}",
+        title=gettext_now("Confirm refund approval"),
+        button=gettext_now("Refund %(count)d, ¥%(total)s in all") % values,
         effects=effects,
         warnings=warnings,
-        headers=["退款单号", "订单号", "金额（元）", "状态", "原因"],
+        headers=[
+            gettext_now("refund number"),
+            gettext_now("order number"),
+            gettext_now("amount (yuan)"),
+            gettext_now("status"),
+            gettext_now("reason"),
+        ],
         rows=[[r.out_refund_no, r.order.no, amount(r), r.get_status_display(), r.reason] for r in refunds],
     )
 
 
 @admin.register(Payment)
-class PaymentAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(ReadOnlyPageMixin, YuanAdminMixin, BrandScopedAdminMixin, admin.ModelAdmin):
     list_display = ["transaction_id", "order", "amount_fen", "outcome", "success_time", "created_at"]
     list_filter = ["outcome"]
     search_fields = ["transaction_id", "order__no"]
     list_select_related = ["order"]
-    readonly_fields = [f.name for f in Payment._meta.fields]
+    readonly_fields = [f.name for f in Payment._meta.fields if f.name != "raw"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # WeChat's notification as received: for the platform's engineers, not an operator's page.
+        return [*self.readonly_fields, "raw"] if request.user.is_superuser else self.readonly_fields
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj)
 
     def scope_queryset(self, queryset, brands):
         return queryset.filter(order_id__in=order_ids_of(brands))
@@ -629,7 +904,7 @@ class PaymentAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ShippingUpload)
-class ShippingUploadAdmin(admin.ModelAdmin):
+class ShippingUploadAdmin(ReadOnlyPageMixin, admin.ModelAdmin):
     """What WeChat was told about each order's parcels; a refused upload waits here for a retry."""
 
     list_display = ["order", "status", "uploads", "attempts", "last_errcode", "last_error", "uploaded_at"]
@@ -645,23 +920,31 @@ class ShippingUploadAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="重新上传发货信息到微信", permissions=["change"])
+    @admin.action(description=_("Upload the shipping information to WeChat again"), permissions=["change"])
     def retry_uploads(self, request, queryset):
         done, failed = 0, []
         for upload in queryset.order_by("id"):
             try:
                 services.shipping_upload_retry(upload=upload)
-                audit.record(actor=request.user, obj=upload.order, message="重新上传微信发货信息")
+                audit.record(
+                    actor=request.user,
+                    obj=upload.order,
+                    message=gettext_now("Shipping information re-uploaded to WeChat"),
+                )
                 done += 1
             except ApplicationError as exc:
                 failed.append(f"{upload.order}: {exc.message}")
-        self.message_user(request, f"已重新提交 {done} 单", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Re-sent %(count)d order", "Re-sent %(count)d orders", done) % {"count": done},
+            messages.SUCCESS,
+        )
         for line in failed:
             self.message_user(request, line, messages.WARNING)
 
 
 @admin.register(TradeEvent)
-class TradeEventAdmin(admin.ModelAdmin):
+class TradeEventAdmin(ReadOnlyPageMixin, admin.ModelAdmin):
     """WeChat's trade-management messages; reminders wait for someone to look (the work queue)."""
 
     list_display = [
@@ -685,8 +968,8 @@ class TradeEventAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="标记为已处理", permissions=["change"])
+    @admin.action(description=_("Mark as handled"), permissions=["change"])
     def resolve(self, request, queryset):
         for event in queryset.filter(resolved_at__isnull=True):
             services.trade_event_resolve(event=event, user=request.user)
-        self.message_user(request, "已处理", messages.SUCCESS)
+        self.message_user(request, _("Marked as handled"), messages.SUCCESS)

@@ -67,8 +67,7 @@ def test_the_commission_export_is_exactly_the_filtered_changelist(root):
         "类型",
         "层级",
         "金额(元)",
-        "金额(分)",
-        "已冲回(分)",
+        "已冲回(元)",
         "状态",
         "可提现时间",
         "计算说明",
@@ -78,13 +77,8 @@ def test_the_commission_export_is_exactly_the_filtered_changelist(root):
     first, commission = body[0], mia_rows[0]
     assert first[1:4] == [commission.order_no, str(team["mia"].pk), team["mia"].display_name]
     assert first[4] == commission.get_kind_display()
-    assert first[6:10] == [
-        f"{commission.amount_fen / 100:.2f}",
-        str(commission.amount_fen),
-        "0",
-        "可提现",
-    ]
-    assert first[11] == commission.explanation
+    assert first[6:9] == [f"{commission.amount_fen / 100:.2f}", "0.00", "可提现"]  # yuan, as numbers
+    assert first[10] == commission.explanation
 
     rows = streamed_xlsx(root.get(f"/admin/commissions/commission/export.xlsx?{query}"))
     assert rows[0] == tuple(table[0])
@@ -148,7 +142,7 @@ def test_the_withdrawal_export_follows_the_failed_filter(root, two_withdrawals):
         "代扣个税(元)",
         "实发(元)",
         "状态",
-        "商户单号",
+        "商户转账单号",
         "失败原因",
         "申请时间",
         "完成时间",

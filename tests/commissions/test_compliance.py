@@ -218,8 +218,10 @@ def test_the_admin_shows_each_violation_and_saves_nothing(admin_client):
 
     assert response.status_code == 200
     body = response.content.decode()
-    assert "[too_many_levels]" in body
-    assert "[recruiting_reward_forbidden]" in body
+    # Each violation as a message the operator can act on, not a raw code like "[too_many_levels]".
+    assert "[too_many_levels]" not in body and "[recruiting_reward_forbidden]" not in body
+    assert "第 2 级上级超出限制" in body
+    assert "禁止为拉人头、注册或入会发放奖励" in body
     assert not RuleSet.objects.exists()
 
 

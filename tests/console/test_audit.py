@@ -55,7 +55,8 @@ def test_rejecting_a_refund_in_the_admin_is_logged_with_the_admin(boss, boss_cli
     refund.refresh_from_db()
     assert refund.status == "rejected"
     [entry] = audit.history(refund)
-    assert (entry.user, entry.change_message) == (boss, "已拒绝退款（后台）: requested → rejected")
+    # Readable: the statuses as the operator knows them, not their codes.
+    assert (entry.user, entry.change_message) == (boss, "已拒绝退款（后台）：待审核 → 已拒绝")
     assert "已拒绝退款（后台）" in _history(boss_client, f"/admin/shop/refund/{refund.pk}/history/")
 
 

@@ -21,6 +21,7 @@ ROOT = Path(settings.BASE_DIR)
 KEYWORDS = {
     **DEFAULT_KEYWORDS,
     "gettext_lazy": None,
+    "gettext_now": None,  # `from django.utils.translation import gettext as gettext_now`
     "ngettext_lazy": (1, 2),
     "pgettext_lazy": ((1, "c"), 2),
     "gettext_noop": None,

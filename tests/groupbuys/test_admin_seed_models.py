@@ -92,8 +92,9 @@ def test_an_admin_cannot_save_a_campaign_that_breaks_the_rules(admin_client):
     form = {
         "product": sku.product_id,
         "sku": sku.pk,
-        "group_price_fen": 6900,
-        "leader_price_fen": 7900,
+        # Typed in yuan, stored in fen.
+        "group_price_fen": "69.00",
+        "leader_price_fen": "79.00",
         "group_size": 101,
         "duration_minutes": 60,
         "starts_at_0": now.strftime("%Y-%m-%d"),
@@ -106,7 +107,7 @@ def test_an_admin_cannot_save_a_campaign_that_breaks_the_rules(admin_client):
 
     refused = admin_client.post("/admin/groupbuys/campaign/add/", form)
     accepted = admin_client.post(
-        "/admin/groupbuys/campaign/add/", {**form, "group_size": 100, "leader_price_fen": 5900}
+        "/admin/groupbuys/campaign/add/", {**form, "group_size": 100, "leader_price_fen": "59"}
     )
 
     assert refused.status_code == 200
