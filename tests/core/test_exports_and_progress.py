@@ -31,7 +31,7 @@ def test_csv_export_streams_exactly_the_filtered_changelist(admin_client_logged_
     text = b"".join(response.streaming_content).decode("utf-8")
     assert text.startswith("\ufeff")
     table = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-    assert table[0] == ["ID", "openid", "昵称", "手机", "注册时间"]
+    assert table[0] == ["ID", "openid", "昵称", "手机号", "加入日期"]
     assert sorted((r[1], r[2], r[3]) for r in table[1:]) == [
         ("sandbox-tea-1", "茶友一", "138****1111"),
         ("sandbox-tea-2", "茶友二", ""),
@@ -47,7 +47,7 @@ def test_xlsx_export_has_the_same_rows(admin_client_logged_in):
     assert response.status_code == 200
     workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
     rows = list(workbook.active.iter_rows(values_only=True))
-    assert rows[0] == ("ID", "openid", "昵称", "手机", "注册时间")
+    assert rows[0] == ("ID", "openid", "昵称", "手机号", "加入日期")
     assert [(r[1], r[2]) for r in rows[1:]] == [("sandbox-tea-1", "茶友一")]
 
 
