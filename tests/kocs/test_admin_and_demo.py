@@ -23,7 +23,6 @@ from tests.kocs.factories import (
     make_branch,
     make_individual,
     make_leader,
-    make_sale,
 )
 
 pytestmark = pytest.mark.django_db
@@ -196,23 +195,6 @@ def test_admin_lists_filters_by_branch_and_masks_personal_data(admin_client):
     assert "张**" in page and "张三丰" not in page
     assert admin_client.get(f"/admin/kocs/koc/{in_east.pk}/change/").status_code == 200
     assert admin_client.get("/admin/kocs/koc/?role=leader&level__id__exact=1").status_code == 200
-
-
-def test_admin_tree_view_is_indented_with_team_sizes_and_sales(admin_client, django_assert_max_num_queries):
-    # given
-    leader = make_leader()
-    koc = make_individual(parent=leader)
-    make_sale(koc=koc, amount_fen=12_345)
-    make_sale(koc=leader, amount_fen=100)
-
-    # when
-    page = admin_client.get("/admin/kocs/koc/tree/").content.decode()
-    subtree = admin_client.get(f"/admin/kocs/koc/tree/?root={leader.pk}").content.decode()
-
-    # then
-    assert "padding-left:4.5em" in page  # leader at depth 2 (branch, agency above)
-    assert "124.45" in page and "123.45" in page
-    assert koc.user.nickname in subtree and "分公司" not in subtree
 
 
 def test_admin_adds_an_organisation_node_through_the_service(admin_client):

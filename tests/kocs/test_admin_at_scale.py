@@ -7,6 +7,7 @@ counts do not grow with the tree; the team tree loads one level at a time. Seede
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -86,3 +87,31 @@ def test_add_and_move_pages_stay_under_20_queries_with_100k_kocs(admin_client, d
     assert (moved.status_code, added.status_code) == (302, 302)
     assert Koc.objects.get(pk=koc.pk).parent_id == leader.pk
     assert Koc.objects.get(legal_name="新机构").parent_id == branches[-1].pk
+
+
+@pytest.mark.postgres
+def test_the_team_tree_opens_and_searches_100k_kocs_level_by_level(
+    admin_client, django_assert_max_num_queries
+):
+    branches = seed_tree_sql(branches=10, agencies=10, leaders=10, kocs=99)
+    leader = Koc.objects.filter(role=Koc.Role.LEADER).order_by("-pk").first()
+    koc = Koc.objects.filter(parent=leader).order_by("lft").last()
+    admin_client.get("/admin/kocs/koc/tree/")
+
+    with django_assert_max_num_queries(10):
+        top = admin_client.get("/admin/kocs/koc/tree/").content.decode()
+    with django_assert_max_num_queries(6):
+        children = admin_client.get("/admin/kocs/koc/tree/children/", {"parent": leader.pk}).content.decode()
+    with django_assert_max_num_queries(10):
+        subtree = admin_client.get("/admin/kocs/koc/tree/", {"root": leader.pk}).content.decode()
+    with django_assert_max_num_queries(10):
+        found = admin_client.get("/admin/kocs/koc/tree/", {"q": koc.invite_code}).content.decode()
+
+    assert top.count('class="tree-node"') == 10 and branches[0].legal_name in top
+    assert children.count('class="tree-node"') == 99 and "data-tree-more" not in children
+    assert subtree.count('class="tree-node"') == 100  # the leader and its 99 KOCs
+    assert found.count('class="tree-match"') == 1
+    # branch › agency › leader › KOC
+    path = Koc.objects.filter(tree_id=koc.tree_id, lft__lte=koc.lft, rght__gte=koc.rght).order_by("lft")
+    row = re.search(r'<tr class="tree-match">(.*?)</tr>', found, re.S).group(1)
+    assert re.findall(r'href="\?root=(\d+)"', row) == [str(k.pk) for k in path]
