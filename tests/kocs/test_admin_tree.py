@@ -136,7 +136,32 @@ def test_the_tree_pages_queries_do_not_grow_with_the_number_of_children(
 
     with django_assert_max_num_queries(6):
         admin_client.get(CHILDREN, {"parent": team.leader.pk})
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(12):
         admin_client.get(TREE, {"root": team.leader.pk})
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(12):
         admin_client.get(TREE, {"q": "Lily"})
+
+
+def test_a_move_not_yet_renumbered_shows_at_once_under_its_new_parent_with_its_new_path(
+    admin_client, team, settings
+):
+    # given a large tree (renumbered later by the refresher) and Mia moved to another leader
+    settings.KOCS_TREE_INLINE_NODES = 0
+    other = make_leader(agency=team.agency, user=UserFactory(nickname="Ann 团长"))
+    services.koc_move(koc=team.mia, new_parent=other, by=None, reason="合并")
+
+    # when
+    under_other = admin_client.get(CHILDREN, {"parent": other.pk}).content.decode()
+    under_lily = admin_client.get(CHILDREN, {"parent": team.leader.pk}).content.decode()
+    found = admin_client.get(TREE, {"q": "Mia"}).content.decode()
+
+    # then: the structure is the parent pointers', and the page says the figures follow
+    assert node_ids(under_other) == [team.mia.pk] and node_ids(under_lily) == []
+    match = re.search(r'<tr class="tree-match">(.*?)</tr>', found, re.S).group(1)
+    assert re.findall(r'href="\?root=(\d+)"', match) == [
+        str(team.branch.pk),
+        str(team.agency.pk),
+        str(other.pk),
+        str(team.mia.pk),
+    ]
+    assert "正在重新编号" in found

@@ -50,7 +50,7 @@ class TeamTreeViewMixin:
             {
                 "koc": n,
                 "indent": (n.depth - base) * 1.5,
-                "has_children": n.rght - n.lft > 1,
+                "has_children": n.has_members,
                 "own_sales": yuan_text(n.own_fen),
                 "team_sales": yuan_text(n.team_fen),
             }
@@ -99,6 +99,7 @@ class TeamTreeViewMixin:
             "query": query,
             "root": root,
             "children_url": reverse("admin:kocs_koc_tree_children"),
+            "renumbering_pending": tree_queries.renumbering_pending(),
         }
         if query:
             context.update(self._search_context(request, query))
@@ -117,7 +118,7 @@ class TeamTreeViewMixin:
         queryset, duplicates = self.get_search_results(request, queryset, query)
         if duplicates:
             queryset = queryset.distinct()
-        matches = list(queryset.order_by("tree_id", "lft")[: tree_queries.SEARCH_LIMIT + 1])
+        matches = list(queryset.order_by("pk")[: tree_queries.SEARCH_LIMIT + 1])
         more = len(matches) > tree_queries.SEARCH_LIMIT
         matches = matches[: tree_queries.SEARCH_LIMIT]
         paths = tree_queries.paths_of(matches)
