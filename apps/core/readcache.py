@@ -97,19 +97,29 @@ def _tokens(gen_keys: list[str], found: dict[str, Any]) -> tuple[str, ...]:
 
 
 def cached(
-    key: str, gen_keys: Iterable[str], build: Callable[[], tuple[Any, float | None] | None]
+    key: str,
+    gen_keys: Iterable[str],
+    build: Callable[[], tuple[Any, float | None] | None],
+    *,
+    peek: Iterable[str] = (),
+    peeked: dict[str, Any] | None = None,
 ) -> Any | None:
     """The value stored under `key` if its generations still hold, else `build()`'s, stored.
 
     `build()` answers (value, seconds it may live or None) or None (nothing to answer: not
     stored). A lifetime of 0 or less is not stored. Values are what the cache can pickle.
+    `peek`: other cache keys read in the same round trip, their values put in `peeked` (nothing
+    is put there when the cache is not read).
     """
     if connection.in_atomic_block or not enabled():
         built = build()
         return None if built is None else built[0]
     gen_keys = [ALL, *gen_keys]
+    peek = list(peek)
     try:
-        found = cache.get_many([*gen_keys, key])
+        found = cache.get_many([*gen_keys, key, *peek])
+        if peeked is not None:
+            peeked.update({name: found[name] for name in peek if name in found})
         entry = found.get(key)
         tokens = tuple(found.get(k) for k in gen_keys)
         if entry is not None and entry[0] == tokens and None not in tokens:
@@ -148,10 +158,17 @@ def _with_nothing(built):
 
 
 def api_answer_with(
-    request, key: str, gen_keys: Iterable[str], build: Callable[[], tuple[Any, float | None, Any] | None]
+    request,
+    key: str,
+    gen_keys: Iterable[str],
+    build: Callable[[], tuple[Any, float | None, Any] | None],
+    *,
+    peek: Iterable[str] = (),
+    peeked: dict[str, Any] | None = None,
 ):
     """`api_answer` for a view that also needs facts kept beside the answer: `build()` answers
-    (data, seconds, extra) or None; this answers (response, extra) or None.
+    (data, seconds, extra) or None; this answers (response, extra) or None. `peek`/`peeked`: as
+    for `cached`.
 
     Only the plain JSON rendering is cached; a client that negotiated anything else
     (`application/json; indent=4`) gets it built afresh.
@@ -172,7 +189,7 @@ def api_answer_with(
         data, seconds, extra = built
         return (renderer.render(data, renderer.media_type, {}), extra), seconds
 
-    value = cached(key, gen_keys, rendered)
+    value = cached(key, gen_keys, rendered, peek=peek, peeked=peeked)
     if value is None:
         return None
     body, extra = value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -20,6 +21,7 @@ from apps.kocs.errors import NotAKoc
 from . import read_cache, selectors, services
 from .errors import ShareLinkNotFound
 from .models import ShareLink
+from .services import visits
 from .targets import KNOWN_TARGETS
 
 MAX_ID = 2**63 - 1
@@ -102,8 +104,21 @@ class ShareLinkDetailApi(APIView):
         "to the sharing KOC as the binding policy says.",
     )
     def get(self, request, code: str):
+        viewer = request.user if request.user.is_authenticated else None
+        key = services.visitor_key(
+            user=viewer, ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", "")
+        )
+        # The viewer's mark for today is read with the answer (one round trip): a repeat visitor
+        # costs nothing more; a new one is counted by share_link_open.
+        seen_key = visits.seen_key(code, key, timezone.localdate())
+        peeked: dict = {}
         answer = readcache.api_answer_with(
-            request, read_cache.link_detail_key(code), [read_cache.link_gen(code)], lambda: self.build(code)
+            request,
+            read_cache.link_detail_key(code),
+            [read_cache.link_gen(code)],
+            lambda: self.build(code),
+            peek=[seen_key],
+            peeked=peeked,
         )
         if answer is None:
             raise ShareLinkNotFound()
@@ -111,11 +126,9 @@ class ShareLinkDetailApi(APIView):
         # The visit and the binding need the link's ids only, kept beside the answer.
         link = ShareLink(pk=link_id, code=code, sharer_id=sharer_id, target=target, target_id=target_id)
         link._state.adding, link._state.db = False, "default"
-        viewer = request.user if request.user.is_authenticated else None
-        key = services.visitor_key(
-            user=viewer, ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", "")
+        services.share_link_open(
+            link=link, viewer=viewer, visitor_key=key, channel="api", seen=bool(peeked.get(seen_key))
         )
-        services.share_link_open(link=link, viewer=viewer, visitor_key=key, channel="api")
         return response
 
     @classmethod

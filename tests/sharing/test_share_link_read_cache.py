@@ -5,6 +5,8 @@ nickname or a deleted link showing at once. The tests commit (transaction=True),
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from django.core.cache import cache
 from django.db import connection
@@ -142,3 +144,27 @@ def test_with_redis_repeat_visits_write_nothing_and_the_counts_stay_exact(api_cl
     second.refresh_from_db()
     assert (first.visits, second.visits) == (4, 1)
     assert visits.visits_flush() == 0
+
+
+def test_with_redis_a_repeat_visitor_costs_one_round_trip_to_redis(api_client, redis_cache):
+    from redis.client import Redis
+
+    link = make_link(sharer=make_koc_user())
+    resolve(api_client, link)  # cached, and this viewer seen today
+    commands = []
+    original = Redis.execute_command
+
+    def counting(self, *args, **options):
+        commands.append(args[0])
+        return original(self, *args, **options)
+
+    with mock.patch.object(Redis, "execute_command", counting):
+        resolve(api_client, link)
+        repeat = list(commands)
+        commands.clear()
+        resolve(api_client, link, REMOTE_ADDR="10.0.0.99")
+        newcomer = list(commands)
+
+    assert repeat == ["MGET"]  # the answer, its generations and the viewer's mark, together
+    assert newcomer == ["MGET", "EVAL"]  # a new viewer is marked and buffered as well
+    assert visits.visits_flush() == 2

@@ -114,19 +114,28 @@ def visitor_key(*, user=None, ip: str = "", user_agent: str = "") -> str:
 
 
 def share_link_open(
-    *, link: ShareLink, viewer, visitor_key: str, channel: str = "api", now: datetime | None = None
+    *,
+    link: ShareLink,
+    viewer,
+    visitor_key: str,
+    channel: str = "api",
+    now: datetime | None = None,
+    seen: bool = False,
 ) -> bindings.BindingOutcome | None:
     """Someone opened the link: count the visit, and for a logged-in viewer apply the binding policy.
 
     The sharer opening their own link is neither a visit nor a customer: the counters show what the
     share did with other people. No transaction here: the visit and the binding are independent,
     each atomic on its own, and an anonymous repeat visit must not touch PostgreSQL at all.
+    `seen`: the caller already read the viewer's mark for today (visits.seen_key): a repeat, not
+    counted again (visit_record would answer the same from the mark).
     """
     now = now or timezone.now()
     logged_in = viewer is not None and getattr(viewer, "is_authenticated", False)
     if logged_in and viewer.pk == link.sharer_id:
         return None
-    visit_record(link=link, visitor_key=visitor_key, user=viewer, channel=channel, now=now)
+    if not seen:
+        visit_record(link=link, visitor_key=visitor_key, user=viewer, channel=channel, now=now)
     if not logged_in:
         return None
     return bindings.binding_touch(customer=viewer, link=link, via=channel, now=now)

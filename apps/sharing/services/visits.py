@@ -59,9 +59,16 @@ def _redis():
     return default._cache.get_client(write=True)
 
 
+def seen_key(code: str, visitor_key: str, day) -> str:
+    """The cache key (Django's) of a viewer's mark on a link for a day. By the link's code, never its
+    id: ids come back after a test database's rollback, codes do not; and the share-link answer
+    reads the mark with the answer itself, before it knows the link's id."""
+    return f"sharing:seen:{code}:{visitor_key[:40]}:{day.isoformat()}"
+
+
 def _seen_key(link: ShareLink, visitor_key: str, day) -> str:
-    # The link's code as well as its id: ids come back after a test database's rollback, codes do not.
-    return cache.make_key(f"sharing:seen:{link.pk}:{link.code}:{visitor_key}:{day.isoformat()}")
+    """The same mark's key in Redis itself (the Lua script's)."""
+    return cache.make_key(seen_key(link.code, visitor_key, day))
 
 
 def visit_record(
@@ -76,11 +83,12 @@ def visit_record(
     day = timezone.localdate(now)
     visitor_key = visitor_key[:40]
     user_id = user.pk if user is not None and getattr(user, "is_authenticated", False) else None
-    key = _seen_key(link, visitor_key, day)
     client = _redis()
     if client is not None:
         visit = json.dumps([link.pk, visitor_key, day.isoformat(), user_id, channel, now.isoformat()])
+        key = _seen_key(link, visitor_key, day)
         return bool(client.eval(_MARK_AND_BUFFER, 2, key, cache.make_key(BUFFER), SEEN_SECONDS, visit))
+    key = seen_key(link.code, visitor_key, day)
     if cache.get(key):
         return False
     with transaction.atomic():
