@@ -36,7 +36,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +189,9 @@ def api_answer_with(
         data, seconds, extra = built
         return (renderer.render(data, renderer.media_type, {}), extra), seconds
 
-    value = cached(key, gen_keys, rendered, peek=peek, peeked=peeked)
+    # Per language as well: the answers vary by Accept-Language (LocaleMiddleware), should one
+    # ever show a translated label.
+    value = cached(f"{key}:{translation.get_language()}", gen_keys, rendered, peek=peek, peeked=peeked)
     if value is None:
         return None
     body, extra = value

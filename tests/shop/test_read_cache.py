@@ -251,11 +251,13 @@ def test_a_campaign_starting_later_shows_from_its_start_without_any_write(api_cl
 
 
 def _seconds_stored(key: str) -> float:
-    from django.core.cache import cache
-
-    expiry = cache._expire_info[cache.make_key(key)]
+    """How long the answer stored under `key` (in whichever language) has left to live."""
     import time
 
+    from django.core.cache import cache
+
+    prefix = cache.make_key(f"{key}:")
+    [expiry] = [at for name, at in cache._expire_info.items() if name.startswith(prefix)]
     return expiry - time.time()
 
 
