@@ -262,6 +262,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # how often, and how many per transaction. A first visit shows in the counts after the next flush.
 SHARING_VISITS_FLUSH_SECONDS = env.int("SHARING_VISITS_FLUSH_SECONDS", default=10)
 SHARING_VISITS_FLUSH_BATCH = env.int("SHARING_VISITS_FLUSH_BATCH", default=1000)
+# Public answers (products, groups, share links) kept in the cache, invalidated by the writes that
+# change them (apps/core/readcache.py); READ_CACHE_SECONDS bounds how long any one is kept.
+READ_CACHE = env.bool("READ_CACHE", default=True)
+READ_CACHE_SECONDS = env.int("READ_CACHE_SECONDS", default=600)
 # The periodic commands of docs/api.md. Each task calls the same service as its management command and is
 # safe to run twice; the intervals are the longest delay a missed per-object task can add.
 CELERY_BEAT_SCHEDULE = {

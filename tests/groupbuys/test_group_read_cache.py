@@ -130,11 +130,18 @@ def test_a_forming_group_is_kept_no_longer_than_its_deadline(api_client):
     assert left <= 180
 
 
-def test_a_join_also_moves_the_products_stock(api_client, campaign):
-    product_url = f"/api/v1/products/{campaign.product_id}"
-    assert api_client.get(product_url).json()["skus"][0]["stock"] == 1000
+def test_opening_and_joining_show_the_products_stock_as_it_is(api_client, campaign):
+    from apps.shop.models import Sku
+
+    def shown_and_stored() -> tuple[int, int]:
+        shown = api_client.get(f"/api/v1/products/{campaign.product_id}").json()["skus"][0]["stock"]
+        return shown, Sku.objects.get(pk=campaign.sku_id).stock
+
+    assert shown_and_stored() == (1000, 1000)
 
     group, _order, _ = open_group(campaign)
-    join_group(group)
+    shown, stored = shown_and_stored()
+    assert shown == stored < 1000
 
-    assert api_client.get(product_url).json()["skus"][0]["stock"] == 998
+    join_group(group)
+    assert shown_and_stored() == (Sku.objects.get(pk=campaign.sku_id).stock,) * 2
