@@ -132,12 +132,11 @@ def allocate_tree_ids(count: int = 1) -> list[int]:
     with connection.cursor() as cursor:
         for _ in range(5):
             cursor.execute(
-                "SELECT nextval(%s) FROM generate_series(1, %s)",
+                "SELECT nextval(%s), (SELECT max(tree_id) FROM kocs_koc) FROM generate_series(1, %s)",
                 [TREE_ID_SEQUENCE, count],
             )
-            ids = [row[0] for row in cursor.fetchall()]
-            cursor.execute("SELECT max(tree_id) FROM kocs_koc")
-            top = cursor.fetchone()[0] or 0
+            rows = cursor.fetchall()
+            ids, top = [row[0] for row in rows], rows[0][1] or 0
             if ids[0] > top:
                 return ids
             cursor.execute("SELECT setval(%s, %s)", [TREE_ID_SEQUENCE, top])

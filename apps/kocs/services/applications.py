@@ -75,6 +75,15 @@ def _lock_user(user: User | None) -> None:
         User.objects.select_for_update().filter(pk=user.pk).exists()
 
 
+def _validate_fields(koc: Koc) -> None:
+    """The fields' own rules (lengths, choices). Uniqueness is checked by the flows themselves
+    (the user's row is locked, the invite code claimed, the ID number's digest looked up) and
+    enforced by the database's constraints; the foreign keys were just read."""
+    koc.full_clean(
+        exclude=[*MPTT_FIELDS, "user", "sponsor", "parent"], validate_unique=False, validate_constraints=False
+    )
+
+
 def _insert_new_node(koc: Koc, *, wanted_code: str) -> None:
     """Insert `koc`, drawing another invite code if a concurrent insert took the same one."""
     for attempt in range(3):
@@ -130,7 +139,7 @@ def koc_create(
         reviewed_by=by,
         approved_at=now,
     )
-    koc.full_clean(exclude=MPTT_FIELDS)
+    _validate_fields(koc)
     plan = place_new_node(koc, parent)
     _insert_new_node(koc, wanted_code=invite_code)
     _open_parent_row(koc=koc, parent=parent, at=now, by=by, reason=reason)
@@ -189,7 +198,7 @@ def koc_apply(
         fields.update(identity_fields(id_number, koc_id=existing.pk if existing else None))
     if existing is None:
         koc = Koc(user=user, invite_code=_claim_invite_code(), **fields)
-        koc.full_clean(exclude=MPTT_FIELDS)
+        _validate_fields(koc)
         place_new_node(koc, None)  # a tree of its own until approved
         _insert_new_node(koc, wanted_code="")
     else:
@@ -198,7 +207,8 @@ def koc_apply(
             setattr(koc, name, value)
         koc.full_clean(exclude=MPTT_FIELDS)
         koc.save(update_fields=list(fields))
-    _set_favorite_categories(koc=koc, category_ids=favorite_category_ids)
+    if favorite_category_ids or existing is not None:
+        _set_favorite_categories(koc=koc, category_ids=favorite_category_ids)
     return koc
 
 

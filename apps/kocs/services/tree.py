@@ -107,9 +107,9 @@ def _sponsor_for(code: str) -> Koc:
 
 
 def _open_parent_row(*, koc: Koc, parent: Koc | None, at: datetime, by: User | None, reason: str) -> None:
-    row = KocParentHistory(koc=koc, parent=parent, valid_from=at, reason=reason[:200], changed_by=by)
-    row.full_clean()
-    row.save()
+    """The node's new open history row (the caller closed the previous one). Valid by construction;
+    the constraints (one open row per node, valid_to >= valid_from) are the database's."""
+    KocParentHistory.objects.create(koc=koc, parent=parent, valid_from=at, reason=reason[:200], changed_by=by)
 
 
 # --- placing nodes ---------------------------------------------------------------------------------
@@ -129,6 +129,11 @@ def roots_of(koc_ids) -> dict[int, tuple[int, int]]:
     Exact whatever state the nested set is in (a root's tree_id is set when it becomes a root and
     never changes after). Nodes that no longer exist are left out.
     """
+    return {start: (root, tree_id) for start, (root, tree_id, _size) in _roots(koc_ids).items()}
+
+
+def _roots(koc_ids) -> dict[int, tuple[int, int, int]]:
+    """{node id: (root id, root tree_id, the root's tree size at its last renumbering)}."""
     if not koc_ids:
         return {}
     rows, param = _id_rows(koc_ids)
@@ -139,29 +144,16 @@ def roots_of(koc_ids) -> dict[int, tuple[int, int]]:
             SELECT up.start, k.id, k.parent_id, up.steps + 1 FROM kocs_koc k
             JOIN up ON k.id = up.parent_id WHERE up.steps < %s
         )
-        SELECT up.start, up.id, k.tree_id FROM up JOIN kocs_koc k ON k.id = up.id
+        SELECT up.start, up.id, k.tree_id, k.rght / 2 FROM up JOIN kocs_koc k ON k.id = up.id
         WHERE up.parent_id IS NULL
     """  # noqa: S608 - fixed fragments only; the values are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, [param, MAX_DEPTH])
-        return {start: (root, tree_id) for start, root, tree_id in cursor.fetchall()}
+        return {start: (root, tree_id, size) for start, root, tree_id, size in cursor.fetchall()}
 
 
 def inline_limit() -> int:
     return int(getattr(settings, "KOCS_TREE_INLINE_NODES", 2_000))
-
-
-def _tree_is_small(tree_id: int) -> bool:
-    """At most `inline_limit()` rows carry this tree_id: an index-only count that stops there."""
-    limit = inline_limit()
-    if limit <= 0:
-        return False
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM kocs_koc WHERE tree_id = %s LIMIT %s) s",
-            [tree_id, limit + 1],
-        )
-        return cursor.fetchone()[0] <= limit
 
 
 @dataclass
@@ -174,9 +166,10 @@ class _Plan:
 
 
 def _plan(node_ids) -> _Plan:
-    found = roots_of([i for i in node_ids if i is not None])
-    roots = {root: tree_id for root, tree_id in found.values()}
-    inline = all(_tree_is_small(tree_id) for tree_id in roots.values())
+    found = _roots([i for i in node_ids if i is not None])
+    roots = {root: tree_id for root, tree_id, _size in found.values()}
+    # The size from the root's rght: exact as of the tree's last renumbering, no count needed.
+    inline = all(size <= inline_limit() for _root, _tree, size in found.values())
     if inline and roots:
         lock_trees(roots.values())
     return _Plan(roots=roots, inline=inline)
@@ -208,7 +201,8 @@ def place_new_node(koc: Koc, parent: Koc | None) -> _Plan | None:
             setattr(koc, name, value)
         return None
     plan = _plan([parent.pk])
-    parent = Koc.objects.get(pk=parent.pk)
+    if plan.inline:  # its tree fields may have changed while we waited for the tree's lock
+        parent = Koc.objects.get(pk=parent.pk)
     for name, value in placeholder_fields(parent).items():
         setattr(koc, name, value)
     koc.tree_id = next(iter(plan.roots.values()), parent.tree_id)
@@ -219,7 +213,8 @@ def place_under(koc: Koc, parent: Koc, *, fields: list[str]) -> None:
     """Place an existing root (an approved applicant, no children) under `parent` and save it with
     `fields`: one row written, whatever the tree's size."""
     plan = _plan([parent.pk])
-    parent = Koc.objects.get(pk=parent.pk)
+    if plan.inline:  # its tree fields may have changed while we waited for the tree's lock
+        parent = Koc.objects.get(pk=parent.pk)
     koc.parent = parent
     for name, value in placeholder_fields(parent).items():
         setattr(koc, name, value)
