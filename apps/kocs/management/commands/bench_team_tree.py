@@ -29,7 +29,7 @@ from contextlib import contextmanager
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -211,7 +211,6 @@ class Command(BaseCommand):
                 done[k % threads] += 1
                 k += 1
         elapsed = time.perf_counter() - began
-        close_old_connections()
         if errors:
             raise CommandError(f"inserter failed: {errors[0]!r}")
         total = sum(done)
