@@ -425,7 +425,7 @@ class CommissionAdmin(ExportMixin, ReadOnlyAdmin):
         "available_at",
     ]
     list_filter = ["status", "kind", "level"]
-    search_fields = ["=order_no", "key"]
+    search_fields = ["=order_no", "=koc_id", "key"]
     export_filename = "commissions"
     export_columns = [
         (_("commission id"), "id"),
@@ -460,7 +460,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "created_at",
     ]
     list_filter = ["kind", "to_bucket", "from_bucket"]
-    search_fields = ["key"]
+    search_fields = ["=koc_id", "=order_id", "key"]
 
 
 BALANCE_BUCKETS = ("available", "frozen", "pending", "withdrawing", "paid", "tax")
@@ -547,7 +547,7 @@ class WithdrawalAdmin(HistoryTimelineMixin, ExportMixin, ReadOnlyAdmin):
         "created_at",
     ]
     list_filter = [NeedsAttentionFilter, "status", "channel", "invoice_status"]
-    search_fields = ["=out_bill_no", "=transfer_bill_no"]
+    search_fields = ["=out_bill_no", "=koc_id", "=transfer_bill_no"]
     export_filename = "withdrawals"
     export_columns = [
         (_("withdrawal id"), "id"),

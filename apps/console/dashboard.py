@@ -17,6 +17,8 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from apps.commissions.models import LedgerEntry
 from apps.core.charts import bar_chart, line_chart
@@ -27,6 +29,8 @@ from apps.kocs.selectors import partnered_koc_ids
 from apps.shop.brand_scope import brand_scope, order_ids_of
 from apps.shop.models import Order, OrderItem, Refund, ShippingUpload, TradeEvent
 
+from .roles import FINANCE, PLATFORM_ADMIN
+
 
 @dataclass(frozen=True)
 class Window:
@@ -35,6 +39,14 @@ class Window:
     end: datetime
     # Set for a window that ends now (today): its figures are a partial day, read as such.
     partial_until: str = ""
+
+
+def is_finance(user) -> bool:
+    """Finance (财务) without the platform's rights: its own front page."""
+    if user is None or user.is_superuser:
+        return False
+    names = set(user.groups.values_list("name", flat=True))
+    return FINANCE in names and PLATFORM_ADMIN not in names
 
 
 def _day_start(moment: datetime) -> datetime:
@@ -174,8 +186,15 @@ def _top_products(start: datetime, limit: int = 8, brands: list[int] | None = No
     return [(row["title"], row["units"]) for row in rows]
 
 
-def _queues(brands: list[int] | None = None) -> list[dict]:
-    """The work waiting for people, each linking to the one page where it is done."""
+def _can(user, perm: str) -> bool:
+    return user is None or user.has_perm(perm)
+
+
+def _queues(brands: list[int] | None = None, user=None) -> list[dict]:
+    """The work waiting for people, each linking to the one page where it is done. A tile shows only
+    when its user may open that page (no tile leads to a 403)."""
+    from .shipping import can_ship
+
     refunds = Refund.objects.filter(status="requested")
     to_ship = Order.objects.filter(status="paid", shipping_hold=False)
     if brands is not None:
@@ -184,44 +203,104 @@ def _queues(brands: list[int] | None = None) -> list[dict]:
         # brand may have shipped already, or not yet: that is not this brand's queue)
         unshipped = OrderItem.objects.filter(brand_id__in=brands, shipped_quantity__lt=F("quantity"))
         to_ship = to_ship.filter(pk__in=unshipped.values("order_id"))
-    counts = {
-        "kocs": Koc.objects.filter(status=Koc.Status.PENDING).count() if brands is None else 0,
-        "refunds": refunds.count(),
-        "ship": to_ship.count(),
-    }
-    queues = [
-        {
-            "title": "KOC 申请待审核",
-            "count": counts["kocs"],
-            "url": reverse("admin:kocs_koc_changelist") + "?status__exact=pending",
-        },
-        {
-            "title": "退款待审批",
-            "count": counts["refunds"],
-            "url": reverse("admin:shop_refund_changelist") + "?status__exact=requested",
-        },
-        {
-            "title": "订单待发货",
-            "count": counts["ship"],
-            "url": reverse("admin:shop_order_changelist") + "?status__exact=paid&shipping_hold__exact=0",
-        },
-        {"title": "批量发货（CSV）", "count": counts["ship"], "url": reverse("admin:console_ship_upload")},
+    tiles = [
+        (
+            brands is None and _can(user, "kocs.view_koc"),
+            _("KOC applications to review"),
+            lambda: Koc.objects.filter(status=Koc.Status.PENDING).count(),
+            reverse("admin:kocs_koc_changelist") + "?status__exact=pending",
+        ),
+        (
+            _can(user, "shop.view_refund"),
+            _("Refunds to approve"),
+            refunds.count,
+            reverse("admin:shop_refund_changelist") + "?status__exact=requested",
+        ),
+        (
+            _can(user, "shop.view_order"),
+            _("Orders to ship"),
+            to_ship.count,
+            reverse("admin:shop_order_changelist") + "?status__exact=paid&shipping_hold__exact=0",
+        ),
+        (
+            user is None or can_ship(user),
+            _("Ship in bulk (CSV)"),
+            to_ship.count,
+            reverse("admin:console_ship_upload"),
+        ),
+        # WeChat's shipping uploads and trade management are the platform's work
+        (
+            brands is None and _can(user, "shop.view_shippingupload"),
+            _("WeChat shipping uploads failed"),
+            lambda: ShippingUpload.objects.filter(status=ShippingUpload.Status.FAILED).count(),
+            reverse("admin:shop_shippingupload_changelist") + "?status__exact=failed",
+        ),
+        (
+            brands is None and _can(user, "shop.view_tradeevent"),
+            _("WeChat trade management reminders"),
+            lambda: TradeEvent.objects.filter(needs_attention=True, resolved_at__isnull=True).count(),
+            reverse("admin:shop_tradeevent_changelist") + "?needs_attention__exact=1&resolved_at__isempty=1",
+        ),
     ]
-    if brands is not None:
-        return queues[1:]  # KOC review and WeChat's trade management are the platform's work
+    return [{"title": title, "count": count(), "url": url} for shown, title, count, url in tiles if shown]
+
+
+WITHDRAWALS_WAITING = ("created", "processing", "wait_user_confirm", "b2b_pending", "cancelling")
+
+
+def finance_queues(now: datetime, user=None) -> list[dict]:
+    """Finance's front page: payouts waiting and failed, refunds failed, the tax to file, and the
+    reconciliation's open differences, each a tile finance may open."""
+    from apps.commissions.models import TaxRecord, Withdrawal
+    from apps.reconciliation.models import Difference
+
+    last_month = (_day_start(now).replace(day=1) - timedelta(days=1)).replace(day=1)
+    tax = TaxRecord.objects.filter(month=last_month).aggregate(
+        people=Count("koc_id", distinct=True), withheld=Sum("withheld_fen", default=0)
+    )
+    tiles = [
+        (
+            "commissions.view_withdrawal",
+            _("Payouts in progress"),
+            Withdrawal.objects.filter(status__in=WITHDRAWALS_WAITING).count(),
+            "",
+            reverse("admin:commissions_withdrawal_changelist")
+            + "?status__in="
+            + ",".join(WITHDRAWALS_WAITING),
+        ),
+        (
+            "commissions.view_withdrawal",
+            _("Payouts failed"),
+            Withdrawal.objects.filter(status=Withdrawal.Status.FAILED).count(),
+            "",
+            reverse("admin:commissions_withdrawal_changelist") + "?attention=failed",
+        ),
+        (
+            "shop.view_refund",
+            _("Refunds failed"),
+            Refund.objects.filter(status=Refund.Status.FAILED).count(),
+            "",
+            reverse("admin:shop_refund_changelist") + "?status__exact=failed",
+        ),
+        (
+            "commissions.view_taxrecord",
+            _("Tax to file for %(month)s") % {"month": f"{last_month:%Y-%m}"},
+            tax["people"],
+            f"¥{yuan_grouped(tax['withheld'])}",
+            reverse("admin:commissions_taxrecord_changelist") + f"?month={last_month:%Y-%m-%d}",
+        ),
+        (
+            "reconciliation.view_difference",
+            _("Reconciliation differences"),
+            Difference.objects.filter(resolved_at__isnull=True).count(),
+            "",
+            reverse("admin:reconciliation_difference_changelist") + "?resolved_at__isempty=1",
+        ),
+    ]
     return [
-        *queues,
-        {
-            "title": "微信发货信息上传失败",
-            "count": ShippingUpload.objects.filter(status=ShippingUpload.Status.FAILED).count(),
-            "url": reverse("admin:shop_shippingupload_changelist") + "?status__exact=failed",
-        },
-        {
-            "title": "微信交易管理提醒",
-            "count": TradeEvent.objects.filter(needs_attention=True, resolved_at__isnull=True).count(),
-            "url": reverse("admin:shop_tradeevent_changelist")
-            + "?needs_attention__exact=1&resolved_at__isempty=1",
-        },
+        {"title": title, "count": count, "note": note, "url": url}
+        for perm, title, count, note, url in tiles
+        if _can(user, perm)
     ]
 
 
@@ -230,8 +309,8 @@ def build(*, now: datetime, user=None, days: int = 30) -> dict:
     start = today - timedelta(days=days - 1)
     until = timezone.localtime(now).strftime("%H:%M")
     windows = [
-        Window("今日", today, now + timedelta(seconds=1), partial_until=until),
-        Window(f"近 {days} 天", start, now + timedelta(seconds=1)),
+        Window(gettext("Today so far"), today, now + timedelta(seconds=1), partial_until=until),
+        Window(gettext("Last %(days)d days") % {"days": days}, start, now + timedelta(seconds=1)),
     ]
     brands = brand_scope(user) if user is not None else None
     daily = _daily(start, days, brands)
@@ -241,29 +320,34 @@ def build(*, now: datetime, user=None, days: int = 30) -> dict:
     return {
         "brands": brands,
         "totals": [_totals(w, brands) for w in windows],
-        "queues": _queues(brands),
+        "queues": _queues(brands, user),
+        "finance": is_finance(user),
+        "finance_queues": finance_queues(now, user) if is_finance(user) else [],
         "charts": {
             "gmv": line_chart(
                 [(d.strftime("%m-%d"), g / 100) for d, g, _ in daily],
-                title="GMV（元）",
+                title=gettext("GMV (yuan)"),
                 fmt=lambda v: f"{v:,.0f}",
-                partial_note=f"今日截至 {until}",
+                partial_note=gettext("Today until %(time)s") % {"time": until},
             ),
             "orders": line_chart(
                 [(d.strftime("%m-%d"), n) for d, _, n in daily],
-                title="支付订单数",
+                title=gettext("Paid orders (count)"),
                 color="#2563eb",
-                partial_note=f"今日截至 {until}",
+                partial_note=gettext("Today until %(time)s") % {"time": until},
             ),
-            "kocs": line_chart(growth, title="KOC 团队规模", color="#7c3aed"),
+            "kocs": line_chart(growth, title=gettext("KOC team size"), color="#7c3aed"),
             "top_kocs": bar_chart(
                 [(n, g / 100) for n, g in top_kocs],
-                title="KOC 业绩（元）",
+                title=gettext("KOC sales (yuan)"),
                 fmt=lambda v: f"¥{v:,.2f}",
                 height=max(60, 28 * len(top_kocs)),
             ),
             "top_products": bar_chart(
-                top_products, title="热销商品（件）", color="#d97706", height=max(60, 28 * len(top_products))
+                top_products,
+                title=gettext("Best sellers (units)"),
+                color="#d97706",
+                height=max(60, 28 * len(top_products)),
             ),
         },
     }

@@ -34,6 +34,9 @@ def koc_names(ids: list[int]) -> dict[int, Named]:
 
 
 def koc_search(term: str):
+    if term.isdigit():  # an id or a phone: the name columns are not searched for digits
+        digits = _phone_digits(term)
+        return Koc.objects.filter(user__phone__contains=digits).values("pk") if digits else None
     match = (
         Q(user__nickname__icontains=term)
         | Q(real_name=term)
@@ -58,6 +61,9 @@ def user_names(ids: list[int]) -> dict[int, Named]:
 
 
 def user_search(term: str):
+    if term.isdigit():
+        digits = _phone_digits(term)
+        return User.objects.filter(phone__contains=digits).values("pk") if digits else None
     match = Q(nickname__icontains=term) | Q(username__iexact=term)
     digits = _phone_digits(term)
     if digits:

@@ -19,7 +19,17 @@ __all__ = ["BRAND_OPERATOR", "FINANCE", "PLATFORM_ADMIN", "ensure_role_groups"]
 
 # Every permission of these apps belongs to the platform admin (auth's users and groups stay with
 # superusers: who may grant rights is not a business role).
-BUSINESS_APPS = ["accounts", "core", "shop", "kocs", "sharing", "groupbuys", "commissions", "console"]
+BUSINESS_APPS = [
+    "accounts",
+    "core",
+    "shop",
+    "kocs",
+    "sharing",
+    "groupbuys",
+    "commissions",
+    "reconciliation",
+    "console",
+]
 
 BRAND_OPERATOR_PERMISSIONS = [
     "shop.view_brand",
@@ -62,6 +72,13 @@ FINANCE_PERMISSIONS = [
     *(f"commissions.view_{model}" for model in FINANCE_MODELS),
     "commissions.change_withdrawal",  # the payout actions (bank transfer done / failed, query WeChat)
     "commissions.add_taxdeduction",  # other deductions (累计依法确定的其他扣除) finance records
+    # Finance's front page: refunds that failed (not the orders or the catalogue), the daily
+    # reconciliation's differences (marked handled once followed up), whom a payout goes to.
+    "shop.view_refund",
+    "reconciliation.view_reconciliationrun",
+    "reconciliation.view_difference",
+    "reconciliation.change_difference",
+    "kocs.view_koc",
 ]
 
 

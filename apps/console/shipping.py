@@ -22,7 +22,10 @@ from django.contrib.admin import AdminSite
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 
+from apps.core import audit
 from apps.core.errors import ApplicationError
 from apps.shop import operator_scope
 from apps.shop.brand_scope import brand_scope
@@ -33,7 +36,7 @@ from apps.shop.services import order_ship
 MAX_BYTES = 1024 * 1024  # 1 MB: ~20,000 rows, far more than a day's parcels
 MAX_ROWS = 5000
 COLUMNS = ("order_no", "carrier", "tracking_no")
-FIELD_LABELS = {"order_no": "订单号", "carrier": "快递公司", "tracking_no": "运单号"}
+FIELD_LABELS = {"order_no": _("order number"), "carrier": _("carrier"), "tracking_no": _("waybill number")}
 # What each column may be called: the English names, or the headers of the orders' own export.
 HEADER_NAMES = {
     "order_no": ("order_no", "订单号", "order number"),
@@ -42,15 +45,18 @@ HEADER_NAMES = {
 }
 
 OK, SHIPPED, ERROR = "ok", "shipped", "error"
+TOO_BIG = gettext_noop("The file is too large (%(size)d KB); the limit is %(limit)d KB: upload it in parts")
 
 
 class ShipUploadForm(forms.Form):
     file = forms.FileField(
-        label="CSV 文件",
-        help_text="UTF-8（可带 BOM），首行表头：order_no,carrier,tracking_no，"
-        "或订单导出的表头（订单号、快递公司、快递单号）",
+        label=_("CSV file"),
+        help_text=_(
+            "UTF-8 (a BOM is fine); the first line is the header order_no,carrier,tracking_no, or the order "
+            "export's own header (订单号, 快递公司, 快递单号)"
+        ),
     )
-    check_only = forms.BooleanField(label="只检查，不发货", required=False)
+    check_only = forms.BooleanField(label=_("Only check, do not ship"), required=False)
 
 
 @dataclass
@@ -71,18 +77,22 @@ class UploadError(Exception):
 def parse(data: bytes) -> list[Row]:
     """The rows of an uploaded file, or UploadError with what is wrong with the file itself."""
     if len(data) > MAX_BYTES:
-        raise UploadError(f"文件过大（{len(data) // 1024} KB），上限 {MAX_BYTES // 1024} KB，请分批上传")
+        raise UploadError(gettext(TOO_BIG) % {"size": len(data) // 1024, "limit": MAX_BYTES // 1024})
     if b"\x00" in data[:4096]:
-        raise UploadError("这不是 CSV 文本文件（可能是 Excel 的 .xlsx），请另存为 CSV UTF-8 后上传")
+        raise UploadError(
+            gettext("This is not a CSV text file (an Excel .xlsx?): save it as CSV UTF-8 and upload that")
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UploadError("文件不是 UTF-8 编码，请在 Excel 中另存为“CSV UTF-8（逗号分隔）”") from exc
+        raise UploadError(
+            gettext("The file is not UTF-8: in Excel, save it as “CSV UTF-8 (comma delimited)”")
+        ) from exc
     reader = csv.reader(io.StringIO(text))
     try:
         header = [h.strip().lower() for h in next(reader, [])]
     except csv.Error as exc:
-        raise UploadError(f"无法解析 CSV：{exc}") from exc
+        raise UploadError(gettext("Cannot read the CSV: %(error)s") % {"error": exc}) from exc
     index = {}
     for column, names in HEADER_NAMES.items():
         found = [header.index(name) for name in names if name in header]
@@ -91,7 +101,11 @@ def parse(data: bytes) -> list[Row]:
     missing = [f"{c}（{FIELD_LABELS[c]}）" for c in COLUMNS if c not in index]
     if missing:
         raise UploadError(
-            f"表头缺少列：{', '.join(missing)}（首行应为 {','.join(COLUMNS)}，或订单导出的表头）"
+            gettext(
+                "The header lacks columns: %(missing)s (the first line should be %(columns)s, or the order "
+                "export's header)"
+            )
+            % {"missing": ", ".join(missing), "columns": ",".join(COLUMNS)}
         )
     rows: list[Row] = []
     try:
@@ -99,13 +113,17 @@ def parse(data: bytes) -> list[Row]:
             if not any(v.strip() for v in values):
                 continue  # blank lines, e.g. at the end of a file saved by Excel
             if len(rows) >= MAX_ROWS:
-                raise UploadError(f"行数超过 {MAX_ROWS}，请分批上传")
+                raise UploadError(
+                    gettext("More than %(max)d lines: upload them in parts") % {"max": MAX_ROWS}
+                )
             cell = {c: (values[i].strip() if i < len(values) else "") for c, i in index.items()}
             rows.append(Row(line=reader.line_num, **cell))
     except csv.Error as exc:
-        raise UploadError(f"第 {reader.line_num} 行无法解析：{exc}") from exc
+        raise UploadError(
+            gettext("Line %(line)d cannot be read: %(error)s") % {"line": reader.line_num, "error": exc}
+        ) from exc
     if not rows:
-        raise UploadError("文件中没有数据行")
+        raise UploadError(gettext("The file has no data lines"))
     return rows
 
 
@@ -114,15 +132,24 @@ def validate(rows: list[Row], orders) -> None:
     seen: dict[str, int] = {}
     found = {o.no: o for o in orders.filter(no__in=[r.order_no for r in rows if r.order_no])}
     for row in rows:
-        empty = [FIELD_LABELS[c] for c in COLUMNS if not getattr(row, c)]
+        empty = [str(FIELD_LABELS[c]) for c in COLUMNS if not getattr(row, c)]
         if empty:
-            row.status, row.message = ERROR, f"缺少{'、'.join(empty)}"
+            row.status, row.message = (
+                ERROR,
+                gettext("%(fields)s missing") % {"fields": gettext(", ").join(empty)},
+            )
         elif len(row.carrier) > 32 or len(row.tracking_no) > 64:
-            row.status, row.message = ERROR, "快递公司最长 32 字，运单号最长 64 字"
+            row.status, row.message = (
+                ERROR,
+                gettext("A carrier has at most 32 characters, a tracking number 64"),
+            )
         elif row.order_no in seen:
-            row.status, row.message = ERROR, f"订单号重复（第 {seen[row.order_no]} 行已有）"
+            row.status, row.message = (
+                ERROR,
+                gettext("Order number repeated (already on line %(line)d)") % {"line": seen[row.order_no]},
+            )
         elif row.order_no not in found:
-            row.status, row.message = ERROR, "订单不存在"
+            row.status, row.message = ERROR, gettext("No such order")
         else:
             row.order = found[row.order_no]
             row.message = _not_shippable(row.order)
@@ -133,11 +160,17 @@ def validate(rows: list[Row], orders) -> None:
 def _not_shippable(order: Order) -> str:
     """Why order_ship would refuse the order now ('' if it would not): the shop's own messages."""
     if order.status == Order.Status.SHIPPED:
-        return f"已发货（{order.carrier} {order.tracking_no}）"
+        return gettext("Shipped (%(carrier)s %(tracking)s)") % {
+            "carrier": order.carrier,
+            "tracking": order.tracking_no,
+        }
     if order.status != Order.Status.PAID:
-        return f"{OrderNotShippable.default_message}：订单状态为“{order.get_status_display()}”"
+        return gettext("%(refused)s: the order is “%(status)s”") % {
+            "refused": OrderNotShippable.default_message,
+            "status": order.get_status_display(),
+        }
     if order.shipping_hold:
-        return "拼团尚未成功，订单暂不能发货"
+        return gettext("The group has not succeeded yet: the order cannot ship")
     return ""
 
 
@@ -157,7 +190,13 @@ def ship(rows: list[Row], *, user=None) -> None:
         except ApplicationError as exc:  # changed since the check: refunded, shipped by someone else
             row.status, row.message = ERROR, exc.message
         else:
-            row.status, row.message = SHIPPED, "已发货"
+            row.status, row.message = SHIPPED, gettext("Shipped")
+            audit.record(
+                actor=user,
+                obj=row.order,
+                message=gettext("Shipped (CSV upload): %(carrier)s %(tracking)s")
+                % {"carrier": row.carrier, "tracking": row.tracking_no},
+            )
 
 
 def can_ship(user) -> bool:
@@ -180,7 +219,7 @@ def ship_upload_view(request, *, site: AdminSite):
         try:
             if upload.size > MAX_BYTES:
                 raise UploadError(
-                    f"文件过大（{upload.size // 1024} KB），上限 {MAX_BYTES // 1024} KB，请分批上传"
+                    gettext(TOO_BIG) % {"size": upload.size // 1024, "limit": MAX_BYTES // 1024}
                 )
             rows = parse(upload.read())
         except UploadError as exc:
@@ -197,7 +236,7 @@ def ship_upload_view(request, *, site: AdminSite):
     }
     context = {
         **site.each_context(request),
-        "title": "批量发货（CSV 上传）",
+        "title": _("Ship in bulk (CSV upload)"),
         "form": form,
         "rows": rows,
         "counts": counts,

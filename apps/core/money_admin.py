@@ -35,7 +35,9 @@ def fen_fields(model) -> dict[str, models.Field]:
 
 def yuan_text(amount_fen: int | None) -> str:
     """¥1,234.56 for people; '—' for no amount."""
-    return "—" if amount_fen is None else f"¥{yuan_grouped(amount_fen)}"
+    if amount_fen is None:
+        return "—"
+    return f"-¥{yuan_grouped(-amount_fen)}" if amount_fen < 0 else f"¥{yuan_grouped(amount_fen)}"
 
 
 class YuanInput(forms.TextInput):

@@ -1,6 +1,7 @@
 """Django's own error pages: under /api/ they answer the contract's error shape, elsewhere Django's."""
 
 from django.http import JsonResponse
+from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.csrf import csrf_exempt
@@ -26,7 +27,25 @@ def bad_request(request, exception=None):
 def permission_denied(request, exception=None):
     if is_api(request):
         return JsonResponse(error_body("permission_denied", "没有权限"), status=403)
+    if _is_admin(request):
+        # The admin's own page, in its look and language, with the way back to what the user may open.
+        from django.contrib import admin
+        from django.template.response import TemplateResponse
+
+        context = {**admin.site.each_context(request), "title": _("You may not open this page")}
+        response = TemplateResponse(request, "admin/403.html", context, status=403)
+        return response.render()
     return defaults.permission_denied(request, exception)
+
+
+def _is_admin(request) -> bool:
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        prefix = reverse("admin:index")
+    except NoReverseMatch:
+        return False
+    return request.path.startswith(prefix) and getattr(request, "user", None) is not None
 
 
 def server_error(request):

@@ -134,15 +134,15 @@ def test_the_admin_page_lists_the_differing_kocs_a_page_at_a_time(team, history,
     assert counts() == before
     body = first.content.decode()
     assert "合计（3 笔订单）" in body
-    assert "<td>佣金合计 (分)</td><td>4400</td><td>3850</td>" in body
+    assert "<td>佣金合计</td><td>¥44.00</td><td>¥38.50</td>" in body  # yuan, not fen
     assert "按 KOC：金额有变化的 3 位（共 3 位有佣金）" in body
-    assert f"<td>#{team['mia'].pk} " in body and "</td><td>1600</td><td>1100</td><td>-500</td>" in body
-    assert f"<td>#{team['lily'].pk} " in body and "</td><td>800</td><td>550</td><td>-250</td>" in body
+    assert f"<td>#{team['mia'].pk} " in body and "</td><td>¥16.00</td><td>¥11.00</td><td>-¥5.00</td>" in body
+    assert f"<td>#{team['lily'].pk} " in body and "</td><td>¥8.00</td><td>¥5.50</td><td>-¥2.50</td>" in body
     assert f"<td>#{team['ava'].pk} " not in body
     assert "第 1 / 2 页" in body
     assert f'href="?start={at(0):%Y-%m-%d}&amp;end={at(30):%Y-%m-%d}&amp;page=2"' in body
     page2 = second.content.decode()
-    assert f"<td>#{team['ava'].pk} " in page2 and "</td><td>2000</td><td>2200</td><td>200</td>" in page2
+    assert f"<td>#{team['ava'].pk} " in page2 and "</td><td>¥20.00</td><td>¥22.00</td><td>¥2.00</td>" in page2
     assert f"<td>#{team['mia'].pk} " not in page2
     assert "第 2 / 2 页" in page2
 
