@@ -6,6 +6,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.test import Client
 from django.utils import timezone
@@ -23,6 +24,7 @@ from tests.kocs.factories import (
     make_branch,
     make_individual,
     make_leader,
+    make_sale,
 )
 
 pytestmark = pytest.mark.django_db
@@ -364,3 +366,70 @@ def test_a_brand_operators_koc_autocomplete_finds_only_partnered_kocs_and_not_by
     assert by_phone["results"] == []
     assert [r["id"] for r in site_wide["results"]] == [str(partner.pk)]
     assert other.pk not in [int(r["id"]) for r in site_wide["results"]]
+
+
+def test_a_move_leaves_history_on_the_node_and_both_parents(admin_client):
+    from apps.core import audit
+
+    # given
+    lily, ann = make_leader(), make_leader()
+    mia = make_individual(parent=lily)
+    make_individual(parent=mia)
+
+    # when
+    post_action(admin_client, "move", [mia], confirm="1", reason="团队合并", new_parent=ann.pk)
+
+    # then: each History page tells it, with the reason and the size of what moved
+    (moved,) = audit.history(mia)
+    assert moved.change_message == (
+        f"调整上级：从 {lily.display_name} 调到 {ann.display_name}，连同其下 1 人；原因：团队合并"
+    )
+    (left,) = audit.history(lily)
+    (joined,) = audit.history(ann)
+    assert left.change_message.startswith(f"{mia.display_name}（连同其下 1 人）调出到")
+    assert joined.change_message.startswith(f"{mia.display_name}（连同其下 1 人）从")
+    page = admin_client.get(f"/admin/kocs/koc/{mia.pk}/history/").content.decode()
+    assert "团队合并" in page
+
+
+def test_the_koc_admin_speaks_english_under_en_and_chinese_under_zh_hans(admin_client):
+    leader = make_leader()
+    koc = make_individual(parent=leader)
+    child = make_individual(parent=koc)
+
+    zh = admin_client.get("/admin/kocs/koc/").content.decode()
+    admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    en = admin_client.get("/admin/kocs/koc/").content.decode()
+    refused = post_action(
+        admin_client, "move", [koc], confirm="1", reason="x", new_parent=child.pk
+    ).content.decode()
+
+    assert "调整上级 (整棵子树移动，保留历史)" in zh and "手机号 (脱敏)" in zh
+    assert "Change parent (moves the whole subtree, keeps history)" in en and "Phone (masked)" in en
+    assert "调整上级" not in en and "手机号" not in en
+    assert "A node cannot move under itself or one of its own members." in refused
+    assert "move_into_own_subtree" not in refused
+
+
+def test_the_koc_list_shows_masked_phones_and_finds_by_phone_name_or_invite_code(admin_client):
+    lily = make_leader(user=UserFactory(nickname="Lily 团长", phone="13812345678"), invite_code="LILY2026")
+    other = make_leader(user=UserFactory(nickname="Ann", phone="13900000000"))
+
+    listing = admin_client.get("/admin/kocs/koc/").content.decode()
+    pages = [
+        admin_client.get("/admin/kocs/koc/", {"q": q}).content.decode() for q in ("5678", "lily", "LILY2026")
+    ]
+
+    assert "138****5678" in listing and "13812345678" not in listing
+    for page in pages:
+        assert f"/admin/kocs/koc/{lily.pk}/change/" in page
+        assert f"/admin/kocs/koc/{other.pk}/change/" not in page
+
+
+def test_koc_sales_read_names_and_yuan_and_are_found_by_the_kocs_name(admin_client):
+    lily = make_leader(user=UserFactory(nickname="Lily 团长"))
+    make_sale(koc=lily, amount_fen=123_456)
+
+    page = admin_client.get("/admin/kocs/kocsale/", {"q": "Lily"}).content.decode()
+
+    assert "Lily 团长" in page and "¥1,234.56" in page and "123456" not in page

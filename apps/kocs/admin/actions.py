@@ -1,18 +1,28 @@
-"""The KOC list's actions, each through the services: approve, reject, set level, move, suspend, reinstate."""
+"""The KOC list's actions, each through the services: approve, reject, set level, move, suspend, reinstate.
+
+Each action that changes a KOC leaves an entry on its History page (the services write most; a move
+is recorded here, on the moved node and on both parents). A refusal reads as a sentence in the
+operator's language (`common.error_text`), never as a raw code.
+"""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _t
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from apps.core import audit
 from apps.core.confirm import Confirmation, confirmation_page, is_confirmed
 from apps.core.errors import ApplicationError
 
 from .. import services
-from ..models import (
-    Koc,
-)
+from ..models import Koc
+from ..selectors import team_member_count
+from .common import error_text
 from .forms import MoveForm, ReasonForm, SetLevelForm
 
 
@@ -22,21 +32,37 @@ def _approval(queryset) -> Confirmation:
     pending = [k for k in kocs if k.status == Koc.Status.PENDING]
     warnings = []
     if len(pending) < len(kocs):
-        warnings.append(f"另有 {len(kocs) - len(pending)} 个不是“待审核”状态，不会通过")
+        others = len(kocs) - len(pending)
+        warnings.append(
+            ngettext(
+                "%(count)d more is not pending and will not be approved",
+                "%(count)d more are not pending and will not be approved",
+                others,
+            )
+            % {"count": others}
+        )
     return Confirmation(
-        title="确认通过 KOC 申请",
-        button=f"确认通过 {len(pending)} 个申请",
+        title=_t("Confirm approving KOC applications"),
+        button=ngettext("Approve %(count)d application", "Approve %(count)d applications", len(pending))
+        % {"count": len(pending)},
         effects=[
-            f"将通过 {len(pending)} 个 KOC 申请：每人放到邀请人之下，成为其团队成员，可开始分享赚取佣金"
+            ngettext(
+                "%(count)d KOC application will be approved: each applicant goes under its inviter, "
+                "joins its team and can start sharing to earn commission",
+                "%(count)d KOC applications will be approved: each applicant goes under its inviter, "
+                "joins its team and can start sharing to earn commission",
+                len(pending),
+            )
+            % {"count": len(pending)}
         ],
         warnings=warnings,
-        headers=["名称", "角色", "状态", "上级（邀请人）", "申请时间"],
+        headers=[_t("Name"), _t("Role"), _t("Status"), _t("Parent (inviter)"), _t("Applied at")],
         rows=[
             [
                 k.display_name,
                 k.get_role_display(),
                 k.get_status_display(),
-                k.sponsor.display_name if k.sponsor_id else "无（顶层）",
+                k.sponsor.display_name if k.sponsor_id else _t("None (top level)"),
                 f"{timezone.localtime(k.applied_at):%Y-%m-%d %H:%M}" if k.applied_at else "",
             ]
             for k in kocs
@@ -44,17 +70,44 @@ def _approval(queryset) -> Confirmation:
     )
 
 
+def _record_move(*, koc: Koc, old_parent: Koc | None, new_parent: Koc | None, by, reason: str) -> None:
+    """History entries for a subtree move: on the moved node, the parent it left and the one it joined."""
+    members = team_member_count(koc=koc)
+    before = old_parent.display_name if old_parent else "—"
+    after = new_parent.display_name if new_parent else "—"
+    audit.record(
+        actor=by,
+        obj=koc,
+        message=_t("Moved from %(before)s to %(after)s with %(members)d members below it; reason: %(reason)s")
+        % {"before": before, "after": after, "members": members, "reason": reason},
+    )
+    if old_parent is not None:
+        audit.record(
+            actor=by,
+            obj=old_parent,
+            message=_t("%(name)s (with %(members)d members) moved out to %(after)s; reason: %(reason)s")
+            % {"name": koc.display_name, "members": members, "after": after, "reason": reason},
+        )
+    if new_parent is not None:
+        audit.record(
+            actor=by,
+            obj=new_parent,
+            message=_t("%(name)s (with %(members)d members) moved in from %(before)s; reason: %(reason)s")
+            % {"name": koc.display_name, "members": members, "before": before, "reason": reason},
+        )
+
+
 class KocActionsMixin:
     def _run(self, request, queryset, label: str, fn) -> None:
         done, failed = 0, []
-        for koc in queryset.order_by("pk"):
+        for koc in queryset.select_related("user").order_by("pk"):
             try:
                 fn(koc)
                 done += 1
             except ApplicationError as exc:
-                failed.append(f"{koc.display_name}: {exc.message}")
+                failed.append(f"{koc.display_name}: {error_text(exc)}")
         if done:
-            self.message_user(request, f"{label}: {done} 个", messages.SUCCESS)
+            self.message_user(request, f"{label}: {done}", messages.SUCCESS)
         for line in failed:
             self.message_user(request, line, messages.ERROR)
 
@@ -80,36 +133,43 @@ class KocActionsMixin:
             },
         )
 
-    @admin.action(description="通过申请 (放到邀请人之下)", permissions=["change"])
+    @admin.action(description=_("Approve applications (each goes under its inviter)"), permissions=["change"])
     def approve(self, request, queryset):
         if not is_confirmed(request):
             return confirmation_page(
                 self, request, queryset, action="approve", confirmation=_approval(queryset)
             )
-        self._run(request, queryset, "已通过", lambda koc: services.koc_approve(koc=koc, by=request.user))
+        self._run(
+            request,
+            queryset,
+            _t("Applications approved"),
+            lambda koc: services.koc_approve(koc=koc, by=request.user),
+        )
         return None
 
-    @admin.action(description="拒绝申请 (填写原因，申请人可见)", permissions=["change"])
+    @admin.action(
+        description=_("Reject applications (with a reason the applicant sees)"), permissions=["change"]
+    )
     def reject(self, request, queryset):
         return self._form_action(
             request,
             queryset,
             form_class=ReasonForm,
-            title="拒绝申请",
+            title=_t("Reject applications"),
             action="reject",
-            label="已拒绝",
+            label=_t("Rejected"),
             apply=lambda koc, data: services.koc_reject(koc=koc, by=request.user, reason=data["reason"]),
         )
 
-    @admin.action(description="设置等级 (填写原因和保持日期)", permissions=["change"])
+    @admin.action(description=_("Set level (with a reason and a hold date)"), permissions=["change"])
     def set_level(self, request, queryset):
         return self._form_action(
             request,
             queryset,
             form_class=SetLevelForm,
-            title="设置等级",
+            title=_t("Set level"),
             action="set_level",
-            label="等级已设置",
+            label=_t("Level set"),
             apply=lambda koc, data: services.koc_set_level(
                 koc=koc,
                 level=data["level"],
@@ -119,37 +179,49 @@ class KocActionsMixin:
             ),
         )
 
-    @admin.action(description="调整上级 (整棵子树移动，保留历史)", permissions=["change"])
+    @admin.action(
+        description=_("Change parent (moves the whole subtree, keeps history)"), permissions=["change"]
+    )
     def move(self, request, queryset):
+        @transaction.atomic  # the move and its History entries, or neither
+        def apply(koc, data):
+            old_parent = Koc.objects.select_related("user").filter(pk=koc.parent_id).first()
+            moved = services.koc_move(
+                koc=koc, new_parent=data["new_parent"], by=request.user, reason=data["reason"]
+            )
+            _record_move(
+                koc=moved,
+                old_parent=old_parent,
+                new_parent=data["new_parent"],
+                by=request.user,
+                reason=data["reason"].strip(),
+            )
+
         return self._form_action(
             request,
             queryset,
             form_class=MoveForm,
-            title="调整上级",
+            title=_t("Change parent"),
             action="move",
-            label="已移动",
+            label=_t("Moved"),
             form_kwargs={"admin_site": self.admin_site},
-            apply=lambda koc, data: services.koc_move(
-                koc=koc, new_parent=data["new_parent"], by=request.user, reason=data["reason"]
-            ),
+            apply=apply,
         )
 
-    @admin.action(description="停用", permissions=["change"])
+    @admin.action(description=_("Suspend"), permissions=["change"])
     def suspend(self, request, queryset):
         self._run(
             request,
             queryset,
-            "已停用",
+            _t("Suspended"),
             lambda koc: services.koc_set_status(koc=koc, status=Koc.Status.SUSPENDED, by=request.user),
         )
 
-    @admin.action(description="恢复", permissions=["change"])
+    @admin.action(description=_("Reinstate"), permissions=["change"])
     def reinstate(self, request, queryset):
         self._run(
             request,
             queryset,
-            "已恢复",
+            _t("Reinstated"),
             lambda koc: services.koc_set_status(koc=koc, status=Koc.Status.APPROVED, by=request.user),
         )
-
-    # --- the tree view ----------------------------------------------------------------------------

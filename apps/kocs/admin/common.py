@@ -1,18 +1,45 @@
-"""Pieces the KOC app's admin pages share: the branch filter and read-only inlines."""
+"""Pieces the KOC app's admin pages share: the branch filter, read-only inlines, refusals in words."""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from ..models import (
-    Koc,
-)
+from apps.core.errors import ApplicationError
+
+from ..models import Koc
+
+# The services' refusals as the admin says them, by code (the services' own text is the fallback:
+# a code whose message carries details, such as the roles of a placement, keeps them).
+ERROR_TEXTS = {
+    "koc_not_pending": _("This application is not waiting for review."),
+    "already_applied": _("This user is already a KOC or has applied."),
+    "reason_required": _("Please give a reason."),
+    "koc_not_movable": _("Only approved nodes can be moved."),
+    "move_into_own_subtree": _("A node cannot move under itself or one of its own members."),
+    "same_parent": _("It is already under that parent."),
+    "invalid_status": _("That status change is not possible from the current status."),
+    "invalid_id_number": _("Invalid ID number (18 characters, check digit per GB 11643)."),
+    "id_number_taken": _("This ID number belongs to another KOC account."),
+    "invite_code_taken": _("This invite code is taken."),
+    "invite_code_invalid": _("Invalid invite code."),
+    "koc_not_invitable": _("Only approved individual KOCs can be invited."),
+    "already_invited": _("This KOC has been invited already and has not answered yet."),
+    "invitation_not_pending": _("This invitation has been answered already."),
+    "identity_not_applicable": _("Organisations have no personal identity."),
+}
+
+
+def error_text(exc: ApplicationError) -> str:
+    """A refusal in the operator's language: never a bare code such as "[too_many_levels]"."""
+    text = ERROR_TEXTS.get(exc.code)
+    return str(text) if text is not None else exc.message
 
 
 class BranchFilter(admin.SimpleListFilter):
     """Everything under one branch (分公司): a range of its nested set."""
 
-    title = "分公司"
+    title = _("branch")
     parameter_name = "branch"
 
     def lookups(self, request, model_admin):

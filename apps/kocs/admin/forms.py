@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import ApplicationError
 from apps.shop.models import Brand
@@ -14,6 +15,7 @@ from ..models import (
     Level,
 )
 from .autocomplete import KocAutocompleteSelect, koc_label
+from .common import error_text
 
 
 class KocAddForm(forms.ModelForm):
@@ -40,19 +42,19 @@ class KocAddForm(forms.ModelForm):
         )
         self.fields["parent"].required = False
         self.fields["invite_code"].required = False
-        self.fields["invite_code"].help_text = "留空自动生成"
+        self.fields["invite_code"].help_text = _("Leave empty to draw one")
 
     def clean(self):
         data = super().clean()
         user = data.get("user")
         if user is not None and Koc.objects.filter(user=user).exists():
-            self.add_error("user", "该用户已是 KOC 或已提交申请")
+            self.add_error("user", _("This user is already a KOC or has applied."))
         role = data.get("role")
         if role:
             try:
                 services.check_placement(role=role, parent=data.get("parent"))
             except ApplicationError as exc:
-                raise forms.ValidationError({"parent": exc.message}) from exc
+                raise forms.ValidationError({"parent": error_text(exc)}) from exc
         return data
 
     def clean_id_number(self) -> str:
@@ -61,7 +63,7 @@ class KocAddForm(forms.ModelForm):
             try:
                 services.identity_fields(number)
             except ApplicationError as exc:
-                raise forms.ValidationError(exc.message) from exc
+                raise forms.ValidationError(error_text(exc)) from exc
         return number
 
     def validate_unique(self):
@@ -70,21 +72,24 @@ class KocAddForm(forms.ModelForm):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label="原因", max_length=200, widget=forms.TextInput(attrs={"size": 60}))
+    reason = forms.CharField(label=_("Reason"), max_length=200, widget=forms.TextInput(attrs={"size": 60}))
 
 
 class SetLevelForm(ReasonForm):
-    level = forms.ModelChoiceField(label="等级", queryset=Level.objects.order_by("rank"), required=False)
+    level = forms.ModelChoiceField(label=_("Level"), queryset=Level.objects.order_by("rank"), required=False)
     hold_until = forms.DateField(
-        label="保持至 (含当天)",
-        help_text="在此日期之前（含当天）自动评估不改变该等级；之后按条件和降级规则重新评估",
+        label=_("Hold until (inclusive)"),
+        help_text=_(
+            "Until this date (inclusive) the automatic evaluation leaves the level alone; "
+            "after it, the conditions and the downgrade rule apply again"
+        ),
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 
     def clean_hold_until(self):
         value = self.cleaned_data["hold_until"]
         if value < timezone.localdate():
-            raise forms.ValidationError("保持日期不能早于今天")
+            raise forms.ValidationError(_("The hold date cannot be before today"))
         return value
 
 
@@ -99,7 +104,7 @@ class MoveForm(ReasonForm):
     """调整上级: the new parent is an autocomplete over the approved KOCs (never a list of all of them)."""
 
     new_parent = KocChoiceField(
-        label="新上级 (留空: 成为顶层节点)",
+        label=_("New parent (empty: becomes a top-level node)"),
         queryset=Koc.objects.filter(status=Koc.Status.APPROVED).select_related("user"),
         required=False,
     )
@@ -120,10 +125,10 @@ class KocChangeForm(forms.ModelForm):
     """The ID number is write-only here: the page shows it masked and takes a new one (never echoed)."""
 
     new_id_number = forms.CharField(
-        label="新身份证号",
+        label=_("New ID number"),
         required=False,
         max_length=32,
-        help_text="留空不修改；保存后只显示脱敏号码",
+        help_text=_("Leave empty to keep the current one; once saved only the masked number is shown"),
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
 
@@ -138,12 +143,15 @@ class KocChangeForm(forms.ModelForm):
             try:
                 services.identity_fields(number, koc_id=self.instance.pk)
             except ApplicationError as exc:
-                raise forms.ValidationError(exc.message) from exc
+                raise forms.ValidationError(error_text(exc)) from exc
         return number
 
 
 class InviteForm(forms.Form):
-    brand = forms.ModelChoiceField(label="品牌", queryset=Brand.objects.order_by("name"))
+    brand = forms.ModelChoiceField(label=_("Brand"), queryset=Brand.objects.order_by("name"))
     message = forms.CharField(
-        label="邀请语", max_length=300, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Invitation message"),
+        max_length=300,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )

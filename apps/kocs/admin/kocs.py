@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import path
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
+from apps.accounts.models import mask_phone
 from apps.core.exports import ExportMixin
 from apps.shop.brand_scope import BrandScopedAdminMixin, brand_scope
 
@@ -33,7 +35,7 @@ class ParentHistoryInline(ReadOnlyInline):
     fk_name = "koc"
     fields = ["parent", "valid_from", "valid_to", "reason", "changed_by"]
     readonly_fields = fields
-    verbose_name_plural = "上级变更记录 (谁在何时是谁的上级)"
+    verbose_name_plural = _("Parent history (who was whose parent when)")
 
 
 class LevelHistoryInline(ReadOnlyInline):
@@ -65,17 +67,19 @@ class KocAdmin(KocActionsMixin, TeamTreeViewMixin, BrandScopedAdminMixin, Export
     export_filename = "kocs"
     export_columns = [
         ("ID", "id"),
-        ("名称", "display_name"),
-        ("角色", "get_role_display"),
-        ("状态", "get_status_display"),
-        ("等级", "level__name"),
-        ("上级 ID", "parent_id"),
-        ("邀请码", "invite_code"),
-        ("真实姓名（脱敏）", "real_name_masked"),
-        ("身份证号（脱敏）", "id_number_masked"),
-        ("公司全称", "legal_name"),
-        ("申请时间", "applied_at"),
-        ("通过时间", "approved_at"),
+        (_("Name"), "display_name"),
+        (_("Role"), "get_role_display"),
+        (_("Status"), "get_status_display"),
+        (_("Level"), "level__name"),
+        (_("Parent"), lambda k: k.parent.display_name if k.parent_id else ""),
+        (_("Parent ID"), "parent_id"),
+        (_("Invite code"), "invite_code"),
+        (_("Phone (masked)"), lambda k: mask_phone(k.user.phone) if k.user_id else ""),
+        (_("Real name (masked)"), "real_name_masked"),
+        (_("ID number (masked)"), "id_number_masked"),
+        (_("Company name"), "legal_name"),
+        (_("Applied at"), "applied_at"),
+        (_("Approved at"), "approved_at"),
     ]
     list_display = [
         "id",
@@ -86,6 +90,7 @@ class KocAdmin(KocActionsMixin, TeamTreeViewMixin, BrandScopedAdminMixin, Export
         "parent",
         "team_size_display",
         "invite_code",
+        "phone_masked",
         "real_name_masked",
         "id_number_masked",
         "applied_at",
@@ -127,18 +132,18 @@ class KocAdmin(KocActionsMixin, TeamTreeViewMixin, BrandScopedAdminMixin, Export
     ]
     fieldsets = [
         (None, {"fields": ["user", "role", "status", "parent", "sponsor", "invite_code"]}),
-        ("等级", {"fields": ["level", "level_held_until", "level_below_since"]}),
+        (_("Level"), {"fields": ["level", "level_held_until", "level_below_since"]}),
         (
-            "个人 (报税用，列表中脱敏显示)",
+            _("Individual (for tax withholding; masked in lists)"),
             {"fields": ["real_name_masked", "real_name", "id_number_masked", "new_id_number"]},
         ),
-        ("机构 (公司，B2B 结算)", {"fields": ["legal_name", "registration_number"]}),
-        ("资料", {"fields": ["bio", "favorite_categories"]}),
+        (_("Organisation (a company, settled B2B)"), {"fields": ["legal_name", "registration_number"]}),
+        (_("Profile"), {"fields": ["bio", "favorite_categories"]}),
         (
-            "审核",
+            _("Review"),
             {"fields": ["rejection_reason", "applied_at", "reviewed_at", "reviewed_by", "approved_at"]},
         ),
-        ("团队", {"fields": ["team_size_display"]}),
+        (_("Team"), {"fields": ["team_size_display"]}),
     ]
     filter_horizontal = ["favorite_categories"]
 
@@ -224,7 +229,7 @@ class KocAdmin(KocActionsMixin, TeamTreeViewMixin, BrandScopedAdminMixin, Export
                 bio=data.get("bio", ""),
                 invite_code=data.get("invite_code") or "",
                 by=request.user,
-                reason="后台创建",
+                reason="后台创建 created in the admin",
             )
             obj.pk = created.pk
             obj._state.adding = False
@@ -244,20 +249,24 @@ class KocAdmin(KocActionsMixin, TeamTreeViewMixin, BrandScopedAdminMixin, Export
             )
             obj.refresh_from_db()
 
-    @admin.display(description="名称 (树形缩进)")
+    @admin.display(description=_("Name (indented by depth)"))
     def tree_name(self, koc: Koc) -> str:
         return format_html('<span style="padding-left:{}em">{}</span>', koc.depth * 1.5, koc.display_name)
 
-    @admin.display(description="团队人数")
+    @admin.display(description=_("Team size"))
     def team_size_display(self, koc: Koc) -> int:
         return koc.team_size
 
-    @admin.display(description="真实姓名 (脱敏)")
+    @admin.display(description=_("Real name (masked)"))
     def real_name_masked(self, koc: Koc) -> str:
         return koc.real_name_masked
 
-    @admin.display(description="身份证号 (脱敏)")
+    @admin.display(description=_("ID number (masked)"))
     def id_number_masked(self, koc: Koc) -> str:
         return koc.id_number_masked
+
+    @admin.display(description=_("Phone (masked)"))
+    def phone_masked(self, koc: Koc) -> str:
+        return mask_phone(koc.user.phone) if koc.user_id and koc.user.phone else "—"
 
     # --- actions ----------------------------------------------------------------------------------

@@ -7,9 +7,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from apps.core.errors import ApplicationError
-from apps.core.money import yuan
+from apps.core.money_admin import yuan_text
 from apps.shop.brand_scope import BrandScopedAdminMixin, brand_scope
 from apps.shop.models import Brand
 
@@ -17,6 +19,7 @@ from .. import selectors, services
 from ..models import (
     BrandInvitation,
 )
+from .common import error_text
 from .forms import InviteForm
 
 
@@ -25,7 +28,7 @@ class BrandInvitationAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     list_display = ["id", "brand", "koc", "status", "affinity_score", "message", "created_at", "responded_at"]
     list_filter = ["status", "brand"]
     list_select_related = ["brand", "koc__user"]
-    search_fields = ["koc__invite_code", "koc__user__nickname", "brand__name"]
+    search_fields = ["koc__invite_code", "koc__user__nickname", "koc__legal_name", "brand__name"]
     readonly_fields = [
         "brand",
         "koc",
@@ -81,27 +84,39 @@ class BrandInvitationAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
                     )
                     invited += 1
                 except ApplicationError as exc:
-                    failed.append(f"{koc.display_name}: {exc.message}")
+                    failed.append(f"{koc.display_name}: {error_text(exc)}")
             if invited:
-                self.message_user(request, f"已邀请 {invited} 位 KOC", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    ngettext("Invited %(count)d KOC", "Invited %(count)d KOCs", invited) % {"count": invited},
+                    messages.SUCCESS,
+                )
             for line in failed:
                 self.message_user(request, line, messages.ERROR)
             return HttpResponseRedirect(f"{reverse('admin:kocs_brand_affinity')}?brand={brand.pk}")
         rows = selectors.brand_affinity(brand_id=brand.pk) if brand else []
         for koc in rows:
-            koc.bought_yuan = yuan(koc.bought_fen)
-            koc.sold_yuan = yuan(koc.sold_fen)
+            koc.bought_yuan = yuan_text(koc.bought_fen)
+            koc.sold_yuan = yuan_text(koc.sold_fen)
         return TemplateResponse(
             request,
             "admin/kocs/brandinvitation/affinity.html",
             {
                 **self.admin_site.each_context(request),
-                "title": "按喜好找 KOC (品牌亲和度)",
+                "title": _("Find KOCs by affinity to a brand"),
                 "opts": self.model._meta,
                 "form": form,
                 "brand": brand,
                 "brands": brands,
                 "rows": rows,
-                "explanation": selectors.AFFINITY_EXPLANATION,
+                "explanation": _(
+                    "%(bought)s points per ¥10 of the brand bought; %(category)s per favourite category "
+                    "matching the brand's; %(sold)s per ¥10 of the brand sold"
+                )
+                % {
+                    "bought": selectors.AFFINITY_POINTS_PER_10_YUAN_BOUGHT,
+                    "category": selectors.AFFINITY_POINTS_PER_FAVOURITE_CATEGORY,
+                    "sold": selectors.AFFINITY_POINTS_PER_10_YUAN_SOLD,
+                },
             },
         )
