@@ -107,7 +107,9 @@ class KocActionsMixin:
             except ApplicationError as exc:
                 failed.append(f"{koc.display_name}: {error_text(exc)}")
         if done:
-            self.message_user(request, f"{label}: {done}", messages.SUCCESS)
+            self.message_user(
+                request, _t("%(label)s: %(count)d") % {"label": label, "count": done}, messages.SUCCESS
+            )
         for line in failed:
             self.message_user(request, line, messages.ERROR)
 
