@@ -113,6 +113,10 @@ class Group(models.Model):
 
     `joined` counts held seats (members holding an unpaid or paid seat), `paid_count` the paid
     ones. `status` moves forming -> succeeded or forming -> failed, once, by a conditional UPDATE.
+
+    `stock_held` is the SKU stock the group holds for its free seats, one unit per seat: taken off
+    the shelf when the group opens, handed to each joiner's order, and put back on the shelf when
+    the group closes (see services/groups.py). Never more than its free seats.
     """
 
     class Status(models.TextChoices):
@@ -132,6 +136,7 @@ class Group(models.Model):
     size = models.PositiveSmallIntegerField(verbose_name=_("size"))
     joined = models.PositiveSmallIntegerField(default=0, verbose_name=_("joined"))
     paid_count = models.PositiveSmallIntegerField(default=0, verbose_name=_("paid members"))
+    stock_held = models.PositiveSmallIntegerField(default=0, verbose_name=_("stock held for free seats"))
     expires_at = models.DateTimeField(verbose_name=_("expires at"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     succeeded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("succeeded at"))
@@ -151,6 +156,10 @@ class Group(models.Model):
             models.CheckConstraint(condition=Q(paid_count__gte=0), name="gb_group_paid_non_negative"),
             models.CheckConstraint(condition=Q(paid_count__lte=F("joined")), name="gb_group_paid_le_joined"),
             models.CheckConstraint(condition=Q(joined__lte=F("size")), name="gb_group_joined_le_size"),
+            models.CheckConstraint(
+                condition=Q(stock_held__gte=0) & Q(stock_held__lte=F("size") - F("joined")),
+                name="gb_group_stock_held_le_free_seats",
+            ),
         ]
         verbose_name = _("buying group")
         verbose_name_plural = _("buying groups")

@@ -81,7 +81,9 @@ def test_opening_makes_the_caller_leader_holding_the_first_seat_with_a_held_grou
         order.pk,
         2,
     )
-    assert Sku.objects.get(pk=campaign.sku_id).stock == 998
+    # the leader's two units, and one held for each of the two free seats
+    assert Sku.objects.get(pk=campaign.sku_id).stock == 1000 - 2 - 2
+    assert group.stock_held == 2
     assert units(campaign, leader) == 2
 
 
@@ -211,18 +213,21 @@ def test_a_closed_group_is_group_closed(campaign, closing):
 
 
 def test_out_of_stock_holds_no_seat_and_counts_nothing(campaign):
-    # given: one unit left, taken by the leader
-    Sku.objects.filter(pk=campaign.sku_id).update(stock=1)
+    # given: stock for exactly one group (the leader's unit and one per free seat): the shelf is empty
+    Sku.objects.filter(pk=campaign.sku_id).update(stock=3)
     group, _, _ = open_group(campaign)
+    assert Sku.objects.get(pk=campaign.sku_id).stock == 0
     buyer, address = shopper_with_address()
 
-    # when
-    response = bearer_client(buyer).post(f"/api/v1/groups/{group.pk}/join", seat_body(address), format="json")
+    # when: a joiner wants two units (one held by the group for the seat, one more from the shelf)
+    response = bearer_client(buyer).post(
+        f"/api/v1/groups/{group.pk}/join", seat_body(address, quantity=2), format="json"
+    )
 
     # then
     assert (response.status_code, error_code(response)) == (409, "out_of_stock")
     group.refresh_from_db()
-    assert (group.joined, group.members.count()) == (1, 1)
+    assert (group.joined, group.stock_held, group.members.count()) == (1, 2, 1)
     assert units(campaign, buyer) == 0
     assert Order.objects.count() == 1
 

@@ -32,7 +32,7 @@ from apps.wechat import pay as wechatpay
 
 from ..lock_objects import group_lock
 from ..models import Group, GroupMember, GroupNotification
-from .groups import _member_group_id, leave_seat
+from .groups import _member_group_id, leave_seat, return_held_stock
 from .notifications import queue_group_notifications
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def refund_key(order_id: int) -> str:
     return f"group_failed:{order_id}"
 
 
-def _refund_member(*, member: GroupMember, reason: str, now: datetime) -> Refund | None:
+def _refund_member(*, group: Group, member: GroupMember, reason: str, now: datetime) -> Refund | None:
     """Refund everything the member paid, once (the shop's idempotency key), and free the seat.
 
     A pending after-sales request would hold its amount back from this refund, and nothing would
@@ -67,7 +67,7 @@ def _refund_member(*, member: GroupMember, reason: str, now: datetime) -> Refund
         # Nothing left to refund: an after-sales refund already took (or is taking) it all.
         logger.info("group member %s: order %s has nothing left to refund", member.pk, member.order_id)
     member.refund_id = refund.pk if refund else None
-    leave_seat(member=member, status=GroupMember.Status.REFUNDED, now=now)
+    leave_seat(group=group, member=member, status=GroupMember.Status.REFUNDED, now=now)
     return refund
 
 
@@ -77,6 +77,8 @@ def _succeed_locked(*, group: Group, now: datetime) -> bool:
     )
     if not moved:
         return False
+    group.status, group.succeeded_at = Group.Status.SUCCEEDED, now
+    return_held_stock(group=group)  # none: every seat is paid
     paid = list(group.members.filter(status=GroupMember.Status.PAID).order_by("order_id"))
     for member in paid:
         shop.order_release_hold(order_id=member.order_id)
@@ -115,7 +117,7 @@ def member_paid(*, order_id: int, paid_at: datetime | None = None, now: datetime
         if group.paid_count >= group.size and _succeed_locked(group=group, now=now):
             return "succeeded"
         return "paid"
-    _refund_member(member=member, reason=LATE_REASON, now=now)
+    _refund_member(group=group, member=member, reason=LATE_REASON, now=now)
     return "late_refunded"
 
 
@@ -131,11 +133,11 @@ def member_refunded(*, order_id: int, fully_refunded: bool, now: datetime | None
     group_id = _member_group_id(order_id)
     if group_id is None:
         return False
-    group_lock(group_id=group_id)
-    member = GroupMember.objects.select_related("group").get(order_id=order_id)
+    group = group_lock(group_id=group_id)
+    member = GroupMember.objects.get(order_id=order_id)
     if member.status != GroupMember.Status.PAID:
         return False
-    leave_seat(member=member, status=GroupMember.Status.REFUNDED, now=now or timezone.now())
+    leave_seat(group=group, member=member, status=GroupMember.Status.REFUNDED, now=now or timezone.now())
     return True
 
 
@@ -197,6 +199,7 @@ def _fail_if_due(*, group_id: int, now: datetime) -> bool:
     Group.objects.filter(pk=group.pk, status=Group.Status.FORMING).update(
         status=Group.Status.FAILED, failed_at=now
     )
+    group.status, group.failed_at = Group.Status.FAILED, now
     members = list(
         group.members.select_related("order", "group")
         .filter(status__in=GroupMember.ACTIVE)
@@ -204,7 +207,7 @@ def _fail_if_due(*, group_id: int, now: datetime) -> bool:
     )
     for member in members:
         if member.status == GroupMember.Status.PAID:
-            _refund_member(member=member, reason=FAILED_REASON, now=now)
+            _refund_member(group=group, member=member, reason=FAILED_REASON, now=now)
             continue
         try:
             shop.order_cancel(order=member.order, reason="group_failed")
@@ -212,9 +215,12 @@ def _fail_if_due(*, group_id: int, now: datetime) -> bool:
             # Paid a moment ago (its order_paid event is on its way) or cancelled meanwhile.
             status = Order.objects.values_list("status", flat=True).get(pk=member.order_id)
             if status in (Order.Status.PAID, Order.Status.SHIPPED, Order.Status.COMPLETED):
-                _refund_member(member=member, reason=FAILED_REASON, now=now)
+                _refund_member(group=group, member=member, reason=FAILED_REASON, now=now)
                 continue
-        leave_seat(member=member, status=GroupMember.Status.RELEASED, now=now)
+        leave_seat(group=group, member=member, status=GroupMember.Status.RELEASED, now=now)
+    # The seats nobody took: their units back on the shelf, after the members' orders (which lock
+    # each order before the SKU, as the shop's cancellation does).
+    return_held_stock(group=group)
     queue_group_notifications(
         group=group, kind=GroupNotification.Kind.FAILED, user_ids=[m.user_id for m in members]
     )

@@ -10,6 +10,8 @@ from .orders import (
     order_cancel,
     order_create,
     order_release_hold,
+    stock_return,
+    stock_take,
 )
 from .payments import order_pay, payment_notification_handle
 from .refunds import (
@@ -57,6 +59,8 @@ __all__ = [
     "refunds_resubmit_stuck",
     "shipment_correct",
     "shipping_upload_retry",
+    "stock_return",
+    "stock_take",
     "trade_event_handle",
     "trade_event_resolve",
     "upload_pending_shipping_info",

@@ -69,30 +69,43 @@ def _lines(items) -> OrderedDict[int, int]:
     return merged
 
 
-def _reserve_stock(quantities: dict[int, int], skus: dict[int, Sku]) -> None:
-    """Take the stock with one conditional UPDATE per SKU, in pk order (the lock order).
+def stock_take(*, sku_id: int, product_id: int, quantity: int) -> bool:
+    """Take `quantity` units of an active SKU off the shelf: one conditional UPDATE, checked under
+    the row lock it takes (two buyers never both take the last unit). False when there are not enough.
 
-    `stock >= quantity` is checked by the UPDATE itself, under the row lock it takes, so two
-    buyers can never both take the last unit; a miss rolls back every earlier line.
+    The one place SKU stock goes down (orders, a group buy's held seats): SKUs are locked in pk order.
+    The product's cached detail (it shows the stock) goes at commit.
     """
+    taken = (
+        Sku.objects.filter(pk=sku_id, is_active=True, stock__gte=quantity).update(stock=F("stock") - quantity)
+        == 1
+    )
+    if taken:
+        read_cache.stock_changed([product_id])
+    return taken
+
+
+def stock_return(*, sku_id: int, product_id: int, quantity: int) -> None:
+    """Put `quantity` units back on the shelf (a cancelled order, a group's unused seats)."""
+    if quantity > 0:
+        Sku.objects.filter(pk=sku_id).update(stock=F("stock") + quantity)
+        read_cache.stock_changed([product_id])
+
+
+def _reserve_stock(quantities: dict[int, int], skus: dict[int, Sku]) -> None:
+    """Take the stock SKU by SKU in pk order (the lock order); a miss rolls back every earlier line."""
     for sku_id in sorted(quantities):
-        quantity = quantities[sku_id]
-        taken = Sku.objects.filter(pk=sku_id, is_active=True, stock__gte=quantity).update(
-            stock=F("stock") - quantity
-        )
-        if taken != 1:
-            sku = skus[sku_id]
+        sku = skus[sku_id]
+        if not stock_take(sku_id=sku_id, product_id=sku.product_id, quantity=quantities[sku_id]):
             raise OutOfStock(f"{sku.product.title} {sku.spec} 库存不足")
-    read_cache.stock_changed(skus[sku_id].product_id for sku_id in quantities)
 
 
 def _release_stock(order: Order) -> None:
     """Put the unshipped units back on the shelf (a parcel already sent is not in the warehouse)."""
     for item in sorted(order.items.all(), key=lambda i: i.sku_id):
-        unshipped = item.quantity - item.shipped_quantity
-        if unshipped > 0:
-            Sku.objects.filter(pk=item.sku_id).update(stock=F("stock") + unshipped)
-    read_cache.stock_changed(item.product_id for item in order.items.all())
+        stock_return(
+            sku_id=item.sku_id, product_id=item.product_id, quantity=item.quantity - item.shipped_quantity
+        )
 
 
 def _offer_for(*, buyer: User, sku: Sku, overrides: dict[int, Any] | None, kind: str) -> pricing.PriceOffer:
@@ -108,7 +121,6 @@ def _offer_for(*, buyer: User, sku: Sku, overrides: dict[int, Any] | None, kind:
     return pricing.unit_price_for(buyer=buyer, sku=sku)
 
 
-@transaction.atomic
 def order_create(
     *,
     buyer: User,
@@ -119,27 +131,75 @@ def order_create(
     group_id: int | None = None,
     unit_price_overrides: dict[int, int] | None = None,
     hold_shipping: bool = False,
+    stock_taken: bool = False,
+    skus: dict[int, Sku] | None = None,
+    savepoint: bool = True,
 ) -> Order:
     """Create an unpaid order: stock reserved, prices and address snapshotted, deadline set.
 
     `items` is a list of (sku or sku_id, quantity) or OrderLine. `unit_price_overrides` maps
     sku_id -> unit price in fen (a group price; it bypasses the pricing policies). An order with
     `hold_shipping` cannot ship until `order_release_hold()`.
+
+    For callers that hold stock themselves (a group buy's seats): `stock_taken` says the units were
+    already taken off the shelf with `stock_take` in this transaction (the order owns them from now
+    on: a cancellation puts them back on the shelf as usual); `skus` are the order's SKUs read in
+    this transaction with their product and brand (checked here for being on sale, not re-read);
+    `savepoint=False` when the caller rolls back everything on any refusal.
     """
+    with transaction.atomic(savepoint=savepoint):
+        return _order_create(
+            buyer=buyer,
+            items=items,
+            address=address,
+            share_code=share_code,
+            kind=kind,
+            group_id=group_id,
+            unit_price_overrides=unit_price_overrides,
+            hold_shipping=hold_shipping,
+            stock_taken=stock_taken,
+            skus=skus,
+        )
+
+
+def _on_sale(sku: Sku) -> bool:
+    return sku.is_active and sku.product.is_active and sku.product.brand.is_active
+
+
+def _order_create(
+    *,
+    buyer: User,
+    items,
+    address: Address | None,
+    share_code: str | None,
+    kind: str,
+    group_id: int | None,
+    unit_price_overrides: dict[int, int] | None,
+    hold_shipping: bool,
+    stock_taken: bool,
+    skus: dict[int, Sku] | None,
+) -> Order:
     quantities = _lines(items)
     if address is None or address.user_id != buyer.pk:
         raise AddressNotFound()
-    skus = {
-        s.pk: s
-        for s in Sku.objects.select_related("product").filter(
-            pk__in=list(quantities), is_active=True, product__is_active=True, product__brand__is_active=True
-        )
-    }
+    if skus is not None:
+        skus = {sku_id: sku for sku_id, sku in skus.items() if sku_id in quantities and _on_sale(sku)}
+    else:
+        skus = {
+            s.pk: s
+            for s in Sku.objects.select_related("product").filter(
+                pk__in=list(quantities),
+                is_active=True,
+                product__is_active=True,
+                product__brand__is_active=True,
+            )
+        }
     missing = [sku_id for sku_id in quantities if sku_id not in skus]
     if missing:
         raise SkuNotFound(f"商品不存在或已下架（SKU {missing[0]}）")
 
-    _reserve_stock(quantities, skus)
+    if not stock_taken:
+        _reserve_stock(quantities, skus)
 
     lines = []
     for sku_id, quantity in quantities.items():

@@ -106,6 +106,15 @@ class Command(BaseCommand):
             "--connections", type=int, default=30, help="concurrent joiners: threads, one DB connection each"
         )
         parser.add_argument(
+            "--profile",
+            type=int,
+            default=0,
+            help="also time N sequential joins in this process (no contention): Python vs database per join",
+        )
+        parser.add_argument(
+            "--profile-top", type=int, default=0, help="with --profile: print cProfile's top N functions"
+        )
+        parser.add_argument(
             "--processes",
             type=int,
             default=os.cpu_count() or 1,
@@ -113,7 +122,16 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, joiners: int, groups: int, size: int, connections: int, processes: int, **options
+        self,
+        *args,
+        joiners: int,
+        groups: int,
+        size: int,
+        connections: int,
+        processes: int,
+        profile: int = 0,
+        profile_top: int = 0,
+        **options,
     ):
         if connection.vendor != "postgresql":
             raise CommandError("bench_group_joins measures PostgreSQL: set DATABASE_URL=postgres://...")
@@ -126,6 +144,8 @@ class Command(BaseCommand):
             self.stderr.write("note: DEBUG is on (every query is logged in memory); run with DEBUG=0")
         self._drop_celery_messages()
         run = uuid.uuid4().hex[:8]
+        if profile:
+            self._profile(run=run, joins=profile, size=size, top=profile_top)
         campaign, hot_groups = self._setup(run=run, groups=groups, size=size, stock=joiners + groups + 10)
         users = self._joiners(run=run, count=joiners)
         sku_before = Sku.objects.get(pk=campaign.sku_id).stock
@@ -144,6 +164,52 @@ class Command(BaseCommand):
             connections=connections,
             processes=processes,
         )
+
+    def _profile(self, *, run: str, joins: int, size: int, top: int) -> None:
+        """Sequential joins in this process: wall time per join split into time spent waiting for
+        PostgreSQL (inside cursor.execute) and the rest, which is Python (ORM, services)."""
+        import cProfile
+        import io
+        import pstats
+
+        groups = math.ceil(joins / (size - 1))
+        _campaign, targets = self._setup(run=f"{run}-p", groups=groups, size=size, stock=joins + groups + 10)
+        users = self._joiners(run=f"{run}-p", count=joins)
+        attempts = [(targets[i % groups], user, address) for i, (user, address) in enumerate(users)]
+        # One join to warm caches (content types, prepared statement plans) before timing.
+        warm_user, warm_address = self._users(run=f"{run}-pw", count=1)[0]
+        services.group_join(group=Group(pk=targets[0].pk), buyer=warm_user, quantity=1, address=warm_address)
+        database = [0.0, 0]
+
+        def timed(execute, sql, params, many, context):
+            began = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                database[0] += time.perf_counter() - began
+                database[1] += 1
+
+        profiler = cProfile.Profile() if top else None
+        with connection.execute_wrapper(timed):
+            began = time.perf_counter()
+            if profiler:
+                profiler.enable()
+            for group, user, address in attempts:
+                services.group_join(group=Group(pk=group.pk), buyer=user, quantity=1, address=address)
+            if profiler:
+                profiler.disable()
+            wall = time.perf_counter() - began
+        per_join = wall / joins * 1000
+        db_per_join = database[0] / joins * 1000
+        self.stdout.write(
+            f"profile:    {joins} sequential joins: {per_join:.2f} ms per join = "
+            f"Python {per_join - db_per_join:.2f} ms + database {db_per_join:.2f} ms "
+            f"({database[1] / joins:.1f} statements)"
+        )
+        if profiler:
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+            self.stdout.write(out.getvalue())
 
     @staticmethod
     def _drop_celery_messages() -> None:
