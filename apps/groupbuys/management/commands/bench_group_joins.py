@@ -1,20 +1,30 @@
-"""Benchmark (not a test): N concurrent joiners against G hot groups, on the configured PostgreSQL.
+"""Benchmark (not a test): N concurrent joiners against G hot groups of one campaign, on the
+configured PostgreSQL, against a pgbench baseline doing the same writes on the same tables.
 
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/gbbench DEBUG=0
     python manage.py migrate
-    python manage.py bench_group_joins --joiners 2000 --groups 50 --size 5 --connections 30
+    python manage.py bench_group_joins --joiners 2000 --groups 20 --size 100 --connections 30 --rounds 2
 
-It creates its own brand, product, campaign, leaders (each opens one group) and joiners, then
-releases all joiners at once on `--connections` threads spread over `--processes` forked worker
-processes (each thread with its own database connection, opened before the clock starts, as an
-app server's workers would have) and times each `group_join` call through the real service: seat
-UPDATE, per-user limit, stock reservation, order, member. All groups share one SKU, so every
-join also queues for that SKU's stock row, as real hot campaigns do.
+The project: it creates its own brand, product, campaign, leaders (each opens one group through
+`group_open`) and joiners, then releases all joiners at once on `--connections` threads spread over
+`--processes` forked worker processes (each thread with its own database connection, opened before
+the clock starts, as an app server's workers would have) and times each `group_join` call through
+the real service: seat and held unit, per-user limit, order, member. All groups share one SKU, as
+real hot campaigns do.
 
-It prints attempts and joins per second, p50/p99 latency, successes, refusals by code, and the
-oversell count (active members beyond a group's size, which must be 0), and checks that each
-group's `joined` counter equals its active members and the stock taken equals the orders made
-(it exits with an error if any of these fails).
+The baseline: the same set-up (fresh campaign, groups and joiners), then `pgbench` with as many
+clients runs one transaction per joiner that makes the very writes a join makes, in the same order,
+on the same tables: the order and its line (copied from the leader's, buyer and number changed), the
+member, the seat (the same conditional UPDATE), the usage row (the same upsert), and COMMIT, or
+ROLLBACK when the seat was refused. No Python, no reads beyond the copied rows: what PostgreSQL
+alone costs for a join. Project and baseline alternate `--rounds` times in one run; each prints
+joins/s and p50/p99 over all attempts, then the medians and their ratio.
+
+Each project run checks: no oversell (active members beyond a group's size), every `joined` counter
+equal to its members, and the stock conserved (units on the shelf + held by the groups + in the
+join orders the same before and after); the command exits with an error if any fails.
+`--profile N` also times N sequential joins in this process (no contention), splitting each into
+Python and database time (`--profile-top K` prints cProfile's top K functions).
 Celery messages the services send after commit (payment timeouts, expiries) go to an in-memory
 broker and are dropped: the benchmark leaves no work for a real worker.
 """
@@ -25,11 +35,16 @@ import math
 import multiprocessing
 import os
 import queue
+import shutil
+import statistics
+import subprocess
+import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -42,7 +57,8 @@ from apps.accounts.models import Address, User
 from apps.core.errors import ApplicationError
 from apps.groupbuys import services
 from apps.groupbuys.models import Campaign, Group, GroupMember
-from apps.shop.models import Brand, Category, Order, Product, Sku
+from apps.groupbuys.services.groups import _SEAT_WITH_UNIT_SQL, _TAKE_UNITS_SQL
+from apps.shop.models import Brand, Category, Order, OrderItem, Product, Sku
 
 
 def _worker_process(threads: int, work, answers, ready, go) -> None:
@@ -106,6 +122,18 @@ class Command(BaseCommand):
             "--connections", type=int, default=30, help="concurrent joiners: threads, one DB connection each"
         )
         parser.add_argument(
+            "--processes",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="worker processes the threads are spread over (default: one per CPU)",
+        )
+        parser.add_argument(
+            "--rounds", type=int, default=1, help="project and baseline runs, alternately (medians compared)"
+        )
+        parser.add_argument(
+            "--no-baseline", action="store_true", help="the project only (no pgbench run, no ratio)"
+        )
+        parser.add_argument(
             "--profile",
             type=int,
             default=0,
@@ -113,12 +141,6 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--profile-top", type=int, default=0, help="with --profile: print cProfile's top N functions"
-        )
-        parser.add_argument(
-            "--processes",
-            type=int,
-            default=os.cpu_count() or 1,
-            help="worker processes the threads are spread over (default: one per CPU)",
         )
 
     def handle(
@@ -129,40 +151,274 @@ class Command(BaseCommand):
         size: int,
         connections: int,
         processes: int,
+        rounds: int = 1,
+        no_baseline: bool = False,
         profile: int = 0,
         profile_top: int = 0,
         **options,
     ):
         if connection.vendor != "postgresql":
             raise CommandError("bench_group_joins measures PostgreSQL: set DATABASE_URL=postgres://...")
-        if min(joiners, groups, connections, processes) < 1 or not 2 <= size <= 100:
+        if min(joiners, groups, connections, processes, rounds) < 1 or not 2 <= size <= 100:
             raise CommandError(
-                "--joiners, --groups, --connections, --processes must be positive; --size 2 to 100"
+                "--joiners, --groups, --connections, --processes, --rounds must be positive; --size 2 to 100"
             )
         processes = min(processes, connections)
+        pgbench = None if no_baseline else self._pgbench()
         if settings.DEBUG:
             self.stderr.write("note: DEBUG is on (every query is logged in memory); run with DEBUG=0")
         self._drop_celery_messages()
         run = uuid.uuid4().hex[:8]
+        self.stdout.write(
+            f"bench_group_joins: {joiners} joiners, {groups} groups of {size} (one campaign, one SKU), "
+            f"{connections} connections ({processes} processes for the project), "
+            f"PostgreSQL {connection.pg_version // 10000}, {os.cpu_count()} CPUs"
+        )
         if profile:
             self._profile(run=run, joins=profile, size=size, top=profile_top)
-        campaign, hot_groups = self._setup(run=run, groups=groups, size=size, stock=joiners + groups + 10)
-        users = self._joiners(run=run, count=joiners)
-        sku_before = Sku.objects.get(pk=campaign.sku_id).stock
+        project_runs, baseline_runs = [], []
+        for round_no in range(1, rounds + 1):
+            project_runs.append(
+                self._project_round(
+                    run=f"{run}-{round_no}",
+                    joiners=joiners,
+                    groups=groups,
+                    size=size,
+                    connections=connections,
+                    processes=processes,
+                )
+            )
+            self._print_run(f"project  #{round_no}", project_runs[-1])
+            if pgbench:
+                baseline_runs.append(
+                    self._baseline_round(
+                        pgbench=pgbench,
+                        run=f"{run}-{round_no}",
+                        joiners=joiners,
+                        groups=groups,
+                        size=size,
+                        connections=connections,
+                    )
+                )
+                self._print_run(f"baseline #{round_no}", baseline_runs[-1])
+        self._summary(project_runs, baseline_runs)
 
+    @staticmethod
+    def _pgbench() -> str:
+        found = shutil.which("pgbench") or next(
+            (str(p) for p in sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"), reverse=True)), None
+        )
+        if not found:
+            raise CommandError(
+                "pgbench not found (it comes with PostgreSQL): install it or pass --no-baseline"
+            )
+        return found
+
+    def _project_round(self, *, run, joiners, groups, size, connections, processes) -> dict:
+        campaign, hot_groups = self._setup(run=run, groups=groups, size=size, stock=groups * size + joiners)
+        users = self._joiners(run=run, count=joiners)
+        stock_before = self._stock_accounted(campaign, hot_groups)
         results, wall = self._run(
             hot_groups=hot_groups, users=users, connections=connections, processes=processes
         )
-        self._report(
-            wall=wall,
-            campaign=campaign,
-            hot_groups=hot_groups,
-            results=results,
-            sku_before=sku_before,
-            joiners=joiners,
-            size=size,
-            connections=connections,
-            processes=processes,
+        self._check(campaign=campaign, hot_groups=hot_groups, stock_before=stock_before)
+        outcomes = Counter(outcome for outcome, _ in results)
+        latencies = [seconds * 1000 for _, seconds in results]
+        joined = outcomes.pop("joined", 0)
+        return {
+            "attempts": len(results),
+            "joins": joined,
+            "wall": wall,
+            "p50": percentile(latencies, 0.5),
+            "p99": percentile(latencies, 0.99),
+            "refused": outcomes,
+        }
+
+    @staticmethod
+    def _stock_accounted(campaign: Campaign, hot_groups: list[Group]) -> int:
+        """Units on the shelf + held by the groups + in the groups' orders: a join only moves units
+        between these, so the sum never changes."""
+        ids = [g.pk for g in hot_groups]
+        shelf = Sku.objects.get(pk=campaign.sku_id).stock
+        held = sum(Group.objects.filter(pk__in=ids).values_list("stock_held", flat=True))
+        ordered = sum(
+            OrderItem.objects.filter(order__group_id__in=ids, sku_id=campaign.sku_id).values_list(
+                "quantity", flat=True
+            )
+        )
+        return shelf + held + ordered
+
+    def _check(self, *, campaign, hot_groups, stock_before) -> None:
+        ids = [g.pk for g in hot_groups]
+        counted = Group.objects.filter(pk__in=ids).annotate(
+            active=Count("members", filter=Q(members__status__in=GroupMember.ACTIVE))
+        )
+        oversell = sum(max(0, g.active - g.size) for g in counted)
+        counters_ok = all(g.joined == g.active for g in counted)
+        stock_after = self._stock_accounted(campaign, hot_groups)
+        stock_ok = stock_after == stock_before
+        self.stdout.write(
+            f"  checks:   oversell {oversell} (members beyond size); "
+            f"counters match members: {'yes' if counters_ok else 'NO'}; "
+            f"stock conserved (shelf + held + ordered {stock_before} -> {stock_after}): "
+            f"{'yes' if stock_ok else 'NO'}"
+        )
+        if oversell or not counters_ok or not stock_ok:
+            raise CommandError("INVARIANT BROKEN: see above")
+
+    def _print_run(self, label: str, result: dict) -> None:
+        refusals = ", ".join(f"{code} {n}" for code, n in sorted(result["refused"].items())) or "none"
+        self.stdout.write(
+            f"{label}: {result['joins']} joined of {result['attempts']} attempts (refused: {refusals}); "
+            f"{result['joins'] / result['wall']:,.0f} joins/s (wall {result['wall']:.2f} s); "
+            f"p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms (all attempts)"
+        )
+
+    def _summary(self, project_runs: list[dict], baseline_runs: list[dict]) -> None:
+        def median(runs, key):
+            return statistics.median(key(r) for r in runs)
+
+        project = median(project_runs, lambda r: r["joins"] / r["wall"])
+        p99 = median(project_runs, lambda r: r["p99"])
+        line = f"project:  {project:,.0f} joins/s, p99 {p99:.1f} ms (median of {len(project_runs)})"
+        self.stdout.write(line)
+        if baseline_runs:
+            baseline = median(baseline_runs, lambda r: r["joins"] / r["wall"])
+            b99 = median(baseline_runs, lambda r: r["p99"])
+            self.stdout.write(
+                f"baseline: {baseline:,.0f} joins/s, p99 {b99:.1f} ms (pgbench, same writes, same tables)"
+            )
+            self.stdout.write(f"ratio:    {project / baseline:.2f} (project / baseline joins/s)")
+
+    def _baseline_round(self, *, pgbench, run, joiners, groups, size, connections) -> dict:
+        """pgbench, `connections` clients, one transaction per joiner making a join's writes."""
+        campaign, hot_groups = self._setup(run=f"{run}-b", groups=groups, size=size, stock=groups * size)
+        per_client = math.ceil(joiners / connections)
+        users = self._joiners(run=f"{run}-b", count=per_client * connections)
+        user_ids = [u.pk for u, _a in users]
+        if user_ids != list(range(user_ids[0], user_ids[0] + len(user_ids))):
+            raise CommandError("the baseline's joiners did not get consecutive ids; run it again")
+        sequence = f"bench_join_{run.replace('-', '_')}"
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE SEQUENCE {sequence} MINVALUE 0 START 0")
+        script = self._baseline_script(
+            campaign=campaign, hot_groups=hot_groups, first_user=user_ids[0], sequence=sequence, run=run
+        )
+        db = settings.DATABASES["default"]
+        env = {**os.environ, "PGPASSWORD": str(db.get("PASSWORD") or "")}
+        with tempfile.TemporaryDirectory() as tmp:
+            Path(tmp, "join.sql").write_text(script)
+            command = [pgbench, "-n", "-f", str(Path(tmp, "join.sql")), "-c", str(connections)]
+            command += ["-j", str(min(connections, os.cpu_count() or 1)), "-t", str(per_client)]
+            command += ["-l", "--log-prefix", str(Path(tmp, "log"))]
+            command += ["-h", db.get("HOST") or "127.0.0.1", "-p", str(db.get("PORT") or 5432)]
+            command += ["-U", db.get("USER") or "postgres", db["NAME"]]
+            done = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise CommandError(f"pgbench failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+            latencies = []
+            for log in Path(tmp).glob("log*"):
+                for line in log.read_text().splitlines():
+                    latencies.append(int(line.split()[2]) / 1000)  # microseconds -> ms
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP SEQUENCE {sequence}")
+        tps = next(
+            float(line.split("=")[1].split()[0])
+            for line in done.stdout.splitlines()
+            if line.startswith("tps =")
+        )
+        attempts = per_client * connections
+        ids = [g.pk for g in hot_groups]
+        joined = GroupMember.objects.filter(group_id__in=ids, is_leader=False).count()
+        oversell = sum(
+            max(0, g.active - g.size)
+            for g in Group.objects.filter(pk__in=ids).annotate(
+                active=Count("members", filter=Q(members__status__in=GroupMember.ACTIVE))
+            )
+        )
+        if oversell:
+            raise CommandError(f"the baseline oversold {oversell} seats: its script is wrong")
+        return {
+            "attempts": attempts,
+            "joins": joined,
+            "wall": attempts / tps,
+            "p50": percentile(latencies, 0.5),
+            "p99": percentile(latencies, 0.99),
+            "refused": Counter({"seat refused (rolled back)": attempts - joined})
+            if attempts > joined
+            else {},
+        }
+
+    @staticmethod
+    def _baseline_script(*, campaign, hot_groups, first_user: int, sequence: str, run: str) -> str:
+        """One join's writes as a pgbench transaction, in the order the service makes them. The
+        rows are copies of the leader's order, order line and member (buyer, number, group, times
+        changed), so they are as wide as the project's."""
+        leader_member = GroupMember.objects.filter(group=hot_groups[0], is_leader=True).get()
+        item = OrderItem.objects.filter(order_id=leader_member.order_id).get()
+        group_ids = ", ".join(str(g.pk) for g in hot_groups)
+        n = "s.n"
+
+        def copy(
+            model, template_id: int, overrides: dict[str, str], source: str, extra_from: str = ""
+        ) -> str:
+            table = model._meta.db_table
+            columns = [f.column for f in model._meta.concrete_fields if not f.primary_key]
+            values = [overrides.get(c, f"{source}.{c}") for c in columns]
+            return (
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} "  # noqa: S608
+                f"FROM {table} {source}{extra_from} WHERE {source}.id = {template_id}"
+            )
+
+        order_sql = copy(
+            Order,
+            leader_member.order_id,
+            {
+                "buyer_id": f"{first_user} + {n}",
+                "no": f"'{run[:12]}-' || {n}",
+                "group_id": f"(ARRAY[{group_ids}])[({n} % {len(hot_groups)}) + 1]",
+                "pay_deadline": "now() + interval '30 minutes'",
+                "created_at": "now()",
+                "updated_at": "now()",
+            },
+            "o",
+            f", (SELECT nextval('{sequence}') AS n) s",
+        )
+        item_sql = copy(OrderItem, item.pk, {"order_id": ":oid"}, "i")
+        member_sql = copy(
+            GroupMember,
+            leader_member.pk,
+            {
+                "group_id": ":gid",
+                "user_id": ":uid",
+                "order_id": ":oid",
+                "is_leader": "false",
+                "joined_at": "now()",
+            },
+            "m",
+        )
+        forming = Group.Status.FORMING.value
+        seat_sql = _SEAT_WITH_UNIT_SQL.replace("RETURNING joined, stock_held", "RETURNING 1") % (
+            ":gid",
+            f"'{forming}'",
+            "now()",
+        )
+        usage_sql = _TAKE_UNITS_SQL % (campaign.pk, ":uid", 1, campaign.per_user_limit)
+        return "\n".join(
+            [
+                "BEGIN;",
+                f"{order_sql} RETURNING id AS oid, buyer_id AS uid, group_id AS gid \\gset",
+                f"{item_sql};",
+                f"{member_sql};",
+                f"WITH seat AS ({seat_sql}) SELECT count(*) AS took FROM seat \\gset",  # noqa: S608
+                f"{usage_sql};",
+                "\\if :took",
+                "COMMIT;",
+                "\\else",
+                "ROLLBACK;",
+                "\\endif",
+                "",
+            ]
         )
 
     def _profile(self, *, run: str, joins: int, size: int, top: int) -> None:
@@ -173,7 +429,9 @@ class Command(BaseCommand):
         import pstats
 
         groups = math.ceil(joins / (size - 1))
-        _campaign, targets = self._setup(run=f"{run}-p", groups=groups, size=size, stock=joins + groups + 10)
+        _campaign, targets = self._setup(
+            run=f"{run}-p", groups=groups, size=size, stock=groups * size + joins
+        )
         users = self._joiners(run=f"{run}-p", count=joins)
         attempts = [(targets[i % groups], user, address) for i, (user, address) in enumerate(users)]
         # One join to warm caches (content types, prepared statement plans) before timing.
@@ -191,20 +449,20 @@ class Command(BaseCommand):
 
         profiler = cProfile.Profile() if top else None
         with connection.execute_wrapper(timed):
-            began = time.perf_counter()
+            began, cpu_began = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.enable()
             for group, user, address in attempts:
                 services.group_join(group=Group(pk=group.pk), buyer=user, quantity=1, address=address)
             if profiler:
                 profiler.disable()
-            wall = time.perf_counter() - began
+            wall, cpu = time.perf_counter() - began, time.process_time() - cpu_began
         per_join = wall / joins * 1000
         db_per_join = database[0] / joins * 1000
         self.stdout.write(
             f"profile:    {joins} sequential joins: {per_join:.2f} ms per join = "
             f"Python {per_join - db_per_join:.2f} ms + database {db_per_join:.2f} ms "
-            f"({database[1] / joins:.1f} statements)"
+            f"({database[1] / joins:.1f} statements); CPU of this process {cpu / joins * 1000:.2f} ms per join"
         )
         if profiler:
             out = io.StringIO()
@@ -308,45 +566,3 @@ class Command(BaseCommand):
         for child in children:
             child.join(timeout=60)
         return results, finished - started
-
-    def _report(
-        self, *, wall, campaign, hot_groups, results, sku_before, joiners, size, connections, processes
-    ) -> None:
-        outcomes = Counter(outcome for outcome, _ in results)
-        latencies = [seconds * 1000 for _, seconds in results]
-        join_latencies = [seconds * 1000 for outcome, seconds in results if outcome == "joined"]
-        ids = [g.pk for g in hot_groups]
-        counted = Group.objects.filter(pk__in=ids).annotate(
-            active=Count("members", filter=Q(members__status__in=GroupMember.ACTIVE))
-        )
-        oversell = sum(max(0, g.active - g.size) for g in counted)
-        counters_ok = all(g.joined == g.active for g in counted)
-        orders = Order.objects.filter(group_id__in=ids).count()
-        stock_taken = sku_before - Sku.objects.get(pk=campaign.sku_id).stock
-        joined = outcomes.pop("joined", 0)
-        refusals = ", ".join(f"{code} {n}" for code, n in sorted(outcomes.items())) or "none"
-        self.stdout.write(
-            f"bench_group_joins: {joiners} joiners, {len(ids)} groups of {size}, {connections} connections "
-            f"in {processes} processes, PostgreSQL {connection.pg_version // 10000}, {os.cpu_count()} CPUs"
-        )
-        self.stdout.write(
-            f"joins:      {joined} succeeded (seats available: {len(ids) * (size - 1)}); refused: {refusals}"
-        )
-        attempts_per_s, joins_per_s = len(results) / wall, joined / wall
-        self.stdout.write(
-            f"throughput: {attempts_per_s:,.0f} attempts/s, {joins_per_s:,.0f} joins/s (wall {wall:.2f} s)"
-        )
-        self.stdout.write(
-            f"latency:    p50 {percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms "
-            f"(all attempts); joins p50 {percentile(join_latencies, 0.5):.1f} ms, "
-            f"p99 {percentile(join_latencies, 0.99):.1f} ms"
-        )
-        joined_orders = orders - len(ids)  # the leaders' orders were made before the clock started
-        stock_ok = stock_taken == joined_orders
-        self.stdout.write(
-            f"oversell:   {oversell} (members beyond size); "
-            f"counters match members: {'yes' if counters_ok else 'NO'}; "
-            f"stock taken {stock_taken} = join orders {joined_orders}: {'yes' if stock_ok else 'NO'}"
-        )
-        if oversell or not counters_ok or not stock_ok:
-            raise CommandError("INVARIANT BROKEN: see above")
