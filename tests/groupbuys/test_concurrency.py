@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -204,9 +205,41 @@ def test_expiry_from_the_task_and_the_sweeper_racing_a_last_payment_refunds_each
 def test_the_benchmark_command_runs_and_finds_no_oversell():
     out = io.StringIO()
 
-    call_command("bench_group_joins", joiners=40, groups=2, size=3, connections=6, processes=2, stdout=out)
+    call_command(
+        "bench_group_joins",
+        joiners=40,
+        groups=2,
+        size=3,
+        connections=6,
+        processes=2,
+        no_baseline=True,
+        profile=3,
+        stdout=out,
+    )
 
     report = out.getvalue()
-    assert "joins:      4 succeeded (seats available: 4); refused: group_full 36" in report
-    assert "oversell:   0 (members beyond size); counters match members: yes" in report
-    assert Order.objects.filter(kind="group_buy").count() == 2 + 4
+    assert "project  #1: 4 joined of 40 attempts (refused: group_full 36)" in report
+    assert "oversell 0 (members beyond size); counters match members: yes" in report
+    assert "stock conserved (shelf + held + ordered 46 -> 46): yes" in report
+    assert "profile:    3 sequential joins" in report
+    # the profile's 2 groups and its warm-up group (3 leaders, 3 + 1 joined), the run's (2 + 4)
+    assert Order.objects.filter(kind="group_buy").count() == 7 + 6
+
+
+@pytest.mark.skipif(not shutil.which("pgbench"), reason="needs pgbench (it comes with PostgreSQL)")
+def test_the_benchmark_runs_its_pgbench_baseline_alternately_and_prints_the_ratio():
+    out = io.StringIO()
+
+    call_command(
+        "bench_group_joins", joiners=12, groups=2, size=3, connections=3, processes=1, rounds=2, stdout=out
+    )
+
+    report = out.getvalue()
+    lines = report.splitlines()
+    runs = [line.split(":")[0] for line in lines if line.startswith(("project  #", "baseline #"))]
+    assert runs == ["project  #1", "baseline #1", "project  #2", "baseline #2"]
+    # The baseline's transactions took exactly the seats there were, and rolled back the rest.
+    assert report.count("baseline #") == 2
+    assert "baseline #1: 4 joined of 12 attempts (refused: seat refused (rolled back) 8)" in report
+    assert [line.split(":")[0] for line in lines[-3:]] == ["project", "baseline", "ratio"]
+    assert "(pgbench, same writes, same tables)" in report
