@@ -139,9 +139,12 @@ def test_opening_and_joining_show_the_products_stock_as_it_is(api_client, campai
 
     assert shown_and_stored() == (1000, 1000)
 
+    # opening takes the leader's unit and one held for each of the two free seats
     group, _order, _ = open_group(campaign)
-    shown, stored = shown_and_stored()
-    assert shown == stored < 1000
+    assert shown_and_stored() == (997, 997)
 
-    join_group(group)
-    assert shown_and_stored() == (Sku.objects.get(pk=campaign.sku_id).stock,) * 2
+    # a one-unit join takes a held unit (the shelf does not move); a second unit comes off the shelf
+    group, _order, _ = join_group(group)
+    assert shown_and_stored() == (997, 997)
+    join_group(group, quantity=2)
+    assert shown_and_stored() == (996, 996)

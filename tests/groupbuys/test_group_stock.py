@@ -116,7 +116,7 @@ def test_a_seat_freed_when_the_shelf_is_empty_takes_its_unit_from_the_shelf_when
     group, _, _ = open_group(campaign)
     group, order, _ = join_group(group)
     shop.order_cancel(order=order, reason="buyer")
-    assert shop.stock_take(sku_id=campaign.sku_id, quantity=1)
+    assert shop.stock_take(sku_id=campaign.sku_id, product_id=campaign.product_id, quantity=1)
     deliver_events()
     group.refresh_from_db()
     assert (group.joined, group.stock_held, shelf(campaign)) == (1, 1, 0)
