@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from mptt.fields import TreeForeignKey
 from mptt.models import MPTTModel
 
@@ -46,28 +47,32 @@ class Level(models.Model):
     at least one completed sale, and a level cannot rest on that condition alone (see `clean`).
     """
 
-    name = models.CharField("名称", max_length=32, unique=True)
-    rank = models.PositiveSmallIntegerField("等级序号", unique=True)
-    min_own_sales_fen = models.PositiveBigIntegerField("个人成交额门槛 (分)", default=0)
-    min_team_sales_fen = models.PositiveBigIntegerField("团队成交额门槛 (分)", default=0)
-    min_active_direct_kocs = models.PositiveIntegerField("有成交的直属 KOC 数门槛", default=0)
+    name = models.CharField(_("name"), max_length=32, unique=True)
+    rank = models.PositiveSmallIntegerField(_("rank"), unique=True)
+    min_own_sales_fen = models.PositiveBigIntegerField(_("own sales threshold (fen)"), default=0)
+    min_team_sales_fen = models.PositiveBigIntegerField(_("team sales threshold (fen)"), default=0)
+    min_active_direct_kocs = models.PositiveIntegerField(_("direct KOCs with a sale, at least"), default=0)
     commission_bonus_percent = models.DecimalField(
-        "佣金加成 (%)", max_digits=5, decimal_places=2, default=Decimal("0"), validators=PERCENT_VALIDATORS
+        _("commission bonus (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=PERCENT_VALIDATORS,
     )
     own_purchase_discount_percent = models.DecimalField(
-        "自购折扣 (%)",
+        _("own purchase discount (%)"),
         max_digits=5,
         decimal_places=2,
         default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("90"))],
-        help_text="自购价 = 标价 × (100 - 折扣) / 100，四舍五入到分",
+        help_text=_("own price = list price × (100 − discount) / 100, rounded to the fen"),
     )
-    description = models.CharField("说明", max_length=200, blank=True)
+    description = models.CharField(_("description"), max_length=200, blank=True)
 
     class Meta:
         ordering = ["rank"]
-        verbose_name = "等级"
-        verbose_name_plural = "等级权益"
+        verbose_name = _("tier level")
+        verbose_name_plural = _("levels and benefits")
 
     def __str__(self) -> str:
         return f"{self.name} (L{self.rank})"
@@ -76,7 +81,11 @@ class Level(models.Model):
         if self.min_active_direct_kocs and not (self.min_own_sales_fen or self.min_team_sales_fen):
             # 禁止传销条例: reward for recruiting people is forbidden, so a level always needs sales.
             raise ValidationError(
-                {"min_active_direct_kocs": "等级不能只以直属人数为条件，必须同时要求个人或团队成交额"}
+                {
+                    "min_active_direct_kocs": _(
+                        "A level cannot rest on a head count alone: it also needs own or team sales"
+                    )
+                }
             )
 
 
@@ -88,16 +97,16 @@ class Koc(MPTTModel):
     """
 
     class Role(models.TextChoices):
-        BRANCH = "branch", "分公司 branch"
-        AGENCY = "agency", "机构 agency"
-        LEADER = "leader", "团长 leader"
+        BRANCH = "branch", _("branch")
+        AGENCY = "agency", _("agency")
+        LEADER = "leader", _("team leader")
         KOC = "koc", "KOC"
 
     class Status(models.TextChoices):
-        PENDING = "pending", "待审核"
-        APPROVED = "approved", "已通过"
-        REJECTED = "rejected", "已拒绝"
-        SUSPENDED = "suspended", "已停用"
+        PENDING = "pending", _("pending review")
+        APPROVED = "approved", _("approved (KOC)")
+        REJECTED = "rejected", _("rejected (KOC)")
+        SUSPENDED = "suspended", _("suspended")
 
     ORGANISATION_ROLES = frozenset({Role.BRANCH, Role.AGENCY})
     INDIVIDUAL_ROLES = frozenset({Role.LEADER, Role.KOC})
@@ -112,49 +121,59 @@ class Koc(MPTTModel):
     )
     # No index on role or status: four values each over a million rows, no query is selective on
     # them except the review queue (status = pending: a partial index, below).
-    role = models.CharField("角色", max_length=16, choices=Role.choices, default=Role.KOC)
-    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.PENDING)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.KOC)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     parent = TreeForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children", verbose_name="上级"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("parent"),
     )
     # The KOC whose invite code the applicant used; becomes the parent on approval.
     sponsor = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="邀请人"
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("inviter")
     )
     # Unique through a constraint, not unique=True: on PostgreSQL that also builds a LIKE index
     # (varchar_pattern_ops) nothing uses, one more index every row write maintains.
-    invite_code = models.CharField("邀请码", max_length=16)
+    invite_code = models.CharField(_("invite code"), max_length=16)
 
     # Individuals: kept for tax withholding (劳务报酬), shown masked. The ID number is encrypted at
     # rest (apps/core/crypto.py); its keyed digest makes one number one KOC (no income split over
     # several accounts of one person). Set through services.koc_identity_set only.
-    real_name = models.CharField("真实姓名", max_length=32, blank=True)
-    id_number = EncryptedTextField("身份证号", blank=True, default="")
+    real_name = models.CharField(_("real name"), max_length=32, blank=True)
+    id_number = EncryptedTextField(_("ID number"), blank=True, default="")
     id_number_digest = models.CharField(max_length=64, blank=True, default="", editable=False)
     # Organisations: a company, settled B2B.
-    legal_name = models.CharField("公司全称", max_length=100, blank=True)
-    registration_number = models.CharField("统一社会信用代码", max_length=32, blank=True)
+    legal_name = models.CharField(_("company name"), max_length=100, blank=True)
+    registration_number = models.CharField(_("unified social credit code"), max_length=32, blank=True)
 
-    bio = models.TextField("简介", blank=True)
+    bio = models.TextField(_("bio"), blank=True)
     # What the KOC likes: brands find KOCs by it (product preference first, money second).
     favorite_categories = models.ManyToManyField(
-        "shop.Category", blank=True, related_name="+", verbose_name="喜欢的类目"
+        "shop.Category", blank=True, related_name="+", verbose_name=_("favourite categories")
     )
     level = models.ForeignKey(
-        Level, on_delete=models.PROTECT, null=True, blank=True, related_name="kocs", verbose_name="等级"
+        Level,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="kocs",
+        verbose_name=_("tier level"),
     )
     # Since when the KOC has no longer met its level's conditions (None: it meets them); the
     # downgrade policy lowers the level once this is old enough (`TierPolicy`).
-    level_below_since = models.DateTimeField("低于等级条件起", null=True, blank=True)
+    level_below_since = models.DateTimeField(_("below the level's conditions since"), null=True, blank=True)
     # An operator's level holds through this (local) date: no automatic change until it has passed.
-    level_held_until = models.DateField("等级保持至", null=True, blank=True)
-    rejection_reason = models.CharField("拒绝原因", max_length=200, blank=True)
-    applied_at = models.DateTimeField("申请时间", null=True, blank=True)
-    reviewed_at = models.DateTimeField("审核时间", null=True, blank=True)
+    level_held_until = models.DateField(_("level held until"), null=True, blank=True)
+    rejection_reason = models.CharField(_("rejection reason"), max_length=200, blank=True)
+    applied_at = models.DateTimeField(_("application date"), null=True, blank=True)
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    approved_at = models.DateTimeField("通过时间", null=True, blank=True)
+    approved_at = models.DateTimeField(_("approval date"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     # The nested set, declared here so that tree_id has no index of its own: (tree_id, lft) below
@@ -185,8 +204,8 @@ class Koc(MPTTModel):
                 name="kocs_one_koc_per_id_number",
             ),
         ]
-        verbose_name = "KOC / 团队节点"
-        verbose_name_plural = "KOC 与团队"
+        verbose_name = _("KOC / team node")
+        verbose_name_plural = _("KOCs and teams")
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.get_role_display()})"
@@ -232,9 +251,9 @@ class Koc(MPTTModel):
         errors = {}
         if self.is_organisation:
             if not self.legal_name:
-                errors["legal_name"] = "机构节点需要公司全称"
+                errors["legal_name"] = _("An organisation needs its company name")
         elif not self.real_name:
-            errors["real_name"] = "个人节点需要真实姓名"
+            errors["real_name"] = _("An individual needs a real name")
         if errors:
             raise ValidationError(errors)
 
@@ -251,8 +270,8 @@ class KocTreeChange(models.Model):
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        verbose_name = "待重编号的团队树变更"
-        verbose_name_plural = "待重编号的团队树变更"
+        verbose_name = _("team tree change awaiting renumbering")
+        verbose_name_plural = _("team tree changes awaiting renumbering")
 
     def __str__(self) -> str:
         return f"{self.koc_id} @ {self.at:%H:%M:%S}"
@@ -282,8 +301,8 @@ class KocParentHistory(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["koc", "valid_from"], name="kocs_parent_hist_koc_from")]
-        verbose_name = "上级变更记录"
-        verbose_name_plural = "上级变更记录"
+        verbose_name = _("parent change")
+        verbose_name_plural = _("parent history")
 
     def __str__(self) -> str:
         return f"{self.koc_id} -> {self.parent_id} [{self.valid_from:%Y-%m-%d %H:%M}, {self.valid_to or '…'})"
@@ -303,28 +322,31 @@ class TierPolicy(models.Model):
     """
 
     class Downgrade(models.TextChoices):
-        AFTER_DAYS = "after_days", "低于条件满 N 天后降级"
-        NEVER = "never", "从不自动降级"
+        AFTER_DAYS = "after_days", _("lower after N days below the conditions")
+        NEVER = "never", _("never lower automatically")
 
     downgrade = models.CharField(
-        "降级规则", max_length=16, choices=Downgrade.choices, default=Downgrade.AFTER_DAYS
+        _("downgrade rule"), max_length=16, choices=Downgrade.choices, default=Downgrade.AFTER_DAYS
     )
     downgrade_after_days = models.PositiveIntegerField(
-        "低于条件多少天后降级",
+        _("days below the conditions before lowering"),
         default=0,
         validators=[MaxValueValidator(3650)],
-        help_text="0 表示发现低于条件（例如退款后重新评估）时立即降级；每晚的全员评估会执行到期的降级",
+        help_text=_(
+            "0 lowers at once when found below the conditions (say, re-evaluated after a refund); "
+            "the nightly evaluation of everyone lowers those whose time has come"
+        ),
     )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "等级规则"
-        verbose_name_plural = "等级规则"
+        verbose_name = _("tier rules")
+        verbose_name_plural = _("tier rules")
 
     def __str__(self) -> str:
         if self.downgrade == self.Downgrade.NEVER:
-            return "从不自动降级"
-        return f"低于条件 {self.downgrade_after_days} 天后降级"
+            return str(_("never lower automatically"))
+        return _("lower after %(days)d days below the conditions") % {"days": self.downgrade_after_days}
 
     def save(self, *args, **kwargs):
         self.pk = 1
@@ -349,13 +371,13 @@ class LevelHistory(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     stats = models.JSONField(default=dict, blank=True)
-    held_until = models.DateField("保持至", null=True, blank=True)
+    held_until = models.DateField(_("held until"), null=True, blank=True)
     at = models.DateTimeField(db_index=True)
 
     class Meta:
         ordering = ["-at", "-id"]
-        verbose_name = "等级变更记录"
-        verbose_name_plural = "等级变更记录"
+        verbose_name = _("level change")
+        verbose_name_plural = _("level history")
 
     def __str__(self) -> str:
         return f"{self.koc_id}: {self.from_level_id} -> {self.to_level_id}"
@@ -381,8 +403,8 @@ class KocSale(models.Model):
 
     class Meta:
         ordering = ["-completed_at"]
-        verbose_name = "KOC 成交"
-        verbose_name_plural = "KOC 成交"
+        verbose_name = _("KOC sale")
+        verbose_name_plural = _("KOC sales")
 
     def __str__(self) -> str:
         return f"{self.order_no or self.order_id}: {self.amount_fen} fen"
@@ -395,8 +417,8 @@ class KocOrderLine(models.Model):
     """
 
     class Kind(models.TextChoices):
-        PURCHASE = "purchase", "自购"
-        SALE = "sale", "带货"
+        PURCHASE = "purchase", _("own purchase")
+        SALE = "sale", _("sold")
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     koc = models.ForeignKey(Koc, on_delete=models.PROTECT, related_name="order_lines")
@@ -413,8 +435,8 @@ class KocOrderLine(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["kind", "item_id"], name="kocs_one_line_per_item")]
         indexes = [models.Index(fields=["brand_id", "kind"], name="kocs_line_brand_kind")]
-        verbose_name = "KOC 订单明细"
-        verbose_name_plural = "KOC 订单明细"
+        verbose_name = _("KOC order line")
+        verbose_name_plural = _("KOC order lines")
 
     def __str__(self) -> str:
         return f"{self.kind} {self.item_id} ({self.koc_id})"
@@ -431,8 +453,8 @@ class KocProductPick(models.Model):
     class Meta:
         ordering = ["koc_id", "position", "id"]
         constraints = [models.UniqueConstraint(fields=["koc", "product"], name="kocs_one_pick_per_product")]
-        verbose_name = "橱窗选品"
-        verbose_name_plural = "橱窗选品"
+        verbose_name = _("storefront pick")
+        verbose_name_plural = _("storefront picks")
 
     def __str__(self) -> str:
         return f"{self.koc_id}: {self.product_id}"
@@ -442,14 +464,14 @@ class BrandInvitation(models.Model):
     """A brand invites a KOC to partner (品牌合作); the KOC accepts or declines."""
 
     class Status(models.TextChoices):
-        INVITED = "invited", "待回复"
-        ACCEPTED = "accepted", "已接受"
-        DECLINED = "declined", "已拒绝"
+        INVITED = "invited", _("awaiting an answer")
+        ACCEPTED = "accepted", _("accepted")
+        DECLINED = "declined", _("declined")
 
     brand = models.ForeignKey("shop.Brand", on_delete=models.CASCADE, related_name="koc_invitations")
     koc = models.ForeignKey(Koc, on_delete=models.CASCADE, related_name="brand_invitations")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVITED, db_index=True)
-    message = models.CharField("邀请语", max_length=300, blank=True)
+    message = models.CharField(_("invitation message"), max_length=300, blank=True)
     # The affinity score when invited, kept so the brand can see why it picked this KOC.
     affinity_score = models.IntegerField(default=0)
     invited_by = models.ForeignKey(
@@ -467,8 +489,8 @@ class BrandInvitation(models.Model):
                 name="kocs_one_open_invitation_per_brand",
             )
         ]
-        verbose_name = "品牌合作邀请"
-        verbose_name_plural = "品牌合作邀请"
+        verbose_name = _("brand partnership invitation")
+        verbose_name_plural = _("brand partnership invitations")
 
     def __str__(self) -> str:
         return f"{self.brand_id} -> {self.koc_id} ({self.status})"
