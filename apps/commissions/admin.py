@@ -449,6 +449,13 @@ class CommissionAdmin(ExportMixin, ReadOnlyAdmin):
 class LedgerEntryAdmin(ReadOnlyAdmin):
     named_fields = {"koc_id": "koc", "order_id": "order"}
 
+    def get_search_results(self, request, queryset, search_term):
+        results, duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():  # an order number, as the engine recorded it
+            facts = OrderFact.objects.filter(order_no=search_term.strip()).values("order_id")
+            results = results | queryset.filter(order_id__in=facts)
+        return results, duplicates
+
     list_display = [
         "id",
         "koc_id",

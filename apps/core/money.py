@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 
@@ -70,6 +71,9 @@ def allocate_fen(total_fen: int, weights: list[Decimal | int]) -> list[int]:
     return parts
 
 
+_AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]*)?|-?\.[0-9]+")
+
+
 class YuanParseError(ValueError):
     """Text that is not an amount of yuan with at most two decimals; `code` says which way."""
 
@@ -86,6 +90,8 @@ def parse_yuan(text: str) -> int:
     """
     cleaned = str(text).strip().replace(",", "").replace("，", "").replace(" ", "")
     cleaned = cleaned.removeprefix("¥").removeprefix("￥").removesuffix("元")
+    if not _AMOUNT.fullmatch(cleaned):  # digits and one point: no exponents, no "NaN"
+        raise YuanParseError("invalid")
     try:
         amount = Decimal(cleaned)
     except ArithmeticError:

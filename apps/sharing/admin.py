@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.core.admin_names import ReadOnlyPageMixin
-from apps.core.money_admin import yuan_text
+from apps.core.money_admin import YuanAdminMixin, yuan_text
 
 from . import selectors, services
 from .models import BindingChange, BindingPolicy, CustomerBinding, ShareLink
@@ -30,7 +30,7 @@ class ReadOnlyMixin:
 
 
 @admin.register(ShareLink)
-class ShareLinkAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ShareLinkAdmin(ReadOnlyMixin, YuanAdminMixin, admin.ModelAdmin):
     list_display = [
         "code",
         "sharer",

@@ -242,3 +242,26 @@ def test_activating_and_retiring_a_rule_set_in_the_admin_is_audited(admin_client
     assert {e.user.username for e in audit.history(draft)} == {"admin"}
     page = admin_client.get(f"/admin/commissions/ruleset/{draft.pk}/history/").content.decode()
     assert "启用规则集" in page
+
+
+def test_finance_reads_a_withdrawal_without_its_transfer_internals(two_withdrawals):
+    from tests.console.roles import finance, logged_in
+
+    team, failed, _ = two_withdrawals
+    failed.request_hash, failed.response_body = "d" * 64, {"internal": "answer"}
+    failed.save(update_fields=["request_hash", "response_body"])
+
+    page = logged_in(finance()).get(f"/admin/commissions/withdrawal/{failed.pk}/change/").content.decode()
+
+    assert "d" * 64 not in page and "internal" not in page
+    assert "收款用户姓名不一致" in page and "¥9.90" in page
+    assert team["mia"].display_name in page  # the KOC by name, not an id
+
+
+def test_a_payouts_history_reads_its_ledger(root, two_withdrawals):
+    _, failed, _ = two_withdrawals
+
+    page = root.get(f"/admin/commissions/withdrawal/{failed.pk}/history/").content.decode()
+
+    assert "申请提现 ¥9.90" in page
+    assert "提现失败退回 ¥9.90" in page
