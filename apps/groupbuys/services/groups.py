@@ -23,14 +23,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import Address, User
 from apps.core.deferred import send_on_commit
 from apps.shop import services as shop
 from apps.shop.errors import InvalidQuantity, OutOfStock
-from apps.shop.models import Order
+from apps.shop.models import Brand, Order, Product, Sku
 from apps.shop.services.orders import MAX_QUANTITY
 
 from ..errors import AlreadyJoined, CampaignClosed, GroupClosed, GroupFull, LimitExceeded
@@ -54,6 +54,76 @@ _SEAT_SQL = (
     f"UPDATE {_GROUP} SET joined = joined + 1 "  # noqa: S608
     "WHERE id = %s AND status = %s AND joined < size AND expires_at > %s RETURNING joined, stock_held"
 )
+
+
+# The join's one read: the group, its campaign, the SKU with its product and brand (the order is
+# made from them and they must still be on sale), and whether the buyer already holds a seat. The
+# hottest read there is, so it is written out once, with the columns of each model in _meta order,
+# and the rows are turned into model instances with the ORM's own converters (as select_related
+# would, without compiling the query on every join).
+_JOIN_READ_MODELS = (("g", Group), ("c", Campaign), ("s", Sku), ("p", Product), ("b", Brand))
+_MEMBER = GroupMember._meta.db_table
+
+
+def _join_read_sql() -> str:
+    columns = ", ".join(
+        f'{alias}."{field.column}"'
+        for alias, model in _JOIN_READ_MODELS
+        for field in model._meta.concrete_fields
+    )
+    tables = {alias: model._meta.db_table for alias, model in _JOIN_READ_MODELS}
+    return (
+        f"SELECT {columns}, EXISTS (SELECT 1 FROM {_MEMBER} m WHERE m.group_id = g.id "  # noqa: S608
+        "AND m.user_id = %s AND m.status IN (%s, %s)) "
+        f"FROM {tables['g']} g JOIN {tables['c']} c ON c.id = g.campaign_id "
+        f"JOIN {tables['s']} s ON s.id = c.sku_id JOIN {tables['p']} p ON p.id = s.product_id "
+        f"JOIN {tables['b']} b ON b.id = p.brand_id WHERE g.id = %s"
+    )
+
+
+_JOIN_READ_SQL = _join_read_sql()
+_converters: dict[str, list] = {}
+
+
+def _join_read_converters() -> list:
+    """Per column: the (converter, expression) pairs the ORM would apply, for this backend."""
+    vendor = connection.vendor
+    if vendor not in _converters:
+        per_column = []
+        for alias, model in _JOIN_READ_MODELS:
+            for field in model._meta.concrete_fields:
+                column = field.get_col(alias)
+                found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+                per_column.append([(converter, column) for converter in found])
+        _converters[vendor] = per_column
+    return _converters[vendor]
+
+
+def _group_for_join(*, group_id: int, buyer: User) -> Group:
+    """The group with campaign, SKU, product and brand, and `already_joined`; DoesNotExist if none."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _JOIN_READ_SQL, [buyer.pk, GroupMember.Status.HELD.value, GroupMember.Status.PAID.value, group_id]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Group.DoesNotExist("Group matching query does not exist.")
+    values = list(row[:-1])
+    for index, converters in enumerate(_join_read_converters()):
+        for converter, column in converters:
+            values[index] = converter(values[index], column, connection)
+    instances, start = [], 0
+    for _alias, model in _JOIN_READ_MODELS:
+        count = len(model._meta.concrete_fields)
+        instances.append(model.from_db(connection.alias, None, values[start : start + count]))
+        start += count
+    group, campaign, sku, product, brand = instances
+    product.brand = brand
+    sku.product = product
+    campaign.sku = sku
+    group.campaign = campaign
+    group.already_joined = bool(row[-1])
+    return group
 
 
 def _check_quantity(quantity) -> None:
@@ -248,12 +318,7 @@ def group_join(
     """
     now = now or timezone.now()
     _check_quantity(quantity)
-    seated = GroupMember.objects.filter(group=OuterRef("pk"), user=buyer, status__in=GroupMember.ACTIVE)
-    group = (
-        Group.objects.select_related("campaign__sku__product__brand")
-        .annotate(already_joined=Exists(seated))
-        .get(pk=group.pk)
-    )
+    group = _group_for_join(group_id=group.pk, buyer=buyer)
     campaign = group.campaign
     if not group_is_joinable(group, now):
         raise GroupClosed()
