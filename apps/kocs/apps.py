@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class KocsConfig(AppConfig):
     name = "apps.kocs"
     label = "kocs"
-    verbose_name = "KOC 与团队 KOCs"
+    verbose_name = _("KOCs and teams")
 
     def ready(self):
         from . import handlers  # noqa: F401  (registers the order-event subscribers)
