@@ -433,3 +433,25 @@ def test_koc_sales_read_names_and_yuan_and_are_found_by_the_kocs_name(admin_clie
     page = admin_client.get("/admin/kocs/kocsale/", {"q": "Lily"}).content.decode()
 
     assert "Lily 团长" in page and "¥1,234.56" in page and "123456" not in page
+
+
+def test_koc_order_lines_read_brand_and_product_names_and_link_the_order(admin_client):
+    brand = BrandFactory(name="山野茶")
+    product = ProductFactory(brand=brand, title="明前龙井")
+    koc = make_individual(user=UserFactory(nickname="Mia"))
+    KocOrderLine.objects.create(
+        kind="sale",
+        koc=koc,
+        order_id=42,
+        item_id=1,
+        brand_id=brand.pk,
+        product_id=product.pk,
+        quantity=1,
+        line_fen=9_900,
+        completed_at=koc.created_at,
+    )
+
+    page = admin_client.get("/admin/kocs/kocorderline/", {"q": "Mia"}).content.decode()
+
+    assert "山野茶" in page and "明前龙井" in page and "¥99.00" in page
+    assert 'href="/admin/shop/order/42/change/"' in page

@@ -66,7 +66,7 @@ class KocOrderLineAdmin(YuanAdminMixin, ReadOnlyAdmin):
             .get_queryset(request)
             .annotate(
                 brand_name=Subquery(Brand.objects.filter(pk=OuterRef("brand_id")).values("name")[:1]),
-                product_name=Subquery(Product.objects.filter(pk=OuterRef("product_id")).values("name")[:1]),
+                product_name=Subquery(Product.objects.filter(pk=OuterRef("product_id")).values("title")[:1]),
             )
         )
 
