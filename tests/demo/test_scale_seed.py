@@ -126,6 +126,9 @@ def test_the_engine_paid_every_attributed_order(scale):
     attributed = Order.objects.filter(no__startswith=ORDER_PREFIX, attributed_koc_id__isnull=False)
     assert attributed.count() > 0
     for order in attributed:
+        # attributed as order_create attributes: the sharing app's answer for the KOC's link
+        assert order.share_link_id and order.attribution["koc_id"] == order.attributed_koc_id
+        assert order.attribution["source"] in ("share_code", "binding")
         direct = Commission.objects.get(order_id=order.pk, kind="direct")
         assert direct.koc_id == order.attributed_koc_id
         expected = (Decimal(order.paid_fen) * Decimal("0.10")).quantize(Decimal(1), rounding=ROUND_HALF_UP)

@@ -153,7 +153,7 @@ def _seed(plan: Plan, scale: float, stdout: TextIO, *, now, rng, seed, tag, repo
         plan_times = timeline.Timeline.plan(plan, rng, now)
         sellers = timeline.Sellers(team)
         writer = shop_rows.Writer(folks, register_all=plan.orders <= SANDBOX_ALL)
-        writer.team_koc_id = team.koc_id
+        writer.team_user_id = team.user.__getitem__
         from apps.core.progress import Progress
 
         with Progress(plan.orders, label="orders", stream=stdout) as bar:

@@ -4,7 +4,8 @@
 so auto_now fields, the ledger's created_at and the tiers' level history are dated as they
 happened); `traveller.move_to(moment)` moves it. Celery tasks run eagerly meanwhile: what a
 service defers to after commit (event delivery, tier evaluation) runs at the same simulated moment,
-in this process, instead of later in a worker at the real time.
+in this process, instead of later in a worker at the real time. (`eager=False` leaves them to the
+worker: a share link's poster is drawn when a worker gets to it, as it would be.)
 
 `explicit_times(*models)` lets bulk-inserted rows keep the times they are given: their auto_now /
 auto_now_add fields are switched off for the duration (a bulk insert has no clock to set per row).
@@ -19,7 +20,7 @@ from datetime import datetime
 
 
 @contextmanager
-def back_in_time(start: datetime) -> Iterator:
+def back_in_time(start: datetime, *, eager: bool = True) -> Iterator:
     try:
         import time_machine
     except ImportError as exc:  # a dev dependency, as for `manage.py simulate`
@@ -28,9 +29,9 @@ def back_in_time(start: datetime) -> Iterator:
 
     with ExitStack() as stack:
         traveller = stack.enter_context(time_machine.travel(start, tick=False))
-        eager = celery_app.conf.task_always_eager
-        celery_app.conf.task_always_eager = True
-        stack.callback(setattr, celery_app.conf, "task_always_eager", eager)
+        was_eager = celery_app.conf.task_always_eager
+        celery_app.conf.task_always_eager = eager
+        stack.callback(setattr, celery_app.conf, "task_always_eager", was_eager)
         # Thousands of eager tasks: their one-line "succeeded" logs would drown the progress bar.
         trace = logging.getLogger("celery.app.trace")
         stack.callback(trace.setLevel, trace.level)

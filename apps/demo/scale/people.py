@@ -23,8 +23,8 @@ from apps.core.progress import Progress
 from apps.kocs.lock_objects import lock_team_tree
 from apps.kocs.models import Koc, KocParentHistory, KocProductPick, Level, LevelHistory
 
-from .clock import explicit_times
 from .plan import BATCH, BRANCHES, TEAM_DAYS, Plan, person
+from .rows import insert
 
 BRANCH, AGENCY, LEADER, KOC = Koc.Role.BRANCH, Koc.Role.AGENCY, Koc.Role.LEADER, Koc.Role.KOC
 MAX_DEPTH = 14
@@ -64,22 +64,22 @@ def create_users(plan: Plan, stdout: TextIO) -> People:
     total = applicants + plan.buyers
     joined = timezone.now() - timedelta(days=TEAM_DAYS + 1)
 
-    def row(i: int) -> User:
+    def row(i: int) -> dict:
         kind, n = ("koc", i) if i < applicants else ("buyer", i - applicants)
         name = f"scale-{kind}-{n:07d}"
-        return User(
-            id=first + i,
-            username=name,
-            openid=name,
-            nickname=person(i),
-            password="!scale",  # unusable: these people log in through WeChat only
-            date_joined=joined,
-        )
+        return {
+            "id": first + i,
+            "username": name,
+            "openid": name,
+            "nickname": person(i),
+            "password": "!scale",  # unusable: these people log in through WeChat only
+            "date_joined": joined,
+        }
 
     with transaction.atomic(), Progress(total, label="users", stream=stdout) as bar:
         for start in range(0, total, BATCH):
             rows = [row(i) for i in range(start, min(total, start + BATCH))]
-            User.objects.bulk_create(rows)
+            insert(User, rows)
             bar.advance(len(rows))
         reset_sequences(User)
     return people
@@ -201,10 +201,10 @@ def insert_team(
         first_tree = (Koc.objects.aggregate(m=Max("tree_id"))["m"] or 0) + 1
         roots = sum(1 for p in team.parent if p < 0)
 
-        def koc(i: int) -> Koc:
+        def koc(i: int) -> dict:
             organisation = team.role[i] in Koc.ORGANISATION_ROLES
             approved = team.approved[i]
-            row = Koc(
+            row = dict(
                 id=team.koc_id(i),
                 user_id=team.user[i],
                 role=team.role[i],
@@ -226,32 +226,34 @@ def insert_team(
                 depth=team.depth[i],
             )
             if team.role[i] == BRANCH:
-                row.registration_number = f"{tag}-{BRANCHES[i][1]}"
+                row["registration_number"] = f"{tag}-{BRANCHES[i][1]}"
             return row
 
         n = len(team)
-        with explicit_times(Koc), Progress(n + plan.pending, label="team", stream=stdout) as bar:
+        with Progress(n + plan.pending, label="team", stream=stdout) as bar:
             for start in range(0, n, BATCH):
                 stop = min(n, start + BATCH)
-                Koc.objects.bulk_create([koc(i) for i in range(start, stop)])
-                KocParentHistory.objects.bulk_create(
+                insert(Koc, [koc(i) for i in range(start, stop)])
+                insert(
+                    KocParentHistory,
                     [
-                        KocParentHistory(
+                        dict(
                             koc_id=team.koc_id(i),
                             parent_id=team.koc_id(team.parent[i]) if team.parent[i] >= 0 else None,
                             valid_from=team.approved[i],
                             reason="规模测试数据 scale seed",
                         )
                         for i in range(start, stop)
-                    ]
+                    ],
                 )
                 # Approval evaluates the new KOC's tier (evaluate_tiers_on_commit): with no sales yet
                 # it meets the entry level, recorded as koc_evaluate_tier records it.
-                LevelHistory.objects.bulk_create(
+                insert(
+                    LevelHistory,
                     [
-                        LevelHistory(
+                        dict(
                             koc_id=team.koc_id(i),
-                            from_level=None,
+                            from_level_id=None,
                             to_level_id=entry,
                             reason=ENTRY_REASON,
                             automatic=True,
@@ -260,7 +262,7 @@ def insert_team(
                         )
                         for i in range(start, stop)
                         if entry is not None and team.role[i] in Koc.INDIVIDUAL_ROLES
-                    ]
+                    ],
                 )
                 bar.advance(stop - start)
             # Pending applicants: each the root of a tree of its own until approved, sponsored by a KOC.
@@ -269,7 +271,7 @@ def insert_team(
                 sponsor = rng.choice(team.sellers[: plan.leaders + 200])
                 applied = now - timedelta(hours=rng.uniform(1, 24 * 6))
                 pending.append(
-                    Koc(
+                    dict(
                         id=team.koc_id(n + p),
                         user_id=people.koc_user0 + plan.leaders + plan.kocs + p,
                         role=KOC,
@@ -289,7 +291,7 @@ def insert_team(
                     )
                 )
             for start in range(0, len(pending), BATCH):
-                Koc.objects.bulk_create(pending[start : start + BATCH])
+                insert(Koc, pending[start : start + BATCH])
             bar.advance(len(pending))
         reset_sequences(Koc, KocParentHistory, LevelHistory)
         problems = team_tree_problems()
@@ -300,12 +302,12 @@ def insert_team(
 def add_picks(team: Team, product_ids: list[int], rng: random.Random) -> None:
     """The busiest sellers feature three products in their storefront."""
     picks = []
-    with explicit_times(KocProductPick), transaction.atomic():
+    with transaction.atomic():
         for i in team.sellers:
             if team.weight[i] > 4:
                 for position, product_id in enumerate(rng.sample(product_ids, k=min(3, len(product_ids)))):
                     picks.append(
-                        KocProductPick(
+                        dict(
                             koc_id=team.koc_id(i),
                             product_id=product_id,
                             position=position,
@@ -313,6 +315,6 @@ def add_picks(team: Team, product_ids: list[int], rng: random.Random) -> None:
                         )
                     )
                 if len(picks) >= BATCH:
-                    KocProductPick.objects.bulk_create(picks, ignore_conflicts=True)
+                    insert(KocProductPick, picks)
                     picks = []
-        KocProductPick.objects.bulk_create(picks, ignore_conflicts=True)
+        insert(KocProductPick, picks)

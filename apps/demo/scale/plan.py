@@ -15,7 +15,7 @@ TEAM_DAYS = 200  # the team grows over the last TEAM_DAYS days
 # the history before the KOC programme's window: direct sales, no KOC, so no event subscriber has
 # anything to record for them (see README, "The scale demo").
 ENGINE_DAYS = 14
-ENGINE_MAX = 20_000
+ENGINE_MAX = 3_000
 BATCH = 2000
 GROUP_SIZE = 3
 GROUP_PRODUCT = "安吉白茶 100g"

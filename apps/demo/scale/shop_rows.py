@@ -21,16 +21,19 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.groupbuys.models import CampaignUsage, Group, GroupMember
 from apps.groupbuys.services.lifecycle import FAILED_REASON, refund_key
+from apps.sharing import services as sharing
 from apps.shop.models import Order, OrderItem, Payment, Product, Refund, Shipment, ShipmentItem, Sku
 from apps.shop.services.common import notify_url
 from apps.wechat import trade as wechat_trade
 from apps.wechat.sandbox.pay import paid_transaction, record_history, succeeded_refund, transaction_resource
 
-from .clock import explicit_times
+from .clock import back_in_time
 from .people import People, next_id, reset_sequences
 from .plan import CARRIER, CITIES, GROUP_SIZE, person, phone
+from .rows import insert
 from .timeline import PlannedGroup, PlannedOrder
 
 MODELS = (Order, OrderItem, Payment, Shipment, Refund, Group)
@@ -80,15 +83,12 @@ class Writer:
         self.express_company = wechat_trade.carrier_code(CARRIER)
         self.pay_notify_url = notify_url("shop-payment-notify")
         self.usage: dict[tuple[int, int], int] = defaultdict(int)
+        self.links: dict[tuple[int, int], str] = {}  # (seller, product id) -> share code
 
     def buyer_openid(self, order: PlannedOrder) -> str:
         return f"scale-buyer-{order.buyer:07d}"
 
     def write(self, orders: list[PlannedOrder]) -> None:
-        with explicit_times(Order, Payment, Shipment, Refund):
-            self._write(orders)
-
-    def _write(self, orders: list[PlannedOrder]) -> None:
         rows, items, payments, shipments, parcels, refunds = [], [], [], [], [], []
         transactions, wechat_refunds = [], []
         for o in orders:
@@ -101,10 +101,11 @@ class Writer:
             )
             if o.refunds:
                 last = max(last, *(r.at for r in o.refunds))
-            seller = None if o.seller is None else self.team_koc_id(o.seller)
+            attribution = self.attribute(o) if o.seller is not None else {}
+            seller = attribution.get("koc_id")
             o.transaction_id = transaction_id(o) if o.paid_at else ""
             rows.append(
-                Order(
+                dict(
                     id=o.id,
                     no=o.no,
                     buyer_id=self.people.buyer_id(o.buyer),
@@ -134,7 +135,8 @@ class Writer:
                     tracking_no=self.tracking_no(o) if o.shipped_at else "",
                     shipping_hold=bool(o.group and not o.group.succeeded),
                     attributed_koc_id=seller,
-                    attribution={"koc_id": seller, "self_purchase": False} if seller else {},
+                    share_link_id=attribution.get("share_link_id"),
+                    attribution=attribution,
                     transaction_id=o.transaction_id,
                     created_at=o.created_at,
                     updated_at=last,
@@ -146,7 +148,7 @@ class Writer:
                 item_id = self.ids.take("item")
                 o.item_ids.append(item_id)
                 items.append(
-                    OrderItem(
+                    dict(
                         id=item_id,
                         order_id=o.id,
                         sku_id=line.sku.pk,
@@ -169,7 +171,7 @@ class Writer:
             tx = self.transaction(o)
             o.payment_id = self.ids.take("payment")
             payments.append(
-                Payment(
+                dict(
                     id=o.payment_id,
                     order_id=o.id,
                     transaction_id=o.transaction_id,
@@ -185,7 +187,7 @@ class Writer:
                 shipment_id = self.ids.take("shipment")
                 brands = {line.sku.product.brand_id for line in o.lines}
                 shipments.append(
-                    Shipment(
+                    dict(
                         id=shipment_id,
                         order_id=o.id,
                         brand_id=next(iter(brands)) if len(brands) == 1 else None,
@@ -198,7 +200,7 @@ class Writer:
                 )
                 for line, item_id in zip(o.lines, o.item_ids, strict=True):
                     parcels.append(
-                        ShipmentItem(
+                        dict(
                             shipment_id=shipment_id,
                             order_item_id=item_id,
                             sku_id=line.sku.pk,
@@ -212,7 +214,7 @@ class Writer:
                 system = r.kind == Refund.Kind.SYSTEM
                 approved = r.at - timedelta(minutes=3 if system else 10)
                 refunds.append(
-                    Refund(
+                    dict(
                         id=r.id,
                         order_id=o.id,
                         payment_id=o.payment_id,
@@ -248,16 +250,39 @@ class Writer:
             if tx is not None:
                 tx["refunded"] = refunded
                 transactions.append(tx)
-        Order.objects.bulk_create(rows)
-        OrderItem.objects.bulk_create(items)
-        Payment.objects.bulk_create(payments)
-        Shipment.objects.bulk_create(shipments)
-        ShipmentItem.objects.bulk_create(parcels)
-        Refund.objects.bulk_create(refunds)
+        insert(Order, rows)
+        insert(OrderItem, items)
+        insert(Payment, payments)
+        insert(Shipment, shipments)
+        insert(ShipmentItem, parcels)
+        insert(Refund, refunds)
         if transactions or wechat_refunds:
             record_history(transactions, wechat_refunds)
 
-    team_koc_id = None  # set by the seeder: team index -> KOC id
+    team_user_id = None  # set by the seeder: team index -> the KOC's user id
+
+    def attribute(self, o: PlannedOrder) -> dict:
+        """The seller's share link, opened by the buyer a few minutes before ordering (the binding
+        policy applies), then the order's attribution as order_create asks it: the sharing app's
+        own answer - which may name another KOC, if the buyer is protected as hers."""
+        from apps.shop.attribution import resolve_attribution
+
+        product_id = o.lines[0].sku.product_id
+        key = (o.seller, product_id)
+        opened = o.created_at - timedelta(minutes=5)
+        if key not in self.links:
+            with back_in_time(opened - timedelta(minutes=5), eager=False):
+                link, _info, _created = sharing.share_link_get_or_create(
+                    sharer=User.objects.get(pk=self.team_user_id(o.seller)),
+                    target="product",
+                    target_id=product_id,
+                )
+            self.links[key] = link.code
+        buyer = User.objects.get(pk=self.people.buyer_id(o.buyer))
+        with back_in_time(opened, eager=False):
+            sharing.binding_touch_by_code(customer_id=buyer.pk, share_code=self.links[key], via="landing")
+        with back_in_time(o.created_at, eager=False):
+            return resolve_attribution(buyer=buyer, share_code=self.links[key]) or {}
 
     def tracking_no(self, o: PlannedOrder) -> str:
         return f"SF{zlib.crc32(o.no.encode()) * 7919 % 10**12:012d}"
@@ -297,7 +322,7 @@ class Writer:
             g.id = self.ids.take("group")
             paid = len(g.orders)
             rows.append(
-                Group(
+                dict(
                     id=g.id,
                     campaign_id=campaign.pk,
                     leader_id=self.people.buyer_id(g.leader),
@@ -312,15 +337,14 @@ class Writer:
                     created_at=g.opened,
                 )
             )
-        with explicit_times(Group):
-            Group.objects.bulk_create(rows)
+        insert(Group, rows)
         self.write([o for g in groups for o in g.orders])
         members = []
         for g in groups:
             for m, o in enumerate(g.orders):
                 refund = o.refunds[0] if o.refunds else None
                 members.append(
-                    GroupMember(
+                    dict(
                         group_id=g.id,
                         user_id=self.people.buyer_id(o.buyer),
                         order_id=o.id,
@@ -336,8 +360,7 @@ class Writer:
                 )
                 if refund is None:  # a refunded member's units went back (give_back_units)
                     self.usage[(campaign.pk, self.people.buyer_id(o.buyer))] += 1
-        with explicit_times(GroupMember):
-            GroupMember.objects.bulk_create(members)
+        insert(GroupMember, members)
 
     def finish(self) -> None:
         """Stock, product sales and campaign usage as the payments left them; sequences past our ids."""
