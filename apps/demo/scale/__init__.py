@@ -37,9 +37,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.kocs.models import Koc
+from apps.accounts.models import User
+from apps.groupbuys.models import CampaignUsage, Group, GroupMember
+from apps.kocs.models import Koc, KocParentHistory, KocProductPick, LevelHistory
+from apps.shop.models import ShipmentItem
 
-from . import catalogue, people, replay, shop_rows, timeline
+from . import catalogue, people, replay, rows, shop_rows, timeline
 from .plan import MARKER_PREFIX, ORDER_PREFIX, Plan, Report
 
 __all__ = ["MARKER_PREFIX", "ORDER_PREFIX", "Plan", "Report", "existing_scale", "seed_scale"]
@@ -148,6 +151,7 @@ def _seed(plan: Plan, scale: float, stdout: TextIO, *, now, rng, seed, tag, repo
         team = people.grow_team(plan, rng, now, folks)
         people.insert_team(plan, rng, now, team, folks, tag, stdout)
         people.add_picks(team, sorted({s.product_id for s in skus}), rng)
+        rows.analyze(User, Koc, KocParentHistory, LevelHistory, KocProductPick)
     window: list[timeline.PlannedOrder] = []
     with _Phase(report, stdout, "orders"):
         plan_times = timeline.Timeline.plan(plan, rng, now)
@@ -170,6 +174,7 @@ def _seed(plan: Plan, scale: float, stdout: TextIO, *, now, rng, seed, tag, repo
             writer.write_groups(groups, campaign)
             writer.finish()
         window += [o for g in groups for o in g.orders if o.in_window]
+        rows.analyze(*shop_rows.MODELS, ShipmentItem, Group, GroupMember, CampaignUsage)
     with _Phase(report, stdout, "events"):
         report.counts["events"] = replay.publish(window, now=now, stdout=stdout)
     with _Phase(report, stdout, "refund requests"):

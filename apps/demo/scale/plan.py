@@ -105,7 +105,7 @@ class Plan:
             buyers=max(30, round((orders or n(10_000, 60)) * 0.4)),
             orders=orders if orders is not None else n(10_000, 60),
             groups=n(150, 4),
-            refund_requests=n(30, 2),
+            refund_requests=min(n(30, 2), 300),  # made one by one through refund_create
         )
 
 

@@ -46,3 +46,13 @@ def insert(model, rows: list[dict]) -> None:
                     value = json.dumps(value, ensure_ascii=False)
                 values.append(value)
             copy.write_row(values)
+
+
+def analyze(*models) -> None:
+    """Fresh planner statistics for tables just filled (PostgreSQL): autovacuum would get there
+    later, and until then a million-row table is planned as an empty one."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in models:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")

@@ -32,7 +32,7 @@ from apps.wechat.sandbox.pay import paid_transaction, record_history, succeeded_
 
 from .clock import back_in_time
 from .people import People, next_id, reset_sequences
-from .plan import CARRIER, CITIES, GROUP_SIZE, person, phone
+from .plan import BATCH, CARRIER, CITIES, GROUP_SIZE, person, phone
 from .rows import insert
 from .timeline import PlannedGroup, PlannedOrder
 
@@ -367,7 +367,8 @@ class Writer:
         for sku_id, n in self.units.items():
             Sku.objects.filter(pk=sku_id).update(stock=F("stock") - n)
             Product.objects.filter(skus__pk=sku_id).update(sales=F("sales") + n)
-        for (campaign_id, user_id), units in self.usage.items():
-            row, _ = CampaignUsage.objects.get_or_create(campaign_id=campaign_id, user_id=user_id)
-            CampaignUsage.objects.filter(pk=row.pk).update(units=F("units") + units)
+        # The buyers are the seed's own new users: none has a usage row yet.
+        rows = [{"campaign_id": c, "user_id": u, "units": n} for (c, u), n in self.usage.items()]
+        for start in range(0, len(rows), BATCH):
+            insert(CampaignUsage, rows[start : start + BATCH])
         reset_sequences(*MODELS)
