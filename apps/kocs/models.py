@@ -114,6 +114,7 @@ class Koc(MPTTModel):
     # Organisation nodes may have no login of their own.
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
         on_delete=models.PROTECT,
         related_name="koc",
         null=True,
@@ -171,10 +172,15 @@ class Koc(MPTTModel):
     applied_at = models.DateTimeField(_("application date"), null=True, blank=True)
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewed by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     approved_at = models.DateTimeField(_("approval date"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     # The nested set, declared here so that tree_id has no index of its own: (tree_id, lft) below
     # serves every query on it. Derived from the parent pointers (services/tree.py).
@@ -280,13 +286,24 @@ class KocTreeChange(models.Model):
 class KocParentHistory(models.Model):
     """Who was whose parent when: [valid_from, valid_to). Commissions ask it for a past date."""
 
-    koc = models.ForeignKey(Koc, on_delete=models.CASCADE, related_name="parent_history")
-    parent = models.ForeignKey(Koc, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    valid_from = models.DateTimeField()
-    valid_to = models.DateTimeField(null=True, blank=True)
-    reason = models.CharField(max_length=200, blank=True)
+    koc = models.ForeignKey(
+        Koc, verbose_name=_("KOC"), on_delete=models.CASCADE, related_name="parent_history"
+    )
+    parent = models.ForeignKey(
+        Koc, verbose_name=_("parent"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    valid_from = models.DateTimeField(
+        _("valid from"),
+    )
+    valid_to = models.DateTimeField(_("valid to"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
     changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
 
     class Meta:
@@ -337,7 +354,7 @@ class TierPolicy(models.Model):
             "the nightly evaluation of everyone lowers those whose time has come"
         ),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("tier rules")
@@ -362,17 +379,28 @@ class LevelHistory(models.Model):
     """Every level change: automatic upgrades and downgrades (with the figures), and manual sets
     (with the reason and the date the operator's level holds through)."""
 
-    koc = models.ForeignKey(Koc, on_delete=models.CASCADE, related_name="level_history")
-    from_level = models.ForeignKey(Level, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    to_level = models.ForeignKey(Level, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    reason = models.CharField(max_length=200)
-    automatic = models.BooleanField(default=False)
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    koc = models.ForeignKey(
+        Koc, verbose_name=_("KOC"), on_delete=models.CASCADE, related_name="level_history"
     )
-    stats = models.JSONField(default=dict, blank=True)
+    from_level = models.ForeignKey(
+        Level, verbose_name=_("from level"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    to_level = models.ForeignKey(
+        Level, verbose_name=_("to level"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(_("reason"), max_length=200)
+    automatic = models.BooleanField(_("automatic"), default=False)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    stats = models.JSONField(_("figures at the time"), default=dict, blank=True)
     held_until = models.DateField(_("held until"), null=True, blank=True)
-    at = models.DateTimeField(db_index=True)
+    at = models.DateTimeField(_("changed at"), db_index=True)
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -391,15 +419,21 @@ class KocSale(models.Model):
     has no row here: tiers count only sales to others.
     """
 
-    koc = models.ForeignKey(Koc, on_delete=models.PROTECT, related_name="sales")
-    order_id = models.BigIntegerField(unique=True)
-    order_no = models.CharField(max_length=64, blank=True)
-    paid_fen = models.BigIntegerField()
-    refunded_fen = models.BigIntegerField(default=0)
-    amount_fen = models.BigIntegerField()
-    units = models.PositiveIntegerField(default=0)
-    completed_at = models.DateTimeField()
-    updated_at = models.DateTimeField(auto_now=True)
+    koc = models.ForeignKey(Koc, verbose_name=_("KOC"), on_delete=models.PROTECT, related_name="sales")
+    order_id = models.BigIntegerField(_("order ID"), unique=True)
+    order_no = models.CharField(_("order number"), max_length=64, blank=True)
+    paid_fen = models.BigIntegerField(
+        _("paid"),
+    )
+    refunded_fen = models.BigIntegerField(_("refunded (sale)"), default=0)
+    amount_fen = models.BigIntegerField(
+        _("net amount"),
+    )
+    units = models.PositiveIntegerField(_("units"), default=0)
+    completed_at = models.DateTimeField(
+        _("completed at"),
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["-completed_at"]
@@ -420,17 +454,21 @@ class KocOrderLine(models.Model):
         PURCHASE = "purchase", _("own purchase")
         SALE = "sale", _("sold")
 
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    koc = models.ForeignKey(Koc, on_delete=models.PROTECT, related_name="order_lines")
-    order_id = models.BigIntegerField(db_index=True)
-    item_id = models.BigIntegerField()
-    brand_id = models.BigIntegerField(null=True, blank=True)
-    product_id = models.BigIntegerField(null=True, blank=True)
-    category_id = models.BigIntegerField(null=True, blank=True)
-    quantity = models.PositiveIntegerField(default=0)
-    line_fen = models.BigIntegerField(default=0)
-    refunded = models.BooleanField(default=False)
-    completed_at = models.DateTimeField()
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    koc = models.ForeignKey(Koc, verbose_name=_("KOC"), on_delete=models.PROTECT, related_name="order_lines")
+    order_id = models.BigIntegerField(_("order ID"), db_index=True)
+    item_id = models.BigIntegerField(
+        _("order item ID"),
+    )
+    brand_id = models.BigIntegerField(_("brand ID"), null=True, blank=True)
+    product_id = models.BigIntegerField(_("product ID"), null=True, blank=True)
+    category_id = models.BigIntegerField(_("category ID"), null=True, blank=True)
+    quantity = models.PositiveIntegerField(_("quantity"), default=0)
+    line_fen = models.BigIntegerField(_("line amount"), default=0)
+    refunded = models.BooleanField(_("refunded (line)"), default=False)
+    completed_at = models.DateTimeField(
+        _("completed at"),
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["kind", "item_id"], name="kocs_one_line_per_item")]
@@ -445,10 +483,12 @@ class KocOrderLine(models.Model):
 class KocProductPick(models.Model):
     """A product a KOC chose to feature in their storefront (选品)."""
 
-    koc = models.ForeignKey(Koc, on_delete=models.CASCADE, related_name="picks")
-    product = models.ForeignKey("shop.Product", on_delete=models.CASCADE, related_name="+")
-    position = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    koc = models.ForeignKey(Koc, verbose_name=_("KOC"), on_delete=models.CASCADE, related_name="picks")
+    product = models.ForeignKey(
+        "shop.Product", verbose_name=_("product"), on_delete=models.CASCADE, related_name="+"
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["koc_id", "position", "id"]
@@ -468,17 +508,28 @@ class BrandInvitation(models.Model):
         ACCEPTED = "accepted", _("accepted")
         DECLINED = "declined", _("declined")
 
-    brand = models.ForeignKey("shop.Brand", on_delete=models.CASCADE, related_name="koc_invitations")
-    koc = models.ForeignKey(Koc, on_delete=models.CASCADE, related_name="brand_invitations")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVITED, db_index=True)
+    brand = models.ForeignKey(
+        "shop.Brand", verbose_name=_("brand"), on_delete=models.CASCADE, related_name="koc_invitations"
+    )
+    koc = models.ForeignKey(
+        Koc, verbose_name=_("KOC"), on_delete=models.CASCADE, related_name="brand_invitations"
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.INVITED, db_index=True
+    )
     message = models.CharField(_("invitation message"), max_length=300, blank=True)
     # The affinity score when invited, kept so the brand can see why it picked this KOC.
-    affinity_score = models.IntegerField(default=0)
+    affinity_score = models.IntegerField(_("affinity score"), default=0)
     invited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("invited by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    responded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("invited at"), auto_now_add=True)
+    responded_at = models.DateTimeField(_("answered at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -455,3 +455,15 @@ def test_koc_order_lines_read_brand_and_product_names_and_link_the_order(admin_c
 
     assert "山野茶" in page and "明前龙井" in page and "¥99.00" in page
     assert 'href="/admin/shop/order/42/change/"' in page
+
+
+def test_the_level_history_on_a_kocs_page_reads_its_figures_in_yuan(admin_client):
+    koc = make_individual()
+    gold = LevelFactory(rank=2, name="金牌")
+    make_sale(koc=koc, amount_fen=1_234_500)
+    services.koc_set_level(koc=koc, level=gold, by=None, reason="头部保护")
+
+    page = admin_client.get(f"/admin/kocs/koc/{koc.pk}/change/").content.decode()
+
+    assert "个人成交 ¥12,345.00 · 团队成交 ¥12,345.00 · 有成交的直属 KOC 0" in page
+    assert "own_sales_fen" not in page

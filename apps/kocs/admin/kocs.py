@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import mask_phone
 from apps.core.exports import ExportMixin
+from apps.core.money_admin import yuan_text
 from apps.shop.brand_scope import BrandScopedAdminMixin, brand_scope
 
 from .. import services
@@ -40,8 +41,20 @@ class ParentHistoryInline(ReadOnlyInline):
 
 class LevelHistoryInline(ReadOnlyInline):
     model = LevelHistory
-    fields = ["at", "from_level", "to_level", "automatic", "reason", "held_until", "changed_by", "stats"]
+    fields = ["at", "from_level", "to_level", "automatic", "reason", "held_until", "changed_by", "figures"]
     readonly_fields = fields
+
+    @admin.display(description=_("figures at the time"))
+    def figures(self, entry: LevelHistory) -> str:
+        """The figures the conditions were checked against, in words and yuan (not a JSON dump)."""
+        stats = entry.stats or {}
+        if not stats:
+            return "—"
+        return _("own sales %(own)s · team sales %(team)s · direct KOCs with a sale %(active)s") % {
+            "own": yuan_text(stats.get("own_sales_fen")),
+            "team": yuan_text(stats.get("team_sales_fen")),
+            "active": stats.get("active_direct_kocs", "—"),
+        }
 
 
 class PickInline(ReadOnlyInline):
