@@ -42,6 +42,14 @@ logger = logging.getLogger(__name__)
 
 ALL = "rc:all"
 DEFAULT_SECONDS = 600
+# A generation outlives every answer filed under it; when it lapses, the next reader draws a new
+# token (a miss, never a stale hit). Only ALL is kept for good. A lapse keeps the keys readers
+# create for ids that do not exist (a 404 is never stored, its generation is) from piling up.
+GENERATION_SECONDS = 24 * 3600
+
+
+def _generation_timeout(key: str) -> int | None:
+    return None if key == ALL else GENERATION_SECONDS
 
 
 def lifetime() -> int:
@@ -65,7 +73,8 @@ def bump(keys: Iterable[str]) -> None:
 
     def apply() -> None:
         try:
-            cache.set_many({key: _token() for key in keys}, timeout=None)
+            for key in keys:
+                cache.set(key, _token(), timeout=_generation_timeout(key))
         except Exception:  # the answers still expire with their lifetime
             logger.exception("read cache: could not bump %d generation(s)", len(keys))
 
@@ -88,7 +97,7 @@ def _tokens(gen_keys: list[str], found: dict[str, Any]) -> tuple[str, ...]:
     missing = [key for key in gen_keys if found.get(key) is None]
     if missing:
         for key in missing:
-            cache.add(key, _token(), timeout=None)
+            cache.add(key, _token(), timeout=_generation_timeout(key))
         found = {**found, **cache.get_many(missing)}
     tokens = tuple(found.get(key) for key in gen_keys)
     if None in tokens:  # evicted between add and get: do not store under a token nobody holds

@@ -172,6 +172,7 @@ class ProductDetailOutputSerializer(ProductOutputSerializer):
 
 class ProductListApi(APIView):
     permission_classes = [AllowAny]
+    CACHED_PARAMETERS = frozenset({"category", "brand", "q", "ordering", "page", "page_size"})
 
     class FilterSerializer(QuerySerializer):
         category = id_field(required=False)
@@ -188,6 +189,9 @@ class ProductListApi(APIView):
         },
     )
     def get(self, request):
+        if not set(request.query_params) <= self.CACHED_PARAMETERS:
+            # Any other parameter is echoed in the page's links: such URLs are not worth keeping.
+            return Response(self.build(request)[0])
         # The whole URL is the key: equal URLs are equally valid, and a 400 or 404 is not stored.
         return readcache.api_answer(
             request,

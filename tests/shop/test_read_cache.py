@@ -329,3 +329,27 @@ def test_a_brand_list_of_another_brand_is_its_own_answer(api_client, sku):
     assert [p["id"] for p in listing(api_client, f"?brand={sku.product.brand_id}")["results"]] == [
         sku.product.pk
     ]
+
+
+def test_a_list_url_with_other_parameters_is_answered_but_not_kept(
+    api_client, sku, django_assert_num_queries
+):
+    url = "/api/v1/products?utm_source=wechat"
+    first = api_client.get(url)
+    with django_assert_num_queries(4):
+        again = api_client.get(url)
+    assert first.content == again.content
+    assert first.json()["results"][0]["id"] == sku.product.pk
+
+
+def test_asking_for_missing_products_leaves_nothing_for_good(api_client):
+    import time
+
+    from django.core.cache import cache
+
+    assert api_client.get("/api/v1/products/987654321").status_code == 404
+
+    # the answer is not stored; the generation a reader drew for it lapses within a day
+    stored = {name: at for name, at in cache._expire_info.items() if "987654321" in name}
+    assert [name.split(":")[-1] for name in stored] == ["987654321"]
+    assert all(at is not None and at - time.time() <= readcache.GENERATION_SECONDS for at in stored.values())
