@@ -73,8 +73,11 @@ def bump(keys: Iterable[str]) -> None:
 
     def apply() -> None:
         try:
-            for key in keys:
-                cache.set(key, _token(), timeout=_generation_timeout(key))
+            lapsing = {key: _token() for key in keys if key != ALL}
+            if lapsing:
+                cache.set_many(lapsing, timeout=GENERATION_SECONDS)  # one round trip (a pipeline)
+            if ALL in keys:
+                cache.set(ALL, _token(), timeout=None)
         except Exception:  # the answers still expire with their lifetime
             logger.exception("read cache: could not bump %d generation(s)", len(keys))
 
