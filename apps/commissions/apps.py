@@ -1,11 +1,12 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_delete, post_save
+from django.utils.translation import gettext_lazy as _
 
 
 class CommissionsConfig(AppConfig):
     name = "apps.commissions"
     label = "commissions"
-    verbose_name = "分佣 Commissions"
+    verbose_name = _("Commissions")
 
     def ready(self):
         from . import (

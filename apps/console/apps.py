@@ -1,11 +1,12 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class ConsoleConfig(AppConfig):
     name = "apps.console"
     label = "console"
-    verbose_name = "运营控制台 Console"
+    verbose_name = _("Console")
 
     def ready(self) -> None:
         from . import names

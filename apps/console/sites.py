@@ -1,14 +1,15 @@
 from django.contrib import admin
 from django.urls import path
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from . import dashboard
 
 
 class ConsoleAdminSite(admin.AdminSite):
-    site_header = "KOC 小店运营后台"
-    site_title = "KOC 小店"
-    index_title = "运营控制台"
+    site_header = _("KOC storefronts console")
+    site_title = _("KOC storefronts")
+    index_title = _("Operations console")
     index_template = "admin/console_index.html"
 
     def index(self, request, extra_context=None):

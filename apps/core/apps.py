@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
-    verbose_name = "核心 Core"
+    verbose_name = _("Core")
 
     def ready(self) -> None:
         from . import strict_json

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class GroupbuysConfig(AppConfig):
     name = "apps.groupbuys"
     label = "groupbuys"
-    verbose_name = "拼团 Group buys"
+    verbose_name = _("Group buys")
 
     def ready(self) -> None:
         from . import (

@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ReconciliationConfig(AppConfig):
     name = "apps.reconciliation"
     label = "reconciliation"
-    verbose_name = "对账 Reconciliation"
+    verbose_name = _("Reconciliation")

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SharingConfig(AppConfig):
     name = "apps.sharing"
     label = "sharing"
-    verbose_name = "分享与归因 Sharing"
+    verbose_name = _("Sharing and attribution")
 
     def ready(self) -> None:
         from apps.shop.attribution import set_attribution_resolver
