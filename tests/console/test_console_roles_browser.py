@@ -26,9 +26,10 @@ DESKTOP = {"width": 1280, "height": 900}
 SAME_IN_BOTH = re.compile(
     r"\b(KOC|KOCs|SKU|ID|GMV|URL Link|URL|openid|unionid|CSV|Excel)\b|v\d+", re.IGNORECASE
 )
-# The KOC console (apps/kocs' admin and models) is translated by its own work (issue 16, the KOC
-# console); its lists join this check when that lands.
-NOT_YET_CHECKED = ("/admin/kocs/",)
+# Two lists of the KOC console (apps/kocs, translated by its own work) still show English filter
+# titles from the KOC models ("以 status", "以 kind"); they join the language check once translated.
+# They are opened (status 200) like every other list.
+NOT_YET_CHECKED = ("/admin/kocs/brandinvitation/", "/admin/kocs/kocorderline/")
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
@@ -121,10 +122,10 @@ def test_each_roles_front_page_opens_every_tile_and_reads_chinese(live_server, z
     # every changelist the role sees: column headers and filter titles in Chinese
     english = {}
     for href in changelists:
-        if href.startswith(NOT_YET_CHECKED):
-            continue
         response = page.goto(f"{base}{href}")
         assert response.status == 200, (role, href)
+        if href in NOT_YET_CHECKED:
+            continue
         # the text as written (text_content), not as CSS shows it (the admin upper-cases headers)
         headers = page.locator("#result_list thead th").all_text_contents()
         filters = page.locator("#changelist-filter summary, #changelist-filter h3").all_text_contents()
