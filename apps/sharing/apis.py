@@ -123,12 +123,13 @@ class ShareLinkDetailApi(APIView):
         if answer is None:
             raise ShareLinkNotFound()
         response, (link_id, sharer_id, target, target_id) = answer
+        seen = bool(peeked.get(seen_key))
+        if viewer is None and seen:
+            return response  # an anonymous repeat visit: nothing to count, nobody to bind
         # The visit and the binding need the link's ids only, kept beside the answer.
         link = ShareLink(pk=link_id, code=code, sharer_id=sharer_id, target=target, target_id=target_id)
         link._state.adding, link._state.db = False, "default"
-        services.share_link_open(
-            link=link, viewer=viewer, visitor_key=key, channel="api", seen=bool(peeked.get(seen_key))
-        )
+        services.share_link_open(link=link, viewer=viewer, visitor_key=key, channel="api", seen=seen)
         return response
 
     @classmethod
