@@ -467,3 +467,19 @@ def test_the_level_history_on_a_kocs_page_reads_its_figures_in_yuan(admin_client
 
     assert "个人成交 ¥12,345.00 · 团队成交 ¥12,345.00 · 有成交的直属 KOC 0" in page
     assert "own_sales_fen" not in page
+
+
+def test_placement_refusals_read_in_the_operators_language(admin_client):
+    branch = make_branch()
+    koc = make_individual(parent=make_leader())
+    admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+    orphan = admin_client.post("/admin/kocs/koc/add/", {"role": "agency", "parent": "", "legal_name": "X"})
+    under_branch = post_action(admin_client, "move", [koc], confirm="1", reason="x", new_parent=branch.pk)
+    admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    zh = post_action(admin_client, "move", [koc], confirm="1", reason="x", new_parent=branch.pk)
+
+    assert "agency needs a parent" in orphan.content.decode()
+    assert "KOC cannot go under branch" in under_branch.content.decode()
+    assert "KOC 不能放在 分公司 之下" in zh.content.decode()
+    assert Koc.objects.get(pk=koc.pk).parent_id != branch.pk

@@ -22,7 +22,7 @@ from apps.core.errors import ApplicationError
 from .. import services
 from ..models import Koc
 from ..selectors import team_member_count
-from .common import error_text
+from .common import error_text, placement_text
 from .forms import MoveForm, ReasonForm, SetLevelForm
 
 
@@ -188,9 +188,15 @@ class KocActionsMixin:
         @transaction.atomic  # the move and its History entries, or neither
         def apply(koc, data):
             old_parent = Koc.objects.select_related("user").filter(pk=koc.parent_id).first()
-            moved = services.koc_move(
-                koc=koc, new_parent=data["new_parent"], by=request.user, reason=data["reason"]
-            )
+            try:
+                moved = services.koc_move(
+                    koc=koc, new_parent=data["new_parent"], by=request.user, reason=data["reason"]
+                )
+            except ApplicationError as exc:
+                text = placement_text(koc.role, data["new_parent"]) if exc.code == "invalid_parent" else None
+                if text is None:
+                    raise
+                raise ApplicationError(text, code=exc.code) from exc
             _record_move(
                 koc=moved,
                 old_parent=old_parent,

@@ -36,6 +36,22 @@ def error_text(exc: ApplicationError) -> str:
     return str(text) if text is not None else exc.message
 
 
+def placement_text(role: str, parent: Koc | None) -> str | None:
+    """Why `role` cannot go under `parent`, in the operator's language (None: it can). The same table
+    as the services' check (ALLOWED_PARENT_ROLES), worded here: their message is Chinese only."""
+    from ..services import ALLOWED_PARENT_ROLES
+
+    allowed = ALLOWED_PARENT_ROLES[role]
+    label = Koc.Role(role).label
+    if parent is None:
+        return None if None in allowed else _("%(role)s needs a parent") % {"role": label}
+    if parent.role not in allowed:
+        return _("%(role)s cannot go under %(parent)s") % {"role": label, "parent": parent.get_role_display()}
+    if not parent.is_approved:
+        return str(_("The parent is not an approved node"))
+    return None
+
+
 class BranchFilter(admin.SimpleListFilter):
     """Everything under one branch (分公司): a range of its nested set."""
 

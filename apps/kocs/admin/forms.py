@@ -15,7 +15,7 @@ from ..models import (
     Level,
 )
 from .autocomplete import KocAutocompleteSelect, koc_label
-from .common import error_text
+from .common import error_text, placement_text
 
 
 class KocAddForm(forms.ModelForm):
@@ -54,7 +54,8 @@ class KocAddForm(forms.ModelForm):
             try:
                 services.check_placement(role=role, parent=data.get("parent"))
             except ApplicationError as exc:
-                raise forms.ValidationError({"parent": error_text(exc)}) from exc
+                text = placement_text(role, data.get("parent")) or error_text(exc)
+                raise forms.ValidationError({"parent": text}) from exc
         return data
 
     def clean_id_number(self) -> str:
