@@ -9,7 +9,10 @@ lock: two concurrent moves could otherwise make a loop (A under B while B goes u
 
 from __future__ import annotations
 
-from django.db import connection
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from .models import Koc
 
@@ -62,32 +65,38 @@ def lock_trees(tree_ids) -> None:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [TREE_LOCK_CLASS, tree_id])
 
 
-def lock_tree_session(tree_id: int) -> None:
-    """The same tree lock, held across the refresher's batch transactions until `unlock_tree_session`."""
-    if _postgres():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [TREE_LOCK_CLASS, tree_id])
-
-
-def unlock_tree_session(tree_id: int) -> None:
-    if _postgres():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [TREE_LOCK_CLASS, tree_id])
-
-
-def try_lock_refresher() -> bool:
-    """Become the one refresher (a session lock); False when another process is it."""
+@contextmanager
+def _held_on_side_connection(sql: str, params: list) -> Iterator[bool]:
+    """Run a lock function in a transaction of a second connection and hold it until the block
+    ends (True when it was granted). The refresher commits its batches on its own connection as it
+    goes; the lock must outlive them, and a transaction-scoped lock does (no session state: safe
+    behind PgBouncer in transaction mode). Always granted on SQLite (writers are serialised)."""
     if not _postgres():
-        return True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [TREE_REFRESH_LOCK_KEY])
-        return bool(cursor.fetchone()[0])
+        yield True
+        return
+    side = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        side.connect()
+        side.set_autocommit(False)
+        with side.cursor() as cursor:
+            cursor.execute(sql, params)
+            granted = cursor.fetchone()[0]
+        yield granted is not False
+    finally:
+        try:
+            side.rollback()
+        finally:
+            side.close()
 
 
-def unlock_refresher() -> None:
-    if _postgres():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [TREE_REFRESH_LOCK_KEY])
+def tree_lock_held(tree_id: int):
+    """The tree's lock for a renumbering whose batches commit one by one (the refresher)."""
+    return _held_on_side_connection("SELECT pg_advisory_xact_lock(%s, %s)", [TREE_LOCK_CLASS, tree_id])
+
+
+def refresher_lock():
+    """Become the one refresher for the block; yields False when another process is it."""
+    return _held_on_side_connection("SELECT pg_try_advisory_xact_lock(%s)", [TREE_REFRESH_LOCK_KEY])
 
 
 def lock_koc(*, koc_id: int) -> Koc:

@@ -292,7 +292,7 @@ CELERY_BEAT_SCHEDULE = {
 # --- Business settings (docs/api.md) -----------------------------------------------------------------
 # Team trees of at most this many nodes are renumbered by the writer itself (exact at commit);
 # larger ones by the refresher task (README "The team tree").
-KOCS_TREE_INLINE_NODES = env.int("KOCS_TREE_INLINE_NODES", default=2000)
+KOCS_TREE_INLINE_NODES = env.int("KOCS_TREE_INLINE_NODES", default=500)
 SHOP_PAYMENT_TIMEOUT_MINUTES = env.int("SHOP_PAYMENT_TIMEOUT_MINUTES", default=30)
 SHOP_AUTO_CONFIRM_DAYS = env.int("SHOP_AUTO_CONFIRM_DAYS", default=10)
 COMMISSION_FREEZE_DAYS = env.int("COMMISSION_FREEZE_DAYS", default=7)

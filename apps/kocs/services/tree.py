@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from array import array
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,14 +41,7 @@ from ..errors import (
     InviteCodeInvalid,
     ReasonRequired,
 )
-from ..lock_objects import (
-    lock_tree_moves,
-    lock_tree_session,
-    lock_trees,
-    try_lock_refresher,
-    unlock_refresher,
-    unlock_tree_session,
-)
+from ..lock_objects import lock_tree_moves, lock_trees, refresher_lock, tree_lock_held
 from ..models import (
     Koc,
     KocParentHistory,
@@ -153,7 +147,7 @@ def _roots(koc_ids) -> dict[int, tuple[int, int, int]]:
 
 
 def inline_limit() -> int:
-    return int(getattr(settings, "KOCS_TREE_INLINE_NODES", 2_000))
+    return int(getattr(settings, "KOCS_TREE_INLINE_NODES", 500))
 
 
 @dataclass
@@ -353,8 +347,11 @@ def write_numbering(changes, *, batched: bool) -> int:
     parent (a node moved meanwhile keeps its move's values: its change is listed for the next pass).
     `batched`: one transaction per batch, so no row stays locked for long. Returns rows written."""
     written = 0
-    for start in range(0, len(changes[0]), WRITE_BATCH):
-        part = [list(column[start : start + WRITE_BATCH]) for column in changes]
+    # In id order: neighbouring rows share heap and index pages (the walk's order scatters them).
+    order = sorted(range(len(changes[0])), key=changes[0].__getitem__)
+    for start in range(0, len(order), WRITE_BATCH):
+        rows = order[start : start + WRITE_BATCH]
+        part = [[column[i] for i in rows] for column in changes]
         with transaction.atomic() if batched else _nothing(), connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute(
@@ -410,12 +407,25 @@ def _refresh_tree(root_id: int, tree_id: int, *, batched: bool) -> tuple[int, in
     node the walk reached are deleted afterwards: a change committed meanwhile stays listed.
     Returns (rows rewritten, listed changes covered).
     """
+    began = time.perf_counter()
     pending = list(KocTreeChange.objects.values_list("pk", "koc_id"))
     ids, parents, tree_ids, lfts, rghts, depths = _read_tree(root_id)
+    read = time.perf_counter()
     changes, _numbering = renumber(
         ids, parents, tree_ids, lfts, rghts, depths, tree_id_of_root=lambda _r: tree_id
     )
+    numbered = time.perf_counter()
     written = write_numbering(changes, batched=batched)
+    if len(ids) > 10_000:
+        logger.info(
+            "renumbered tree %s: %d nodes read in %.1f s, numbered in %.1f s, %d rows written in %.1f s",
+            tree_id,
+            len(ids),
+            read - began,
+            numbered - read,
+            written,
+            time.perf_counter() - numbered,
+        )
     done = []
     if pending:
         reached = {koc_id for _pk, koc_id in pending} & set(ids)
@@ -426,19 +436,17 @@ def _refresh_tree(root_id: int, tree_id: int, *, batched: bool) -> tuple[int, in
 
 
 def renumber_trees(roots, *, batched: bool) -> dict[str, int]:
-    """Renumber the trees under `roots` ((root id, tree id) pairs), each under its lock: a session
-    lock and one transaction per batch (`batched`, outside any transaction), or transaction locks."""
+    """Renumber the trees under `roots` ((root id, tree id) pairs), each under its lock: held on a
+    side connection while the batches commit one by one (`batched`, outside any transaction), or
+    a lock of the caller's transaction."""
     stats = {"trees": 0, "rows": 0, "changes": 0}
     for root_id, tree_id in sorted(set(roots), key=lambda r: r[1]):
         if batched:
-            lock_tree_session(tree_id)
+            with tree_lock_held(tree_id):
+                written, covered = _refresh_tree(root_id, tree_id, batched=True)
         else:
             lock_trees([tree_id])
-        try:
-            written, covered = _refresh_tree(root_id, tree_id, batched=batched)
-        finally:
-            if batched:
-                unlock_tree_session(tree_id)
+            written, covered = _refresh_tree(root_id, tree_id, batched=False)
         stats["trees"] += 1
         stats["rows"] += written
         stats["changes"] += covered
@@ -458,9 +466,9 @@ def refresh_team_trees(*, passes: int = 100) -> dict[str, int]:
     # Outside a transaction (the task) each batch commits on its own; inside one (a test, a
     # command that wants it all-or-nothing) everything lands with the caller's commit.
     batched = not connection.in_atomic_block
-    if not try_lock_refresher():
-        return stats
-    try:
+    with refresher_lock() as granted:
+        if not granted:
+            return stats
         for _ in range(passes):
             with contextlib.suppress(Exception):  # de-duplication only
                 cache.delete(REFRESH_QUEUED_KEY)
@@ -474,8 +482,6 @@ def refresh_team_trees(*, passes: int = 100) -> dict[str, int]:
             done = renumber_trees(roots.values(), batched=batched)
             for key, value in done.items():
                 stats[key] += value
-    finally:
-        unlock_refresher()
     return stats
 
 
