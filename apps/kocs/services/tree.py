@@ -314,10 +314,12 @@ def schedule_refresh() -> None:
 REFRESH_QUEUED_KEY = "kocs:tree-refresh-queued"
 
 
-def _read_tree(root_id: int):
+def _read_tree(root_id: int, *, whole_table: bool):
     """The nodes below `root_id` through the parent pointers, ordered for `number_forest`:
-    (ids, parents, tree_ids, lfts, rghts, depths) as arrays."""
-    sql = """
+    (ids, parents, tree_ids, lfts, rghts, depths) as arrays. `whole_table`: every node instead (a
+    sequential scan, far cheaper than the walk when the tree is most of the table); the caller
+    keeps those under `root_id`."""
+    walk = """
         WITH RECURSIVE sub(id, steps) AS (
             SELECT id, 0 FROM kocs_koc WHERE id = %s
             UNION ALL
@@ -328,10 +330,14 @@ def _read_tree(root_id: int):
         FROM sub JOIN kocs_koc k ON k.id = sub.id
         ORDER BY COALESCE(k.parent_id, 0), k.lft, k.id
     """
+    scan = """
+        SELECT id, COALESCE(parent_id, 0), tree_id, lft, rght, depth FROM kocs_koc
+        ORDER BY COALESCE(parent_id, 0), lft, id
+    """
     columns = tuple(array("q") for _ in range(6))
     # A server-side cursor on PostgreSQL lives in a transaction.
     with transaction.atomic(), connection.chunked_cursor() as cursor:
-        cursor.execute(sql, [root_id, MAX_DEPTH])
+        cursor.execute(scan if whole_table else walk, [] if whole_table else [root_id, MAX_DEPTH])
         while True:
             chunk = cursor.fetchmany(20_000)
             if not chunk:
@@ -340,6 +346,21 @@ def _read_tree(root_id: int):
                 for column, value in zip(columns, row, strict=True):
                     column.append(value)
     return columns
+
+
+def _most_of_the_table(root_id: int) -> bool:
+    """Whether the tree under `root_id` (its size at the last renumbering) is over a third of the
+    table's rows (PostgreSQL's estimate) and large: then scanning the table beats walking the tree."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT k.rght / 2, c.reltuples FROM kocs_koc k, pg_class c"
+            " WHERE k.id = %s AND c.relname = 'kocs_koc'",
+            [root_id],
+        )
+        row = cursor.fetchone()
+    return bool(row) and row[0] > 50_000 and row[0] * 3 > row[1]
 
 
 def write_numbering(changes, *, batched: bool) -> int:
@@ -383,15 +404,16 @@ class _nothing:
         return False
 
 
-def renumber(ids, parents, tree_ids, lfts, rghts, depths, *, tree_id_of_root) -> tuple:
+def renumber(ids, parents, tree_ids, lfts, rghts, depths, *, tree_id_of_root, only_root=None) -> tuple:
     """Number the forest and return the rows whose stored values differ, as column arrays
     (id, parent, tree_id, lft, rght, depth), plus the numbering."""
     numbering = number_forest(ids, parents)
     out = tuple(array("q") for _ in range(6))
+    roots = numbering.root
     for i in range(len(ids)):
         lft = numbering.lft[i]
-        if lft == 0:
-            continue  # unreached: reported by the check, left alone here
+        if lft == 0 or (only_root is not None and roots[i] != only_root):
+            continue  # unreached (reported by the check), or another tree read along
         tree_id = tree_id_of_root(numbering.root[i])
         rght, depth = numbering.rght[i], numbering.depth[i]
         if lft != lfts[i] or rght != rghts[i] or depth != depths[i] or tree_id != tree_ids[i]:
@@ -409,10 +431,14 @@ def _refresh_tree(root_id: int, tree_id: int, *, batched: bool) -> tuple[int, in
     """
     began = time.perf_counter()
     pending = list(KocTreeChange.objects.values_list("pk", "koc_id"))
-    ids, parents, tree_ids, lfts, rghts, depths = _read_tree(root_id)
+    whole_table = _most_of_the_table(root_id)
+    ids, parents, tree_ids, lfts, rghts, depths = _read_tree(root_id, whole_table=whole_table)
     read = time.perf_counter()
-    changes, _numbering = renumber(
-        ids, parents, tree_ids, lfts, rghts, depths, tree_id_of_root=lambda _r: tree_id
+    only_root = None
+    if whole_table:
+        only_root = next(i for i in range(len(ids)) if ids[i] == root_id)  # the roots come first
+    changes, numbering = renumber(
+        ids, parents, tree_ids, lfts, rghts, depths, tree_id_of_root=lambda _r: tree_id, only_root=only_root
     )
     numbered = time.perf_counter()
     written = write_numbering(changes, batched=batched)
@@ -428,7 +454,12 @@ def _refresh_tree(root_id: int, tree_id: int, *, batched: bool) -> tuple[int, in
         )
     done = []
     if pending:
-        reached = {koc_id for _pk, koc_id in pending} & set(ids)
+        wanted = {koc_id for _pk, koc_id in pending}
+        reached = {
+            ids[i]
+            for i in range(len(ids))
+            if ids[i] in wanted and (only_root is None or numbering.root[i] == only_root)
+        }
         done = [pk for pk, koc_id in pending if koc_id in reached]
         for start in range(0, len(done), WRITE_BATCH):
             KocTreeChange.objects.filter(pk__in=done[start : start + WRITE_BATCH]).delete()

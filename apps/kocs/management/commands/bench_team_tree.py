@@ -38,7 +38,7 @@ from apps.core import deferred
 from apps.core.progress import Progress
 from apps.kocs import services
 from apps.kocs.models import Koc, KocParentHistory, KocTreeChange
-from apps.kocs.services.tree import refresh_team_trees
+from apps.kocs.services.tree import refresh_team_trees, renumber_trees, roots_of
 from apps.kocs.tree_build import build_forest, random_team_shape
 
 USER_PREFIX = "bench-tree-"
@@ -177,7 +177,8 @@ class Command(BaseCommand):
         for i in range(inserts):
             for kind in kinds if i % 2 == 0 else tuple(reversed(kinds)):
                 times[kind].append(insert(kind, i))
-        refresh_team_trees()  # the small tree's deferred inserts
+        # the small tree's deferred inserts (the large tree's wait for the throughput run's refresher)
+        renumber_trees(roots_of([small["root"]]).values(), batched=True)
         median = {k: statistics.median(v) for k, v in times.items()}
         self.out("\nKOC insert (koc_apply + koc_approve), median / p90:")
         labels = {
@@ -196,10 +197,36 @@ class Command(BaseCommand):
     # --- throughput ---------------------------------------------------------------------------
 
     def _throughput(self, large: dict, *, threads: int, seconds: float) -> None:
+        """Inserts per second across teams, first with the refresher idle, then with it
+        renumbering the large tree meanwhile (on the same database: it competes for the CPU)."""
         leaders = list(large["leaders"])
         self.rng.shuffle(leaders)
         teams = [leaders[i::threads] for i in range(threads)]  # disjoint teams per thread
         codes = self._codes(leaders)
+        self.out(f"\nplatform-wide inserts, {threads} thread(s) on {threads} disjoint sets of teams:")
+        for with_refresher in (False, True):
+            total, elapsed, refresh = self._inserters(
+                teams, codes, threads=threads, seconds=seconds, with_refresher=with_refresher
+            )
+            during = (
+                f"the refresher renumbering meanwhile ({refresh['passes']} pass(es),"
+                f" {refresh['rows']:,} rows)"
+                if with_refresher
+                else "the refresher idle"
+            )
+            self.out(
+                f"  {during}: {total} inserts in {elapsed:.1f} s, {total / elapsed:.1f} inserts/s"
+                " (goal: at least 50/s)"
+            )
+        pending = KocTreeChange.objects.count()
+        began = time.perf_counter()
+        stats = refresh_team_trees()
+        self.out(
+            f"  the refresher then renumbered {stats['trees']} tree(s) for {pending} pending change(s):"
+            f" {stats['rows']:,} rows in {time.perf_counter() - began:.1f} s"
+        )
+
+    def _inserters(self, teams, codes, *, threads: int, seconds: float, with_refresher: bool):
         per_thread = max(50, int(seconds * 200 / max(1, threads)))
         users = [self._users(per_thread) for _ in range(threads)]
         done = [0] * threads
@@ -231,19 +258,21 @@ class Command(BaseCommand):
             finally:
                 connection.close()
 
-        multi = connection.vendor == "postgresql" and threads > 1
         began = time.perf_counter()
-        if multi:
+        if connection.vendor == "postgresql" and threads > 1:
             workers = [threading.Thread(target=inserter, args=(k,)) for k in range(threads)]
-            renumbering = threading.Thread(target=refresher)
-            for w in [*workers, renumbering]:
+            renumbering = threading.Thread(target=refresher) if with_refresher else None
+            for w in workers:
                 w.start()
+            if renumbering:
+                renumbering.start()
             time.sleep(seconds)
             stop.set()
             for w in workers:
                 w.join()
             elapsed = time.perf_counter() - began
-            renumbering.join()  # its pass in progress ends first
+            if renumbering:
+                renumbering.join()  # its pass in progress ends first
         else:  # SQLite: one writer at a time anyway
             deadline = began + seconds
             k = 0
@@ -254,19 +283,7 @@ class Command(BaseCommand):
             elapsed = time.perf_counter() - began
         if errors:
             raise CommandError(f"inserter failed: {errors[0]!r}")
-        total = sum(done)
-        self.out(
-            f"\nplatform-wide inserts, {threads} thread(s) in {threads} sets of teams, {elapsed:.1f} s"
-            f" (the refresher renumbering meanwhile: {refresh['passes']} pass(es), {refresh['rows']:,} rows):"
-        )
-        self.out(f"  {total} inserts, {total / elapsed:.1f} inserts/s (goal: at least 50/s)")
-        pending = KocTreeChange.objects.count()
-        began = time.perf_counter()
-        stats = refresh_team_trees()
-        self.out(
-            f"  the refresher then renumbered {stats['trees']} tree(s) for {pending} pending change(s):"
-            f" {stats['rows']:,} rows in {time.perf_counter() - began:.1f} s"
-        )
+        return sum(done), elapsed, refresh
 
     # --- check_team_tree ----------------------------------------------------------------------
 
