@@ -471,6 +471,9 @@ def renumber_trees(roots, *, batched: bool) -> dict[str, int]:
     side connection while the batches commit one by one (`batched`, outside any transaction), or
     a lock of the caller's transaction."""
     stats = {"trees": 0, "rows": 0, "changes": 0}
+    # Inside a transaction the caller may already hold a tree's lock (it placed a node): a lock on
+    # a side connection would wait for it forever. Its batches could not commit anyway.
+    batched = batched and not connection.in_atomic_block
     for root_id, tree_id in sorted(set(roots), key=lambda r: r[1]):
         if batched:
             with tree_lock_held(tree_id):
