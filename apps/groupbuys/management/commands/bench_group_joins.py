@@ -35,6 +35,7 @@ import math
 import multiprocessing
 import os
 import queue
+import resource
 import shutil
 import statistics
 import subprocess
@@ -218,9 +219,11 @@ class Command(BaseCommand):
         campaign, hot_groups = self._setup(run=run, groups=groups, size=size, stock=groups * size + joiners)
         users = self._joiners(run=run, count=joiners)
         stock_before = self._stock_accounted(campaign, hot_groups)
+        cpu_before = self._children_cpu()
         results, wall = self._run(
             hot_groups=hot_groups, users=users, connections=connections, processes=processes
         )
+        cpu = self._children_cpu() - cpu_before
         self._check(campaign=campaign, hot_groups=hot_groups, stock_before=stock_before)
         outcomes = Counter(outcome for outcome, _ in results)
         latencies = [seconds * 1000 for _, seconds in results]
@@ -232,6 +235,7 @@ class Command(BaseCommand):
             "p50": percentile(latencies, 0.5),
             "p99": percentile(latencies, 0.99),
             "refused": outcomes,
+            "cpu_ms": cpu / len(results) * 1000,
         }
 
     @staticmethod
@@ -272,6 +276,7 @@ class Command(BaseCommand):
             f"{label}: {result['joins']} joined of {result['attempts']} attempts (refused: {refusals}); "
             f"{result['joins'] / result['wall']:,.0f} joins/s (wall {result['wall']:.2f} s); "
             f"p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms (all attempts)"
+            + (f"; workers' CPU {result['cpu_ms']:.1f} ms per attempt" if "cpu_ms" in result else "")
         )
 
     def _summary(self, project_runs: list[dict], baseline_runs: list[dict]) -> None:
@@ -566,3 +571,9 @@ class Command(BaseCommand):
         for child in children:
             child.join(timeout=60)
         return results, finished - started
+
+    @staticmethod
+    def _children_cpu() -> float:
+        """CPU seconds (user + system) of the worker processes reaped so far."""
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
