@@ -99,8 +99,17 @@ class Campaign(models.Model):
             errors.setdefault("leader_price_fen", []).append("团长价不能高于拼团价")
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             errors.setdefault("ends_at", []).append("结束时间必须晚于开始时间")
+        if self.pk and self.sku_id and self._sku_changed_with_groups_forming():
+            # Forming groups hold units of the SKU they opened on, and give them back to it.
+            errors.setdefault("sku", []).append("活动有进行中的拼团，不能更换 SKU")
         if errors:
             raise ValidationError(errors)
+
+    def _sku_changed_with_groups_forming(self) -> bool:
+        stored = Campaign.objects.filter(pk=self.pk).values_list("sku_id", flat=True).first()
+        if stored is None or stored == self.sku_id:
+            return False
+        return Group.objects.filter(campaign_id=self.pk, status=Group.Status.FORMING).exists()
 
     def price_for(self, *, is_leader: bool) -> int:
         if is_leader and self.leader_price_fen is not None:

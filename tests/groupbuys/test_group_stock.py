@@ -5,6 +5,7 @@ a one-unit seat, and no unit is ever lost or counted twice."""
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from apps.groupbuys import services
 from apps.groupbuys.models import CampaignUsage, Group
@@ -12,6 +13,7 @@ from apps.shop import services as shop
 from apps.shop.models import Order, Sku
 from tests.groupbuys.factories import deliver_events, join_group, open_group, pay, shopper_with_address
 from tests.helpers import bearer_client, error_code
+from tests.shop.factories import SkuFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -151,3 +153,17 @@ def test_a_full_refund_while_forming_gives_the_seat_back_to_the_group_with_a_uni
     # the refunded order's unit goes back to the shelf when the shop credits the refund
     group.refresh_from_db()
     assert (group.joined, group.stock_held, shelf(campaign)) == (1, 2, 996)
+
+
+def test_a_campaigns_sku_cannot_change_while_its_groups_hold_units_of_it(campaign):
+    group, _, _ = open_group(campaign)
+    other = SkuFactory(product=campaign.product, price_fen=9900)
+
+    campaign.sku = other
+    with pytest.raises(ValidationError) as refused:
+        campaign.full_clean()
+    assert refused.value.message_dict == {"sku": ["活动有进行中的拼团，不能更换 SKU"]}
+
+    # once the group has closed (its units back on the shelf), the SKU may change
+    services.group_expire(group_id=group.pk, now=group.expires_at + timedelta(seconds=1))
+    campaign.full_clean()
