@@ -40,7 +40,7 @@ class CampaignAdmin(YuanAdminMixin, admin.ModelAdmin):
     list_display_links = ["id", "product"]
     list_filter = ["is_active"]
     search_fields = ["product__title"]
-    raw_id_fields = ["product", "sku"]
+    autocomplete_fields = ["product", "sku"]  # searched, never listed: a catalogue may hold 100,000
     fields = [
         "product",
         "sku",

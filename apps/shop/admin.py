@@ -164,6 +164,25 @@ class ProductImageInline(admin.TabularInline):
         return f"{image.width}×{image.height} {image.format}" if image.pk else "-"
 
 
+@admin.register(Sku)
+class SkuAdmin(BrandScopedAdminMixin, YuanAdminMixin, admin.ModelAdmin):
+    """SKUs are edited on their product's page; this admin answers the autocompletes that pick one
+    (a campaign's SKU), by product title or spec, within the user's brands. Not on the index."""
+
+    brand_path = "product__brand"
+    brand_fields = ()
+    search_fields = ["product__title", "spec"]
+    list_display = ["id", "product", "spec", "price_fen", "stock", "is_active"]
+    list_select_related = ["product"]
+    ordering = ["product__title", "price_fen", "id"]
+
+    def has_module_permission(self, request) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
+
 @admin.register(Product)
 class ProductAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     list_display = ["id", "cover", "title", "brand", "category", "price", "stock", "sales", "is_active"]

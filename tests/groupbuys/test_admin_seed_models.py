@@ -189,3 +189,44 @@ def test_the_share_targets_are_registered_with_the_sharing_app(campaign):
 
     assert targets.resolve("group_buy", campaign.pk).group_price_fen == 6900
     assert targets.resolve("group", group.pk).group_size == 3
+
+
+def test_a_campaign_picks_its_product_and_sku_by_search_not_from_a_list_of_the_catalogue(
+    admin_client, django_assert_max_num_queries
+):
+    from tests.shop.factories import SkuFactory
+
+    # given: a catalogue of 60 products
+    skus = [SkuFactory(product__title=f"商品{i:03d}", spec=f"{i}g") for i in range(60)]
+
+    # when
+    with django_assert_max_num_queries(12):
+        page = admin_client.get("/admin/groupbuys/campaign/add/")
+    found = admin_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "groupbuys", "model_name": "campaign", "field_name": "sku", "term": "商品042"},
+    )
+
+    # then: the page lists no product or SKU; the search finds the one SKU, named with its product
+    html = page.content.decode()
+    assert html.count("admin-autocomplete") >= 2
+    assert "商品042" not in html and "商品007" not in html
+    assert found.status_code == 200
+    assert found.json()["results"] == [{"id": str(skus[42].pk), "text": "商品042 / 42g"}]
+
+
+def test_a_brand_operator_s_sku_search_sees_only_its_brand(rf):
+    from django.contrib import admin as django_admin
+
+    from apps.shop.models import Sku
+    from tests.console.roles import brand_operator
+    from tests.shop.factories import SkuFactory
+
+    mine, _theirs = SkuFactory(product__title="龙井 A"), SkuFactory(product__title="龙井 B")
+    request = rf.get("/admin/autocomplete/")
+    request.user = brand_operator(mine.product.brand)
+    sku_admin = django_admin.site._registry[Sku]
+
+    queryset, _duplicates = sku_admin.get_search_results(request, sku_admin.get_queryset(request), "龙井")
+
+    assert [s.pk for s in queryset] == [mine.pk]  # not theirs, though it matches too
