@@ -13,8 +13,9 @@ It tells the truth, by flow:
 - timeline.py: each order's story decided up front (group buys ship only after their group
   succeeded; only the engine's window is attributed to KOCs);
 - shop_rows.py: the shop's rows as its services leave them at the end of each story (receiver
-  phone, payment, parcel, refunds, groups), and the same payments and refunds stored in the WeChat
-  Pay sandbox, so that every seeded refund can be approved and succeeds;
+  phone, payment, parcel, refunds, groups; the window's orders attributed by the sharing app after
+  the buyer opened the KOC's link), and the same payments and refunds stored in the WeChat Pay
+  sandbox, so that every seeded refund can be approved and succeeds; rows.py writes them (COPY);
 - replay.py: the shop's events of the window, published by the shop's own publishers at their
   moment (the clock set back, clock.py) and delivered to every subscriber - commissions, ledger,
   KOC sales, tiers, group buys, share links - then the after-sales requests made through
