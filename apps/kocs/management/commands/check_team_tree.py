@@ -32,6 +32,7 @@ class Command(BaseCommand):
         )
         bar.advance(nodes)
         problems = report.all_problems
+        found = len(report.problems) + report.unlisted
         for problem in problems:
             self.stdout.write(f"PROBLEM {problem}")
         if report.pending_changes:
@@ -62,7 +63,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"renumbered {stats['trees']} tree(s), {stats['rows']} row(s):"
-                f" {len(problems)} problem(s) fixed"
+                f" {found} problem(s) fixed"
                 f" ({time.perf_counter() - began:.1f} s)"
             )
         )
