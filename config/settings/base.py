@@ -104,6 +104,9 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
+            # The WeChat sandbox keeps its payments and refunds here: Django's default of 300 entries
+            # would cull a seeded demo's payments, and their refunds would find nothing to refund.
+            "OPTIONS": {"MAX_ENTRIES": 1_000_000},
         }
     }
 

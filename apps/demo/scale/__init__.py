@@ -80,16 +80,18 @@ def existing_scale() -> str | None:
     )
 
 
-def _warn_about_wechat(stdout: TextIO) -> None:
+def _warn_about_wechat(stdout: TextIO, *, orders: int) -> None:
+    from django.core.cache import cache
+
     if not settings.WECHAT_SANDBOX:
         stdout.write(
             "warning: WECHAT_SANDBOX is off: the seeded payments exist at no WeChat Pay, so refunds of "
             "seeded orders will fail there\n"
         )
-    elif settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
+    elif getattr(cache, "_max_entries", None) and cache._max_entries < 2 * orders:
         stdout.write(
-            "warning: the WeChat sandbox keeps its state in the cache, and the file cache (no REDIS_URL) "
-            "keeps 300 entries: set REDIS_URL for seeded payments to stay refundable\n"
+            "warning: the WeChat sandbox keeps its state in the cache, which keeps "
+            f"{cache._max_entries:,} entries: set REDIS_URL for seeded payments to stay refundable\n"
         )
 
 
@@ -117,7 +119,7 @@ def seed_scale(
         f"seeding scale x{scale:g}: {plan.kocs + plan.leaders} KOCs, {plan.orders} orders, "
         f"{plan.groups} group buys\n"
     )
-    _warn_about_wechat(stdout)
+    _warn_about_wechat(stdout, orders=plan.orders)
     with _no_wait_for_disk():
         return _seed(plan, scale, stdout, now=now, rng=rng, seed=rng_seed, tag=tag, report=report)
 
