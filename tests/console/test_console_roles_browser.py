@@ -181,3 +181,38 @@ def test_a_refund_approval_and_a_rule_activation_ask_first(live_server, zh_page,
     assert RuleSet.objects.get(pk=draft.pk).status == "draft"
     page.click("#confirm-submit")
     assert RuleSet.objects.get(pk=draft.pk).status == "active"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refund_of_the_scale_demo_approved_in_the_console_succeeds(
+    live_server, zh_page, wechat_sandbox, celery_eager
+):
+    """The seeded payments exist at WeChat (the sandbox): approving a seeded refund request in the
+    console, confirmed on its page, is accepted by WeChat and ends succeeded."""
+    import io
+
+    from django.core.management import call_command
+
+    from apps.demo.scale import ORDER_PREFIX
+    from apps.shop.models import Order
+
+    call_command("seed_demo", "--scale", "0.02", stdout=io.StringIO())
+    platform_admin(username="platform")
+    waiting = Refund.objects.filter(order__no__startswith=ORDER_PREFIX, status="requested")
+    refund = waiting.order_by("pk").first()
+    refunded_before = Order.objects.get(pk=refund.order_id).refunded_fen
+    page, base = zh_page, live_server.url
+    _log_in(page, base, "platform")
+
+    page.goto(f"{base}/admin/shop/refund/")
+    _run_action(page, "approve_refunds", refund.pk)
+    assert Refund.objects.get(pk=refund.pk).status == "requested"  # the confirmation page first
+    page.click("#confirm-submit")
+    page.wait_for_selector(".messagelist")
+
+    refund.refresh_from_db()
+    order = Order.objects.get(pk=refund.order_id)
+    assert refund.status == "succeeded"
+    assert order.refunded_fen == refunded_before + refund.amount_fen
+    sent = [c for c in wechat_sandbox.calls if c.request.url.endswith("/v3/refund/domestic/refunds")]
+    assert len(sent) == 1
