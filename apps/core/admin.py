@@ -6,6 +6,20 @@ from . import events
 from .models import EventDelivery, OutboxEvent
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """An inline that shows rows written elsewhere (histories, lines, payments): nothing to add, change
+    or delete from the page that holds it."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class EventDeliveryInline(admin.TabularInline):
     model = EventDelivery
     extra = 0

@@ -36,6 +36,7 @@ from django.utils.translation import ngettext
 from mptt.admin import MPTTModelAdmin, TreeRelatedFieldListFilter
 
 from apps.core import admin_names, audit
+from apps.core.admin import ReadOnlyInline
 from apps.core.admin_filters import InputFilter
 from apps.core.admin_names import NamedColumnsMixin, ReadOnlyPageMixin
 from apps.core.audit import HistoryTimelineMixin, TimelineEntry
@@ -249,30 +250,19 @@ class ProductAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         return None
 
 
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class OrderItemInline(YuanAdminMixin, BrandScopedInlineMixin, _ReadOnlyInline):
+class OrderItemInline(YuanAdminMixin, BrandScopedInlineMixin, ReadOnlyInline):
     model = OrderItem
     fields = ["title", "spec", "price_fen", "quantity", "line_fen", "price_source", "sku"]
     readonly_fields = fields
 
 
-class PaymentInline(YuanAdminMixin, _ReadOnlyInline):
+class PaymentInline(YuanAdminMixin, ReadOnlyInline):
     model = Payment
     fields = ["transaction_id", "amount_fen", "outcome", "success_time", "created_at"]
     readonly_fields = fields
 
 
-class RefundInline(YuanAdminMixin, _ReadOnlyInline):
+class RefundInline(YuanAdminMixin, ReadOnlyInline):
     model = Refund
     fields = ["out_refund_no", "amount_fen", "status", "kind", "reason", "created_at", "refunded_at"]
     readonly_fields = fields
@@ -288,7 +278,7 @@ class RefundInline(YuanAdminMixin, _ReadOnlyInline):
         return queryset.exclude(Exists(foreign))
 
 
-class ShipmentInline(_ReadOnlyInline):
+class ShipmentInline(ReadOnlyInline):
     model = Shipment
     fields = ["carrier", "express_company", "tracking_no", "brand", "shipped_by", "shipped_at", "lines"]
     readonly_fields = fields

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.admin import ReadOnlyInline
 from apps.core.errors import ApplicationError
 
 from ..models import Koc
@@ -71,12 +72,4 @@ class BranchFilter(admin.SimpleListFilter):
         return queryset.filter(tree_id=branch.tree_id, lft__gte=branch.lft, lft__lte=branch.rght)
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+__all__ = ["BranchFilter", "ReadOnlyInline"]

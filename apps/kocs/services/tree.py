@@ -221,19 +221,8 @@ def place_under(koc: Koc, parent: Koc, *, fields: list[str]) -> None:
 
 
 def _is_in_subtree(*, node_id: int, top_id: int) -> bool:
-    """Whether `node_id` is `top_id` or below it, through the parent pointers."""
-    sql = """
-        WITH RECURSIVE up(id, parent_id, steps) AS (
-            SELECT id, parent_id, 0 FROM kocs_koc WHERE id = %s
-            UNION ALL
-            SELECT k.id, k.parent_id, up.steps + 1 FROM kocs_koc k JOIN up ON k.id = up.parent_id
-            WHERE up.steps < %s
-        )
-        SELECT 1 FROM up WHERE id = %s LIMIT 1
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [node_id, MAX_DEPTH, top_id])
-        return cursor.fetchone() is not None
+    """Whether `node_id` is `top_id` or below it, through the parent pointers (one query)."""
+    return node_id == top_id or top_id in selectors.current_ancestor_ids(koc_id=node_id)
 
 
 @transaction.atomic
