@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 
 class ApplicationError(Exception):
     """A business rule said no. Rendered as `{"error": {"code", "message"}}` with a 4xx status."""
 
     status_code = 409
     code = "conflict"
-    default_message = "操作无法完成"
+    default_message = _("The operation could not be completed.")
 
     def __init__(
         self,
@@ -18,7 +20,9 @@ class ApplicationError(Exception):
         status_code: int | None = None,
         fields: dict[str, list[str]] | None = None,
     ):
-        self.message = message or self.default_message
+        # Resolved now, in the language active where it is raised (the request's, or LANGUAGE_CODE in
+        # a worker): a plain str from here on, safe to slice, store and compare.
+        self.message = str(message or self.default_message)
         if code:
             self.code = code
         if status_code:
@@ -30,13 +34,13 @@ class ApplicationError(Exception):
 class NotFound(ApplicationError):
     status_code = 404
     code = "not_found"
-    default_message = "未找到"
+    default_message = _("Nothing was found.")
 
 
 class InvalidInput(ApplicationError):
     status_code = 400
     code = "invalid_input"
-    default_message = "输入无效"
+    default_message = _("The input is not valid.")
 
 
 class ServiceUnavailable(ApplicationError):
@@ -44,4 +48,4 @@ class ServiceUnavailable(ApplicationError):
 
     status_code = 503
     code = "upstream_unavailable"
-    default_message = "微信服务繁忙，请稍后再试"
+    default_message = _("WeChat is busy, please try again later.")

@@ -7,6 +7,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -15,17 +16,17 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from .errors import ApplicationError
 from .masking import mask_text
 
-_CODES: list[tuple[type[Exception], str, str]] = [
-    (InvalidToken, "token_invalid", "登录已失效，请重新登录"),
-    (drf.NotAuthenticated, "not_authenticated", "请先登录"),
-    (drf.AuthenticationFailed, "authentication_failed", "认证失败"),
-    (drf.PermissionDenied, "permission_denied", "没有权限"),
-    (drf.NotFound, "not_found", "未找到"),
-    (drf.MethodNotAllowed, "method_not_allowed", "不支持该请求方法"),
-    (drf.NotAcceptable, "not_acceptable", "无法提供该格式"),
-    (drf.UnsupportedMediaType, "unsupported_media_type", "不支持的内容类型"),
-    (drf.Throttled, "throttled", "请求过于频繁，请稍后再试"),
-    (drf.ParseError, "parse_error", "请求体无法解析"),
+_CODES: list[tuple[type[Exception], str, object]] = [
+    (InvalidToken, "token_invalid", _("Your session has expired, please log in again.")),
+    (drf.NotAuthenticated, "not_authenticated", _("Please log in first.")),
+    (drf.AuthenticationFailed, "authentication_failed", _("Authentication failed.")),
+    (drf.PermissionDenied, "permission_denied", _("Permission denied.")),
+    (drf.NotFound, "not_found", _("Nothing was found.")),
+    (drf.MethodNotAllowed, "method_not_allowed", _("This request method is not supported.")),
+    (drf.NotAcceptable, "not_acceptable", _("This format cannot be provided.")),
+    (drf.UnsupportedMediaType, "unsupported_media_type", _("Unsupported content type.")),
+    (drf.Throttled, "throttled", _("Too many requests, please try again later.")),
+    (drf.ParseError, "parse_error", _("The request body could not be parsed.")),
 ]
 
 
@@ -102,7 +103,7 @@ def exception_handler(exc, context):
     code, message = "error", str(exc.detail)
     for klass, klass_code, klass_message in _CODES:
         if isinstance(exc, klass):
-            code, message = klass_code, klass_message
+            code, message = klass_code, str(klass_message)
             break
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed) and not isinstance(exc, InvalidToken):
         detail = exc.detail if isinstance(exc.detail, str) else None
