@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -31,7 +32,7 @@ def _my_koc(request) -> Koc:
 def _approved_koc(request) -> Koc:
     koc = _my_koc(request)
     if not koc.is_approved:
-        raise NotAKoc("您的 KOC 申请尚未通过")
+        raise NotAKoc(gettext("Your KOC application has not been approved yet."))
     return koc
 
 
@@ -270,7 +271,7 @@ class StorefrontPickDetailApi(APIView):
     def delete(self, request, product_id: int):
         koc = _approved_koc(request)
         if product_id > MAX_ID:
-            raise NotFound("橱窗里没有这件商品")
+            raise NotFound(gettext("This product is not in the storefront."))
         services.storefront_pick_remove(koc=koc, product_id=product_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -311,7 +312,7 @@ class PublicStorefrontApi(APIView):
     def get(self, request, invite_code: str):
         koc = selectors.storefront_koc(invite_code=invite_code)
         if koc is None:
-            raise NotFound("店铺不存在")
+            raise NotFound(gettext("This shop does not exist."))
         products = list(selectors.storefront_products(koc=koc)[: services.MAX_PICKS])
         return Response(self.OutputSerializer({"koc": koc, "products": products}).data)
 
@@ -349,7 +350,8 @@ class PartnershipListApi(APIView):
         koc = _approved_koc(request)
         wanted = request.query_params.get("status") or None
         if wanted is not None and wanted not in BrandInvitation.Status.values:
-            raise InvalidInput("状态无效", code="validation_error", fields={"status": ["状态无效"]})
+            message = gettext("The status is not valid.")
+            raise InvalidInput(message, code="validation_error", fields={"status": [message]})
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(
             selectors.invitations_for(koc=koc, status=wanted), request, view=self

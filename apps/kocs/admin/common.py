@@ -10,24 +10,14 @@ from apps.core.errors import ApplicationError
 
 from ..models import Koc
 
-# The services' refusals as the admin says them, by code (the services' own text is the fallback:
-# a code whose message carries details, such as the roles of a placement, keeps them).
+# The services' refusals speak the caller's language themselves; these few codes the admin words
+# once for every place that raises them (the services' texts differ by call site). The services' own
+# text is the fallback: a code whose message carries details, such as the roles of a placement, keeps them.
 ERROR_TEXTS = {
-    "koc_not_pending": _("This application is not waiting for review."),
     "already_applied": _("This user is already a KOC or has applied."),
     "reason_required": _("Please give a reason."),
-    "koc_not_movable": _("Only approved nodes can be moved."),
-    "move_into_own_subtree": _("A node cannot move under itself or one of its own members."),
-    "same_parent": _("It is already under that parent."),
     "invalid_status": _("That status change is not possible from the current status."),
-    "invalid_id_number": _("Invalid ID number (18 characters, check digit per GB 11643)."),
-    "id_number_taken": _("This ID number belongs to another KOC account."),
-    "invite_code_taken": _("This invite code is taken."),
     "invite_code_invalid": _("Invalid invite code."),
-    "koc_not_invitable": _("Only approved individual KOCs can be invited."),
-    "already_invited": _("This KOC has been invited already and has not answered yet."),
-    "invitation_not_pending": _("This invitation has been answered already."),
-    "identity_not_applicable": _("Organisations have no personal identity."),
 }
 
 
@@ -39,7 +29,7 @@ def error_text(exc: ApplicationError) -> str:
 
 def placement_text(role: str, parent: Koc | None) -> str | None:
     """Why `role` cannot go under `parent`, in the operator's language (None: it can). The same table
-    as the services' check (ALLOWED_PARENT_ROLES), worded here: their message is Chinese only."""
+    and the same msgids as the services' check (check_placement), asked before anything is written."""
     from ..services import ALLOWED_PARENT_ROLES
 
     allowed = ALLOWED_PARENT_ROLES[role]

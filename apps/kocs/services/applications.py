@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.accounts.models import User
 from apps.core import audit
@@ -57,7 +58,9 @@ def _claim_invite_code(wanted: str = "") -> str:
     if wanted:
         wanted = wanted.strip().upper()
         if Koc.objects.filter(invite_code=wanted).exists():
-            raise InviteCodeInvalid("邀请码已被占用", code="invite_code_taken", status_code=409)
+            raise InviteCodeInvalid(
+                gettext("This invite code is taken."), code="invite_code_taken", status_code=409
+            )
         return wanted
     for _ in range(20):
         code = _random_code()
@@ -95,7 +98,7 @@ def _insert_new_node(koc: Koc, *, wanted_code: str) -> None:
             if "invite_code" not in str(exc) or wanted_code or attempt == 2:
                 if "invite_code" in str(exc) and wanted_code:
                     raise InviteCodeInvalid(
-                        "邀请码已被占用", code="invite_code_taken", status_code=409
+                        gettext("This invite code is taken."), code="invite_code_taken", status_code=409
                     ) from exc
                 raise
             koc.invite_code = _claim_invite_code()
@@ -121,7 +124,7 @@ def koc_create(
     parent = _fresh(parent)
     check_placement(role=role, parent=parent)
     if user is not None and Koc.objects.filter(user=user).exists():
-        raise AlreadyApplied("该用户已是 KOC 或已提交申请")
+        raise AlreadyApplied(gettext("This user is already a KOC or has applied."))
     now = timezone.now()
     koc = Koc(
         user=user,
@@ -180,7 +183,7 @@ def koc_apply(
         except InviteCodeInvalid:
             sponsor = None
     if sponsor is not None and sponsor.user_id == user.pk:
-        raise InviteCodeInvalid("不能使用自己的邀请码")
+        raise InviteCodeInvalid(gettext("You cannot use your own invite code."))
 
     now = timezone.now()
     fields = {
@@ -225,7 +228,12 @@ def koc_approve(*, koc: Koc, by: User | None) -> Koc:
     if koc.sponsor_id:
         parent = Koc.objects.get(pk=koc.sponsor_id)
         if not parent.is_approved or parent.role == Role.BRANCH:
-            raise InvalidParent("邀请人已不可用：请先为申请人换一个邀请人或清空邀请人")
+            raise InvalidParent(
+                gettext(
+                    "The inviter is no longer available: give the applicant another inviter"
+                    " or clear the inviter first."
+                )
+            )
         koc.role = _role_under(parent)
     check_placement(role=koc.role, parent=parent)
     now = timezone.now()
@@ -249,7 +257,7 @@ def koc_approve(*, koc: Koc, by: User | None) -> Koc:
 def koc_reject(*, koc: Koc, by: User | None, reason: str) -> Koc:
     """Reject a pending application with a reason the applicant sees in koc/me."""
     if not reason or not reason.strip():
-        raise ReasonRequired("请填写拒绝原因，申请人会看到它")
+        raise ReasonRequired(gettext("Please give the reason for the rejection: the applicant will see it."))
     koc = lock_koc(koc_id=koc.pk)
     if koc.status != Status.PENDING:
         raise KocNotPending()
@@ -269,7 +277,9 @@ def koc_set_status(*, koc: Koc, status: str, by: User | None) -> Koc:
     allowed = {Status.SUSPENDED: Status.APPROVED, Status.APPROVED: Status.SUSPENDED}
     if allowed.get(status) != koc.status:
         raise KocNotPending(
-            f"不能从 {koc.get_status_display()} 变为 {Status(status).label}", code="invalid_status"
+            gettext("The status cannot change from %(current)s to %(new)s.")
+            % {"current": koc.get_status_display(), "new": Status(status).label},
+            code="invalid_status",
         )
     koc.status = status
     koc.save(update_fields=["status"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from apps.accounts.models import User
 from apps.core import audit
@@ -52,10 +53,16 @@ def koc_identity_set(*, koc: Koc, real_name: str, id_number: str, by: User | Non
     """
     koc = lock_koc(koc_id=koc.pk)
     if koc.is_organisation:
-        raise InvalidInput("机构节点不需要个人身份信息", code="identity_not_applicable")
+        raise InvalidInput(
+            gettext("Organisations have no personal identity."), code="identity_not_applicable"
+        )
     real_name = (real_name or "").strip()
     if not real_name:
-        raise InvalidInput("请填写真实姓名", code="invalid_real_name", fields={"real_name": ["必填"]})
+        raise InvalidInput(
+            gettext("Please fill in the real name."),
+            code="invalid_real_name",
+            fields={"real_name": [gettext("The real name is required.")]},
+        )
     fields = {"real_name": real_name, **identity_fields(id_number, koc_id=koc.pk)}
     for name, value in fields.items():
         setattr(koc, name, value)
@@ -90,6 +97,6 @@ def _set_favorite_categories(*, koc: Koc, category_ids: Iterable[int]) -> None:
     found = set(Category.objects.filter(pk__in=ids, is_active=True).values_list("pk", flat=True))
     unknown = [i for i in ids if i not in found]
     if unknown:
-        message = f"类目不存在：{unknown[0]}"
+        message = gettext("No such category: %(id)s") % {"id": unknown[0]}
         raise InvalidInput(message, code="validation_error", fields={"favorite_category_ids": [message]})
     koc.favorite_categories.set(ids)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.accounts.models import User
 from apps.core.errors import InvalidInput, NotFound
@@ -44,7 +45,7 @@ def storefront_pick_add(*, koc: Koc, product_id: int) -> tuple[KocProductPick, b
         return existing, False
     picks = KocProductPick.objects.filter(koc=koc)
     if picks.count() >= MAX_PICKS:
-        raise StorefrontFull(f"橱窗最多 {MAX_PICKS} 件商品")
+        raise StorefrontFull(gettext("A storefront holds at most %(count)s products.") % {"count": MAX_PICKS})
     last = picks.order_by("-position").values_list("position", flat=True).first()
     pick = KocProductPick(koc=koc, product=product, position=(last or 0) + 1)
     pick.full_clean()
@@ -56,7 +57,7 @@ def storefront_pick_add(*, koc: Koc, product_id: int) -> tuple[KocProductPick, b
 def storefront_pick_remove(*, koc: Koc, product_id: int) -> None:
     deleted, _ = KocProductPick.objects.filter(koc=koc, product_id=product_id).delete()
     if not deleted:
-        raise NotFound("橱窗里没有这件商品")
+        raise NotFound(gettext("This product is not in the storefront."))
 
 
 # --- brand partnerships ----------------------------------------------------------------------------
@@ -69,9 +70,11 @@ def brand_invitation_create(
     """A brand invites a KOC to partner. One open invitation per brand and KOC."""
     koc = lock_koc(koc_id=koc.pk)
     if not (koc.is_approved and koc.is_individual):
-        raise InvalidInput("只能邀请已审核通过的个人 KOC", code="koc_not_invitable")
+        raise InvalidInput(gettext("Only approved individual KOCs can be invited."), code="koc_not_invitable")
     if BrandInvitation.objects.filter(brand=brand, koc=koc, status=BrandInvitation.Status.INVITED).exists():
-        raise InvitationNotPending("已邀请过该 KOC，等待对方回复", code="already_invited")
+        raise InvitationNotPending(
+            gettext("This KOC has been invited already and has not answered yet."), code="already_invited"
+        )
     invitation = BrandInvitation(
         brand=brand, koc=koc, message=message.strip()[:300], invited_by=by, affinity_score=affinity_score
     )

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.accounts.models import User
 from apps.core import audit
@@ -141,10 +142,10 @@ def koc_set_level(
     head team is not lowered). Without it, the next evaluation decides as usual.
     """
     if not reason or not reason.strip():
-        raise ReasonRequired("请填写调整等级的原因")
+        raise ReasonRequired(gettext("Please give the reason for changing the level."))
     now = now or timezone.now()
     if hold_until is not None and hold_until < timezone.localdate(now):
-        message = "保持日期不能早于今天"
+        message = gettext("The hold date cannot be earlier than today.")
         raise InvalidInput(message, code="validation_error", fields={"hold_until": [message]})
     koc = lock_koc(koc_id=koc.pk)
     if level == koc.level and hold_until == koc.level_held_until:

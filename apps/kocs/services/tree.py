@@ -32,6 +32,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.accounts.models import User
 
@@ -75,12 +76,15 @@ def check_placement(*, role: str, parent: Koc | None) -> None:
     allowed = ALLOWED_PARENT_ROLES[role]
     if parent is None:
         if None not in allowed:
-            raise InvalidParent(f"{Role(role).label} 必须有上级")
+            raise InvalidParent(gettext("%(role)s needs a parent") % {"role": Role(role).label})
         return
     if parent.role not in allowed:
-        raise InvalidParent(f"{Role(role).label} 不能放在 {Role(parent.role).label} 之下")
+        raise InvalidParent(
+            gettext("%(role)s cannot go under %(parent)s")
+            % {"role": Role(role).label, "parent": Role(parent.role).label}
+        )
     if not parent.is_approved:
-        raise InvalidParent("上级不是已审核通过的节点")
+        raise InvalidParent(gettext("The parent is not an approved node"))
 
 
 def _fresh(koc: Koc | None) -> Koc | None:
@@ -235,16 +239,19 @@ def koc_move(*, koc: Koc, new_parent: Koc | None, by: User | None, reason: str) 
     exact read, and in the nested set when its trees are renumbered.
     """
     if not reason or not reason.strip():
-        raise ReasonRequired("请填写调整原因")
+        raise ReasonRequired(gettext("Please give the reason for the move."))
     lock_tree_moves()
     koc = Koc.objects.get(pk=koc.pk)
     new_parent = _fresh(new_parent)
     if koc.status not in (Status.APPROVED, Status.SUSPENDED):
-        raise InvalidParent("只能调整已审核通过的节点", code="koc_not_movable")
+        raise InvalidParent(gettext("Only approved nodes can be moved."), code="koc_not_movable")
     if new_parent is not None and _is_in_subtree(node_id=new_parent.pk, top_id=koc.pk):
-        raise InvalidParent("不能移到自己或自己的下级之下", code="move_into_own_subtree")
+        raise InvalidParent(
+            gettext("A node cannot move under itself or one of its own members."),
+            code="move_into_own_subtree",
+        )
     if (new_parent.pk if new_parent else None) == koc.parent_id:
-        raise InvalidParent("已经在该上级之下", code="same_parent")
+        raise InvalidParent(gettext("It is already under that parent."), code="same_parent")
     check_placement(role=koc.role, parent=new_parent)
 
     now = timezone.now()
