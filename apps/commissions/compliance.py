@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.translation import gettext, gettext_lazy
 
 from apps.core.money import floor_fen, yuan
 
@@ -62,7 +63,7 @@ def _pct(value: Decimal) -> str:
 
 
 def _label(rule: Rule) -> str:
-    return f"「{rule.name or rule.get_kind_display()}」"
+    return gettext("“%(rule)s”") % {"rule": rule.name or rule.get_kind_display()}
 
 
 def check(rules: list[Rule]) -> list[Violation]:
@@ -74,8 +75,11 @@ def check(rules: list[Rule]) -> list[Violation]:
         violations.append(
             Violation(
                 "max_levels_setting",
-                f"COMMISSION_MAX_LEVELS={configured} 超过法定上限 {HARD_MAX_LEVELS}，"
-                f"按 {HARD_MAX_LEVELS} 级执行",
+                gettext(
+                    "COMMISSION_MAX_LEVELS=%(configured)s is over the legal limit of %(limit)s: "
+                    "%(limit)s levels apply."
+                )
+                % {"configured": configured, "limit": HARD_MAX_LEVELS},
             )
         )
 
@@ -84,14 +88,20 @@ def check(rules: list[Rule]) -> list[Violation]:
         if rule.kind == Rule.Kind.SIGNUP:
             violations.append(
                 Violation(
-                    "recruiting_reward_forbidden", f"{label}：禁止为拉人头、注册或入会发放奖励", rule.name
+                    "recruiting_reward_forbidden",
+                    gettext("%(rule)s: rewards for recruiting, signing up or joining are forbidden.")
+                    % {"rule": label},
+                    rule.name,
                 )
             )
         if rule.kind == Rule.Kind.PERIODIC and rule.metric == Rule.Metric.RECRUITS:
             violations.append(
                 Violation(
                     "recruiting_reward_forbidden",
-                    f"{label}：周期奖励不能以发展下级人数为目标，只能考核真实成交",
+                    gettext(
+                        "%(rule)s: a periodic reward cannot target the number of recruits, only real sales."
+                    )
+                    % {"rule": label},
                     rule.name,
                 )
             )
@@ -99,8 +109,11 @@ def check(rules: list[Rule]) -> list[Violation]:
             violations.append(
                 Violation(
                     "too_many_levels",
-                    f"{label}：第 {rule.level} 级上级超出限制，"
-                    f"个人佣金最多 {max_levels} 级（含成交 KOC 本人）",
+                    gettext(
+                        "%(rule)s: upline level %(level)s is over the limit; individual commissions "
+                        "reach at most %(max)s levels (the selling KOC included)."
+                    )
+                    % {"rule": label, "level": rule.level, "max": max_levels},
                     rule.name,
                 )
             )
@@ -108,7 +121,11 @@ def check(rules: list[Rule]) -> list[Violation]:
             violations.append(
                 Violation(
                     "team_reward_individual",
-                    f"{label}：团队业绩奖励只能发给机构（分公司、机构），不能发给个人",
+                    gettext(
+                        "%(rule)s: a team sales reward can only go to organisations (branches, agencies), "
+                        "never to individuals."
+                    )
+                    % {"rule": label},
                     rule.name,
                 )
             )
@@ -120,7 +137,11 @@ def check(rules: list[Rule]) -> list[Violation]:
             violations.append(
                 Violation(
                     "team_reward_individual",
-                    f"{label}：以团队业绩为目标的周期奖励只能发给机构（请选择受益角色）",
+                    gettext(
+                        "%(rule)s: a periodic reward with a team sales target can only go to "
+                        "organisations (choose the beneficiary role)."
+                    )
+                    % {"rule": label},
                     rule.name,
                 )
             )
@@ -133,7 +154,11 @@ def check(rules: list[Rule]) -> list[Violation]:
             violations.append(
                 Violation(
                     "per_unit_needs_product",
-                    f"{label}：按件固定金额的规则必须指定商品，才能核对佣金上限",
+                    gettext(
+                        "%(rule)s: a fixed amount per unit needs its products named, "
+                        "so the commission cap can be checked."
+                    )
+                    % {"rule": label},
                     rule.name,
                 )
             )
@@ -167,7 +192,10 @@ def _duplicates(rules: list[Rule]) -> list[Violation]:
             out.append(
                 Violation(
                     "duplicate_rule",
-                    f"{_label(rule)} 与 {_label(seen[key])} 的类型、层级和范围相同，只能保留一条",
+                    gettext(
+                        "%(rule)s and %(other)s have the same kind, level and scope: keep only one of them."
+                    )
+                    % {"rule": _label(rule), "other": _label(seen[key])},
                     rule.name,
                 )
             )
@@ -190,7 +218,11 @@ def _references(rules: list[Rule]) -> list[Violation]:
         "koc": sources.koc_exists(wanted["koc"]) if wanted["koc"] else set(),
     }
     out = []
-    names = {"brand": "品牌", "category": "类目", "product": "商品"}
+    unknown = {
+        "brand": gettext_lazy("%(rule)s: brand %(id)s does not exist."),
+        "category": gettext_lazy("%(rule)s: category %(id)s does not exist."),
+        "product": gettext_lazy("%(rule)s: product %(id)s does not exist."),
+    }
     for rule in rules:
         if (
             rule.scope != Rule.Scope.ALL
@@ -199,15 +231,19 @@ def _references(rules: list[Rule]) -> list[Violation]:
         ):
             out.append(
                 Violation(
-                    "unknown_scope", f"{_label(rule)}：{names[rule.scope]} {rule.scope_id} 不存在", rule.name
+                    "unknown_scope",
+                    str(unknown[rule.scope]) % {"rule": _label(rule), "id": rule.scope_id},
+                    rule.name,
                 )
             )
         missing = sorted(set(rule.product_ids or ()) - found["product"])
         if missing:
-            out.append(Violation("unknown_scope", f"{_label(rule)}：商品 {missing} 不存在", rule.name))
+            message = str(unknown["product"]) % {"rule": _label(rule), "id": missing}
+            out.append(Violation("unknown_scope", message, rule.name))
         missing = sorted(set(rule.koc_ids or ()) - found["koc"])
         if missing:
-            out.append(Violation("unknown_koc", f"{_label(rule)}：KOC {missing} 不存在", rule.name))
+            message = gettext("%(rule)s: KOC %(id)s does not exist.") % {"rule": _label(rule), "id": missing}
+            out.append(Violation("unknown_koc", message, rule.name))
     return out
 
 
@@ -349,8 +385,11 @@ def _caps(rules: list[Rule], max_levels: int) -> list[Violation]:
             out.append(
                 Violation(
                     "brand_rate_exceeded",
-                    f"品牌「{names.get(brand_id, brand_id)}」的佣金上限为 {_pct(rate)}，"
-                    f"本规则集下单人单件最高可得 {_pct(one_worst)}",
+                    gettext(
+                        "The commission cap of brand “%(brand)s” is %(rate)s; under this rule set one "
+                        "person can get up to %(worst)s of one unit."
+                    )
+                    % {"brand": names.get(brand_id, brand_id), "rate": _pct(rate), "worst": _pct(one_worst)},
                 )
             )
     if everyone_worst > cap:
@@ -358,7 +397,11 @@ def _caps(rules: list[Rule], max_levels: int) -> list[Violation]:
             0,
             Violation(
                 "cap_exceeded",
-                f"最坏情况下一笔订单的佣金合计可达实付的 {_pct(everyone_worst)}，超过上限 {_pct(cap)}",
+                gettext(
+                    "In the worst case one order's commissions reach %(worst)s of the amount paid, "
+                    "over the cap of %(cap)s."
+                )
+                % {"worst": _pct(everyone_worst), "cap": _pct(cap)},
             ),
         )
     return out
@@ -379,17 +422,29 @@ def _periodic_bounds(rules: list[Rule]) -> list[Violation]:
             continue
         if rule.metric == Rule.Metric.AMOUNT:
             bound = floor_fen(Decimal(rule.target) * cap / HUNDRED)
-            basis = f"目标金额 ¥{yuan(rule.target)} 的 {_pct(cap)}"
+            basis = gettext("%(cap)s of the target amount ¥%(target)s") % {
+                "cap": _pct(cap),
+                "target": yuan(rule.target),
+            }
         elif rule.metric == Rule.Metric.UNITS:
             bound = rule.target * per_unit
-            basis = f"目标 {rule.target} 件 × 每件 ¥{yuan(per_unit)}"
+            basis = gettext("a target of %(target)s units × ¥%(per_unit)s per unit") % {
+                "target": rule.target,
+                "per_unit": yuan(per_unit),
+            }
         else:
             continue
         if rule.amount_fen > bound:
             out.append(
                 Violation(
                     "periodic_reward_exceeded",
-                    f"{_label(rule)}：奖励 ¥{yuan(rule.amount_fen)} 超过上限 ¥{yuan(bound)}（{basis}）",
+                    gettext("%(rule)s: the reward ¥%(amount)s is over the cap ¥%(bound)s (%(basis)s).")
+                    % {
+                        "rule": _label(rule),
+                        "amount": yuan(rule.amount_fen),
+                        "bound": yuan(bound),
+                        "basis": basis,
+                    },
                     rule.name,
                 )
             )

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .. import compliance
 from ..errors import RuleSetActivationInPast, RuleSetNotCompliant, RuleSetNotEditable, RuleSetOverlap
@@ -74,16 +75,21 @@ def ruleset_activate(
     now = now or timezone.now()
     rule_set = RuleSet.objects.select_for_update().get(pk=rule_set.pk)
     if rule_set.status != RuleSet.Status.DRAFT:
-        raise RuleSetNotEditable("只有草稿可以启用")
+        raise RuleSetNotEditable(gettext("Only a draft can be activated."))
     start = effective_from or rule_set.effective_from or now
     if start < now - ACTIVATION_SKEW:
         raise RuleSetActivationInPast(
-            f"生效时间 {timezone.localtime(start):%Y-%m-%d %H:%M} 早于当前时间："
-            "已支付的订单按支付时生效的规则集结算，新规则集只能从现在或将来开始"
+            gettext(
+                "The effective time %(start)s is earlier than now: paid orders are settled by the rule "
+                "set in force when they were paid, so a new rule set can only start now or later."
+            )
+            % {"start": f"{timezone.localtime(start):%Y-%m-%d %H:%M}"}
         )
     end = rule_set.effective_to
     if end is not None and end <= start:
-        raise RuleSetOverlap("失效时间必须晚于生效时间", code="invalid_window")
+        raise RuleSetOverlap(
+            gettext("The end time must be later than the effective time."), code="invalid_window"
+        )
     ruleset_check(rule_set=rule_set)
 
     others = RuleSet.objects.select_for_update().filter(status=RuleSet.Status.ACTIVE).exclude(pk=rule_set.pk)
@@ -95,7 +101,10 @@ def ruleset_activate(
             other.effective_to = start  # the new version takes over from `start`
             other.save(update_fields=["effective_to"])
         else:
-            raise RuleSetOverlap(f"与「{other.name}」v{other.version} 的生效时间重叠")
+            raise RuleSetOverlap(
+                gettext("The effective period overlaps “%(name)s” v%(version)s.")
+                % {"name": other.name, "version": other.version}
+            )
     rule_set.status = RuleSet.Status.ACTIVE
     rule_set.effective_from = start
     rule_set.activated_at = now

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from ..errors import RuleInvalid
 from ..models import Rule, RuleSet
@@ -38,7 +39,9 @@ def ruleset_import(
     try:
         rule_set = rule_services.ruleset_create(name=header["name"], notes=header["notes"])
     except ValidationError as exc:
-        raise RuleInvalid("规则集名称或说明无效", fields=_messages(exc, "")) from exc
+        raise RuleInvalid(
+            gettext("The rule set's name or notes are not valid."), fields=_messages(exc, "")
+        ) from exc
 
     candidates = [Rule(rule_set=rule_set, **fields) for fields in rules]
     shape: dict[str, list[str]] = {}
@@ -49,7 +52,9 @@ def ruleset_import(
             shape.update(_messages(exc, f"rules[{i}]."))
     if shape:
         raise RuleInvalid(
-            "规则填写有误：" + "；".join(f"{k} {'/'.join(v)}" for k, v in shape.items()), fields=shape
+            gettext("Some rules are not filled in correctly: %(problems)s")
+            % {"problems": gettext("; ").join(f"{k} {'/'.join(v)}" for k, v in shape.items())},
+            fields=shape,
         )
     rule_services.ruleset_check(rule_set=rule_set, rules=candidates)
 

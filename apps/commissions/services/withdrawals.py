@@ -47,6 +47,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.core.errors import ApplicationError
 from apps.core.exceptions import error_body
@@ -182,10 +183,13 @@ def _check_payee(*, koc_id: int, amount_fen: int, limits: PayoutSettings):
     if payee is None or not payee.approved:
         raise PayeeUnavailable()
     if amount_fen < max(1, limits.min_withdrawal_fen):
-        raise WithdrawalBelowMinimum(f"单笔最低提现 ¥{yuan(limits.min_withdrawal_fen)}")
+        raise WithdrawalBelowMinimum(
+            gettext("The minimum for one withdrawal is ¥%(minimum)s.")
+            % {"minimum": yuan(limits.min_withdrawal_fen)}
+        )
     if not payee.is_organisation:
         if not payee.openid:
-            raise PayeeUnavailable("该账户未绑定微信，无法转账")
+            raise PayeeUnavailable(gettext("This account has no WeChat bound: no transfer can be made."))
         if not (payee.real_name.strip() and payee.id_number):
             raise IdentityRequired()
     return payee
@@ -195,7 +199,10 @@ def _check_locked(*, account, koc_id: int, payee, amount_fen: int, limits: Payou
     """The checks under the account lock; answers the tax to withhold."""
     available = account_balances(account=account)[Bucket.AVAILABLE]
     if amount_fen > available:
-        raise InsufficientBalance(f"可提现余额 ¥{yuan(max(0, available))}，不足 ¥{yuan(amount_fen)}")
+        raise InsufficientBalance(
+            gettext("Your withdrawable balance ¥%(available)s is less than ¥%(amount)s.")
+            % {"available": yuan(max(0, available)), "amount": yuan(amount_fen)}
+        )
     day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     today = (
         Withdrawal.objects.filter(koc_id=koc_id, created_at__gte=day_start)
@@ -204,7 +211,10 @@ def _check_locked(*, account, koc_id: int, payee, amount_fen: int, limits: Payou
         or 0
     )
     if today + amount_fen > limits.daily_max_fen:
-        raise DailyLimitExceeded(f"每日提现上限 ¥{yuan(limits.daily_max_fen)}，今日已提 ¥{yuan(today)}")
+        raise DailyLimitExceeded(
+            gettext("The daily withdrawal limit is ¥%(limit)s; ¥%(today)s was withdrawn today.")
+            % {"limit": yuan(limits.daily_max_fen), "today": yuan(today)}
+        )
     if payee.is_organisation:
         return 0
     in_flight = Withdrawal.objects.filter(
@@ -761,7 +771,7 @@ def withdrawal_invoice_receive(*, withdrawal_id: int, invoice_no: str) -> Withdr
     if not invoice_no:
         from apps.core.errors import InvalidInput
 
-        raise InvalidInput("请填写发票号码", code="invoice_no_required")
+        raise InvalidInput(gettext("Please fill in the invoice number."), code="invoice_no_required")
     withdrawal.invoice_status = Withdrawal.InvoiceStatus.RECEIVED
     withdrawal.invoice_no = invoice_no[:32]
     withdrawal.invoice_received_at = timezone.now()
