@@ -232,12 +232,16 @@ class Rule(models.Model):
         allowed = self.KIND_FIELDS.get(self.kind)
         if allowed is not None:
             for name in sorted(self.fields_set() - allowed):
-                errors[name] = f"「{self.get_kind_display()}」不使用此字段，请留空"
+                errors[name] = gettext("A “%(kind)s” rule does not use this field: leave it empty.") % {
+                    "kind": self.get_kind_display()
+                }
         if self.kind in (self.Kind.SALES, self.Kind.TARGETED):
             if self.basis == self.Basis.PERCENT and self.amount_fen is not None:
-                errors["amount_fen"] = "按比例计算的规则不使用金额，请留空"
+                errors["amount_fen"] = gettext("A percentage rule does not use an amount: leave it empty.")
             if self.basis == self.Basis.PER_UNIT and self.rate_percent is not None:
-                errors["rate_percent"] = "按件固定金额的规则不使用比例，请留空"
+                errors["rate_percent"] = gettext(
+                    "A fixed-amount-per-unit rule does not use a percentage: leave it empty."
+                )
         needs_amount = self.kind == self.Kind.PERIODIC or (
             self.kind in (self.Kind.SALES, self.Kind.TARGETED) and self.basis == self.Basis.PER_UNIT
         )
@@ -245,23 +249,25 @@ class Rule(models.Model):
             self.kind in (self.Kind.SALES, self.Kind.TARGETED) and self.basis == self.Basis.PERCENT
         )
         if needs_rate and self.rate_percent is None:
-            errors["rate_percent"] = "请填写比例"
+            errors["rate_percent"] = gettext("Please fill in the rule's percentage.")
         if needs_amount and not self.amount_fen:
-            errors["amount_fen"] = "请填写金额"
+            errors["amount_fen"] = gettext("Please fill in the rule's amount.")
         if self.scope != self.Scope.ALL and self.scope_id is None:
-            errors["scope_id"] = "请填写品牌/类目/商品 ID"
+            errors["scope_id"] = gettext(
+                "Please fill in the brand, category or product ID of the rule's scope."
+            )
         if self.kind == self.Kind.PERIODIC:
             for name in ("period", "measure", "metric"):
                 if not getattr(self, name):
-                    errors[name] = "周期奖励需要填写"
+                    errors[name] = gettext("A periodic reward needs this field.")
             if self.metric != self.Metric.RECRUITS and not self.target:
-                errors["target"] = "周期奖励需要目标值"
+                errors["target"] = gettext("A periodic reward needs a target.")
         if self.valid_from and self.valid_to and self.valid_to <= self.valid_from:
-            errors["valid_to"] = "结束时间必须晚于开始时间"
+            errors["valid_to"] = gettext("The rule's end time must be later than its start time.")
         for name in ("product_ids", "koc_ids"):
             value = getattr(self, name)
             if not isinstance(value, list) or not all(isinstance(v, int) and v > 0 for v in value):
-                errors[name] = "请填写 ID 列表，例如 [1, 2]"
+                errors[name] = gettext("Please fill in a list of IDs, such as [1, 2].")
         if errors:
             raise ValidationError(errors)
 

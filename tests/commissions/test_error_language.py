@@ -80,3 +80,16 @@ def test_a_compliance_refusal_reads_in_chinese_and_in_english(settings):
         "“r”: upline level 3 is over the limit; individual commissions reach at most 3 levels "
         "(the selling KOC included)."
     )
+
+
+def test_a_rules_shape_errors_read_in_chinese_and_in_english():
+    from django.core.exceptions import ValidationError
+
+    def errors(language: str) -> dict:
+        rule = Rule(kind=Rule.Kind.SALES, basis=Rule.Basis.PERCENT, level=0, rate_percent=None)
+        with translation.override(language), pytest.raises(ValidationError) as caught:
+            rule.clean()
+        return caught.value.message_dict
+
+    assert errors("zh-hans")["rate_percent"] == ["请填写比例"]
+    assert errors("en")["rate_percent"] == ["Please fill in the rule's percentage."]
