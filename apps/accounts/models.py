@@ -3,7 +3,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-phone_validator = RegexValidator(r"^1[3-9]\d{9}$", "请输入 11 位中国大陆手机号")
+phone_validator = RegexValidator(r"^1[3-9]\d{9}$", _("Enter an 11-digit mainland China mobile number."))
 
 
 class User(AbstractUser):

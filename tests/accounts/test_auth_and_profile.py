@@ -80,6 +80,17 @@ def test_400_carries_the_fields(shopper_client):
 
 
 @pytest.mark.django_db
+def test_a_bad_phone_is_refused_in_the_callers_language(shopper_client):
+    body = {**ADDRESS, "phone": "123"}
+    zh = shopper_client.post("/api/v1/me/addresses", body, format="json")
+    en = shopper_client.post("/api/v1/me/addresses", body, format="json", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert zh.json()["error"]["fields"]["phone"] == ["请输入 11 位中国大陆手机号"]
+    assert en.json()["error"]["fields"]["phone"] == ["Enter an 11-digit mainland China mobile number."]
+    assert Address.objects.count() == 0
+
+
+@pytest.mark.django_db
 def test_malformed_json_is_a_400_parse_error(shopper_client):
     response = shopper_client.generic(
         "POST", "/api/v1/me/addresses", "{not json", content_type="application/json"
