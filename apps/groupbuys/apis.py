@@ -4,6 +4,7 @@ mini-program reports after `wx.requestSubscribeMessage`. Thin: parse, call, rend
 from __future__ import annotations
 
 from django.http import Http404
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -234,7 +235,7 @@ class SubscriptionsApi(APIView):
         data.is_valid(raise_exception=True)
         results = data.validated_data["results"]
         if len(results) > self.MAX_RESULTS:
-            message = f"最多 {self.MAX_RESULTS} 个模板"
+            message = gettext("At most %(max)s templates.") % {"max": self.MAX_RESULTS}
             raise InvalidInput(message, code="validation_error", fields={"results": [message]})
         quotas = services.subscriptions_record(user=request.user, results=results)
         return Response(self._answer(quotas))

@@ -87,21 +87,27 @@ class Campaign(models.Model):
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}
         if self.sku_id and self.product_id and self.sku.product_id != self.product_id:
-            errors.setdefault("sku", []).append("SKU 不属于所选商品")
+            errors.setdefault("sku", []).append(gettext("The SKU does not belong to the chosen product."))
         if self.sku_id and self.group_price_fen and self.group_price_fen > self.sku.price_fen:
             # A "group price" above the list price would be a misleading offer.
-            errors.setdefault("group_price_fen", []).append("拼团价不能高于商品原价")
+            errors.setdefault("group_price_fen", []).append(
+                gettext("The group price cannot be higher than the product's price.")
+            )
         if (
             self.leader_price_fen is not None
             and self.group_price_fen
             and (self.leader_price_fen > self.group_price_fen)
         ):
-            errors.setdefault("leader_price_fen", []).append("团长价不能高于拼团价")
+            errors.setdefault("leader_price_fen", []).append(
+                gettext("The leader's price cannot be higher than the group price.")
+            )
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
-            errors.setdefault("ends_at", []).append("结束时间必须晚于开始时间")
+            errors.setdefault("ends_at", []).append(gettext("The end must be later than the start."))
         if self.pk and self.sku_id and self._sku_changed_with_groups_forming():
             # Forming groups hold units of the SKU they opened on, and give them back to it.
-            errors.setdefault("sku", []).append("活动有进行中的拼团，不能更换 SKU")
+            errors.setdefault("sku", []).append(
+                gettext("The campaign has groups forming, so its SKU cannot change.")
+            )
         if errors:
             raise ValidationError(errors)
 

@@ -202,7 +202,13 @@ class BindingPolicy(models.Model):
             and self.validity_days is not None
             and self.protection_days > self.validity_days
         ):
-            raise ValidationError({"protection_days": "保护期不能长于绑定有效期"})
+            raise ValidationError(
+                {
+                    "protection_days": gettext(
+                        "The protection period cannot be longer than the binding's validity."
+                    )
+                }
+            )
 
     @classmethod
     def load(cls) -> BindingPolicy:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import Http404, HttpResponse
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -40,7 +41,7 @@ class QuerySerializer(serializers.Serializer):
 
     def to_internal_value(self, data):
         blank = {
-            name: ["不能为空"]
+            name: [gettext("A value is required here.")]
             for name, field in self.fields.items()
             if data.get(name) == "" and not getattr(field, "allow_blank", False)
         }
@@ -640,7 +641,7 @@ class OpsShipmentApi(APIView):
         if brands is not None and not set(
             shipment.items.values_list("order_item__brand_id", flat=True)
         ) <= set(brands):
-            raise ShippingForbidden("不能修改其他品牌的包裹")
+            raise ShippingForbidden(gettext("You may not change another brand's parcel."))
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.shipment_correct(shipment=shipment, **data.validated_data)
@@ -670,7 +671,9 @@ class _OpsRefundDecisionApi(APIView):
         if refund is None or not operator_scope.order_in_scope(request.user, refund.order):
             raise Http404
         if not operator_scope.refund_wholly_in_scope(request.user, refund):
-            raise OperatorForbidden("退款涉及其他品牌的商品，须由平台处理")
+            raise OperatorForbidden(
+                gettext("The refund involves another brand's items; the platform must handle it.")
+            )
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         decided = service(refund=refund, note=data.validated_data.get("note", ""))

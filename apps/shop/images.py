@@ -19,6 +19,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
+from django.utils.translation import gettext
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import InvalidImage
@@ -55,14 +56,18 @@ class ProcessedImage:
 def _read(upload) -> bytes:
     size = getattr(upload, "size", None)
     if size is not None and size > MAX_BYTES:
-        raise InvalidImage(f"图片不能超过 {MAX_BYTES // (1024 * 1024)} MB")
+        raise InvalidImage(
+            gettext("An image may not exceed %(max)s MB.") % {"max": MAX_BYTES // (1024 * 1024)}
+        )
     if hasattr(upload, "seek"):
         upload.seek(0)
     data = upload.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise InvalidImage(f"图片不能超过 {MAX_BYTES // (1024 * 1024)} MB")
+        raise InvalidImage(
+            gettext("An image may not exceed %(max)s MB.") % {"max": MAX_BYTES // (1024 * 1024)}
+        )
     if not data:
-        raise InvalidImage("图片为空")
+        raise InvalidImage(gettext("The image is empty."))
     return data
 
 
@@ -72,9 +77,9 @@ def _open(data: bytes) -> Image.Image:
         try:
             image = Image.open(io.BytesIO(data))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise InvalidImage("图片像素过多") from exc
+            raise InvalidImage(gettext("The image has too many pixels.")) from exc
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-            raise InvalidImage("文件不是有效的图片") from exc
+            raise InvalidImage(gettext("The file is not a valid image.")) from exc
     return image
 
 
@@ -83,14 +88,16 @@ def validate(data: bytes) -> tuple[str, int, int]:
     image = _open(data)
     fmt = image.format or ""
     if fmt not in ALLOWED_FORMATS:
-        raise InvalidImage("只支持 JPEG、PNG、WEBP 格式")
+        raise InvalidImage(gettext("Only JPEG, PNG and WEBP images are accepted."))
     width, height = image.size
     if width < 1 or height < 1 or width * height > MAX_PIXELS:
-        raise InvalidImage(f"图片像素过多（上限 {MAX_PIXELS // 1_000_000} MP）")
+        raise InvalidImage(
+            gettext("The image has too many pixels (at most %(max)s MP).") % {"max": MAX_PIXELS // 1_000_000}
+        )
     try:
         image.verify()
     except Exception as exc:  # Pillow raises many types for a damaged file
-        raise InvalidImage("图片文件已损坏") from exc
+        raise InvalidImage(gettext("The image file is damaged.")) from exc
     # verify() leaves the image unusable; decoding every pixel proves the data is complete.
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -98,9 +105,9 @@ def validate(data: bytes) -> tuple[str, int, int]:
             with Image.open(io.BytesIO(data)) as full:
                 full.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise InvalidImage("图片像素过多") from exc
+            raise InvalidImage(gettext("The image has too many pixels.")) from exc
         except Exception as exc:
-            raise InvalidImage("图片文件已损坏") from exc
+            raise InvalidImage(gettext("The image file is damaged.")) from exc
     return fmt, width, height
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from wechatpy.exceptions import WeChatClientException
 
 from apps.core.errors import ApplicationError
@@ -10,7 +11,7 @@ from apps.core.errors import ApplicationError
 class WeChatError(ApplicationError):
     status_code = 502
     code = "wechat_error"
-    default_message = "微信接口调用失败"
+    default_message = _("The call to WeChat failed.")
 
     def __init__(self, message=None, *, errcode=None, **kwargs):
         self.errcode = errcode
@@ -20,19 +21,19 @@ class WeChatError(ApplicationError):
 class WeChatCodeInvalid(WeChatError):
     status_code = 400
     code = "wechat_code_invalid"
-    default_message = "微信登录凭证无效或已使用，请重新登录"
+    default_message = _("The WeChat login code is invalid or already used, please log in again.")
 
 
 class WeChatRateLimited(WeChatError):
     status_code = 429
     code = "wechat_rate_limited"
-    default_message = "微信接口调用过于频繁，请稍后再试"
+    default_message = _("Too many calls to WeChat, please try again later.")
 
 
 class WeChatBusy(WeChatError):
     status_code = 503
     code = "wechat_busy"
-    default_message = "微信服务繁忙，请稍后再试"
+    default_message = _("WeChat's service is busy, please try again later.")
 
 
 class WeChatQuotaExhausted(WeChatError):
@@ -40,7 +41,7 @@ class WeChatQuotaExhausted(WeChatError):
 
     status_code = 409
     code = "wechat_subscribe_refused"
-    default_message = "用户未授权订阅消息"
+    default_message = _("The user has not allowed subscribe messages.")
 
 
 INVALID_CODE = {40029, 40163, 40226}  # invalid code, code already used, risky user

@@ -36,6 +36,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 from wechatpayv3 import WeChatPay, WeChatPayType
 
 from apps.core.errors import ApplicationError
@@ -55,7 +56,7 @@ class WeChatPayError(ApplicationError):
 
     status_code = 502
     code = "wechatpay_error"
-    default_message = "微信支付接口调用失败"
+    default_message = _("The call to WeChat Pay failed.")
 
     def __init__(self, message=None, *, wechat_code: str = "", http_status: int | None = None, **kwargs):
         self.wechat_code = wechat_code
@@ -68,7 +69,7 @@ class WeChatPayUnavailable(WeChatPayError):
 
     status_code = 503
     code = "wechatpay_unavailable"
-    default_message = "微信支付服务繁忙，请稍后再试"
+    default_message = _("WeChat Pay is busy, please try again later.")
 
 
 class AnswerNotVerified(WeChatPayUnavailable):
@@ -78,7 +79,9 @@ class AnswerNotVerified(WeChatPayUnavailable):
     the caller resolves it by querying, exactly as after a timeout.
     """
 
-    default_message = "微信支付应答验签失败，结果未知，稍后查询"
+    default_message = _(
+        "WeChat Pay's answer failed signature verification; the outcome is unknown and will be queried later."
+    )
 
 
 class NotificationRejected(ApplicationError):
@@ -86,7 +89,7 @@ class NotificationRejected(ApplicationError):
 
     status_code = 401
     code = "notification_rejected"
-    default_message = "通知验签失败"
+    default_message = _("The notification's signature could not be verified.")
 
 
 class NotificationInvalid(ApplicationError):
@@ -94,7 +97,7 @@ class NotificationInvalid(ApplicationError):
 
     status_code = 400
     code = "notification_invalid"
-    default_message = "通知内容无效"
+    default_message = _("The notification's content is not valid.")
 
 
 # --- configuration ------------------------------------------------------------------------------

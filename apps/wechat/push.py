@@ -19,6 +19,7 @@ from typing import Any
 
 import xmltodict
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
@@ -30,13 +31,13 @@ class PushRejected(ApplicationError):
 
     status_code = 403
     code = "push_rejected"
-    default_message = "消息推送验签失败"
+    default_message = _("The pushed message's signature could not be verified.")
 
 
 class PushInvalid(ApplicationError):
     status_code = 400
     code = "push_invalid"
-    default_message = "消息推送内容无效"
+    default_message = _("The pushed message's content is not valid.")
 
 
 def _sha1(*parts: str) -> str:

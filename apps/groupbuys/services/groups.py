@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.accounts.models import Address, User
 from apps.core.deferred import send_on_commit
@@ -129,7 +130,7 @@ def _group_for_join(*, group_id: int, buyer: User) -> Group:
 def _check_quantity(quantity) -> None:
     valid = isinstance(quantity, int) and not isinstance(quantity, bool) and 1 <= quantity <= MAX_QUANTITY
     if not valid:
-        message = f"购买数量须为 1 到 {MAX_QUANTITY}"
+        message = gettext("The quantity must be 1 to %(max)s.") % {"max": MAX_QUANTITY}
         raise InvalidQuantity(message, fields={"quantity": [message]})
 
 
@@ -142,7 +143,9 @@ def group_is_joinable(group: Group, now: datetime) -> bool:
 
 
 def _limit_exceeded(campaign: Campaign) -> LimitExceeded:
-    return LimitExceeded(f"该活动每人限购 {campaign.per_user_limit} 件")
+    return LimitExceeded(
+        gettext("This campaign sells at most %(limit)s per person.") % {"limit": campaign.per_user_limit}
+    )
 
 
 def _take_units(*, campaign: Campaign, user: User, quantity: int) -> None:
@@ -283,8 +286,17 @@ def group_open(
     if not shop.stock_take(sku_id=campaign.sku_id, product_id=campaign.product_id, quantity=quantity + held):
         sku = campaign.sku
         raise OutOfStock(
-            f"{sku.product.title} {sku.spec} 库存不足以开团："
-            f"{campaign.group_size} 人团需要 {quantity + held} 件（您的 {quantity} 件和每个空位 1 件）"
+            gettext(
+                "Not enough stock of %(product)s %(spec)s to open a group: a %(size)s-person group needs "
+                "%(needed)s (your %(quantity)s and 1 for each open seat)."
+            )
+            % {
+                "product": sku.product.title,
+                "spec": sku.spec,
+                "size": campaign.group_size,
+                "needed": quantity + held,
+                "quantity": quantity,
+            }
         )
     price = campaign.price_for(is_leader=True)
     order = _group_order(
@@ -344,7 +356,10 @@ def group_join(
         sku_id=campaign.sku_id, product_id=campaign.product_id, quantity=from_shelf
     ):
         sku = campaign.sku
-        raise OutOfStock(f"{sku.product.title} {sku.spec} 库存不足")
+        raise OutOfStock(
+            gettext("Not enough stock of %(product)s %(spec)s.")
+            % {"product": sku.product.title, "spec": sku.spec}
+        )
     return group, order
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.core.errors import InvalidInput
 
@@ -27,9 +28,14 @@ def _check_target(target: str) -> None:
     if targets.is_registered(target):
         return
     allowed = targets.registered_targets()
-    message = f"可分享的对象：{', '.join(allowed)}" if allowed else "暂无可分享的对象"
+    hint = (
+        gettext("Shareable: %(targets)s") % {"targets": ", ".join(allowed)}
+        if allowed
+        else gettext("Nothing can be shared yet.")
+    )
+    message = gettext("“%(target)s” cannot be shared. %(hint)s") % {"target": target, "hint": hint}
     raise InvalidInput(
-        "分享对象无效", code="validation_error", fields={"target": [f"“{target}”不可分享。{message}"]}
+        gettext("The share target is not valid."), code="validation_error", fields={"target": [message]}
     )
 
 

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.accounts.models import Address, User
 from apps.core.deferred import send_on_commit
@@ -48,10 +49,16 @@ def _valid_quantity(value: Any) -> bool:
 def _lines(items) -> OrderedDict[int, int]:
     """sku_id -> quantity, in the caller's order, with repeated SKUs merged; quantities checked."""
     if not items:
-        raise InvalidInput("订单至少需要一件商品", code="validation_error", fields={"items": ["不能为空"]})
+        raise InvalidInput(
+            gettext("An order needs at least one item."),
+            code="validation_error",
+            fields={"items": [gettext("A value is required here.")]},
+        )
     if len(items) > MAX_LINES:
         raise InvalidInput(
-            f"一个订单最多 {MAX_LINES} 行", code="validation_error", fields={"items": ["行数过多"]}
+            gettext("An order has at most %(max)s lines.") % {"max": MAX_LINES},
+            code="validation_error",
+            fields={"items": [gettext("Too many lines.")]},
         )
     merged: OrderedDict[int, int] = OrderedDict()
     for index, item in enumerate(items):
@@ -60,7 +67,7 @@ def _lines(items) -> OrderedDict[int, int]:
         else:
             sku, quantity = item.sku, item.quantity
         sku_id = sku.pk if isinstance(sku, Sku) else sku
-        message = f"每件商品购买数量须为 1 到 {MAX_QUANTITY}"
+        message = gettext("The quantity of each item must be 1 to %(max)s.") % {"max": MAX_QUANTITY}
         if not _valid_quantity(quantity):
             raise InvalidQuantity(message, fields={f"items.{index}.quantity": [message]})
         merged[sku_id] = merged.get(sku_id, 0) + quantity
@@ -97,7 +104,10 @@ def _reserve_stock(quantities: dict[int, int], skus: dict[int, Sku]) -> None:
     for sku_id in sorted(quantities):
         sku = skus[sku_id]
         if not stock_take(sku_id=sku_id, product_id=sku.product_id, quantity=quantities[sku_id]):
-            raise OutOfStock(f"{sku.product.title} {sku.spec} 库存不足")
+            raise OutOfStock(
+                gettext("Not enough stock of %(product)s %(spec)s.")
+                % {"product": sku.product.title, "spec": sku.spec}
+            )
 
 
 def _release_stock(order: Order) -> None:
@@ -196,7 +206,9 @@ def _order_create(
         }
     missing = [sku_id for sku_id in quantities if sku_id not in skus]
     if missing:
-        raise SkuNotFound(f"商品不存在或已下架（SKU {missing[0]}）")
+        raise SkuNotFound(
+            gettext("The product does not exist or is no longer on sale (SKU %(sku)s).") % {"sku": missing[0]}
+        )
 
     if not stock_taken:
         _reserve_stock(quantities, skus)
@@ -208,7 +220,7 @@ def _order_create(
         lines.append((sku, quantity, offer))
     total_fen = sum(offer.unit_price_fen * quantity for _sku, quantity, offer in lines)
     if total_fen < 1:
-        raise InvalidInput("订单金额必须大于 0", code="order_total_invalid")
+        raise InvalidInput(gettext("The order total must be more than 0."), code="order_total_invalid")
 
     resolved = attribution.resolve_attribution(buyer=buyer, share_code=share_code)
     now = timezone.now()

@@ -8,6 +8,7 @@ from collections import defaultdict
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.accounts.models import User
 from apps.wechat import pay as wechatpay
@@ -38,7 +39,7 @@ def order_pay(*, order: Order, buyer: User) -> dict[str, str]:
     if order.status != Order.Status.PENDING_PAYMENT or order.pay_deadline <= now:
         raise OrderNotPayable()
     if not buyer.openid:
-        raise OrderNotPayable("请使用微信登录后支付")
+        raise OrderNotPayable(gettext("Log in with WeChat to pay."))
     try:
         prepay_id = wechatpay.jsapi_prepay(
             out_trade_no=order.no,
@@ -70,15 +71,15 @@ def payment_notification_handle(*, notice: wechatpay.PaymentNotice) -> str:
     """
     config = wechatpay.pay_config()
     if notice.appid != config.appid or notice.mchid != config.mchid:
-        raise PaymentMismatch("appid 或商户号与订单不符")
+        raise PaymentMismatch(gettext("The appid or merchant id does not match the order."))
     if notice.trade_state != "SUCCESS":
         return "ignored"
     with transaction.atomic():
         order = order_lock_by_no(no=notice.out_trade_no)
         if order is None:
-            raise PaymentMismatch("订单不存在")
+            raise PaymentMismatch(gettext("The order of this payment does not exist."))
         if notice.amount_total != order.total_fen:
-            raise PaymentMismatch("支付金额与订单金额不符")
+            raise PaymentMismatch(gettext("The amount paid does not match the order's amount."))
         if Payment.objects.filter(transaction_id=notice.transaction_id).exists():
             return "duplicate"
         now = timezone.now()

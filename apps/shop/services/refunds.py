@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.core.deferred import send_on_commit
 from apps.core.money import allocate_fen, pro_rata, yuan
@@ -90,19 +91,24 @@ def _refund_lines(order: Order, items: list[dict]) -> list[RefundItem]:
     for row in items:
         sku_id, quantity = row.get("sku_id"), row.get("quantity")
         if sku_id in wanted:
-            raise InvalidRefundItems(f"SKU {sku_id} 重复", fields={"items": [f"SKU {sku_id} 重复"]})
+            message = gettext("SKU %(sku)s is listed twice.") % {"sku": sku_id}
+            raise InvalidRefundItems(message, fields={"items": [message]})
         wanted[sku_id] = quantity
     lines = {item.sku_id: (item, base) for item, base in _line_bases(order)}
     unknown = sorted(k for k in wanted if k not in lines)
     if unknown:
-        raise InvalidRefundItems(f"订单中没有 SKU {unknown}", fields={"items": [f"订单中没有 SKU {unknown}"]})
+        message = gettext("The order has no SKU %(skus)s.") % {"skus": unknown}
+        raise InvalidRefundItems(message, fields={"items": [message]})
     returned = _returned_units(order)
     out = []
     for sku_id, quantity in wanted.items():
         item, base = lines[sku_id]
         left = item.quantity - returned.get(item.pk, 0)
         if quantity > left:
-            raise RefundNotAllowed(f"「{item.title}」最多还能退 {left} 件")
+            raise RefundNotAllowed(
+                gettext("At most %(left)s of “%(title)s” can still be returned.")
+                % {"title": item.title, "left": left}
+            )
         amount = line_refund_fen(
             base_fen=base,
             quantity=item.quantity,
@@ -166,19 +172,23 @@ def refund_create(
         if existing is not None:
             return existing
     if kind == Refund.Kind.AFTER_SALE and order.status not in REFUNDABLE_STATUSES:
-        raise RefundNotAllowed("订单当前状态不能申请退款")
+        raise RefundNotAllowed(gettext("A refund cannot be requested in the order's current state."))
     available = refundable_fen(order)
     lines = _refund_lines(order, items) if items else []
     if lines:
         lines_fen = sum(line.amount_fen for line in lines)
         if amount_fen is not None and amount_fen != lines_fen:
-            message = f"退货商品的退款金额为 {yuan(lines_fen)} 元，与 amount_fen 不符"
+            message = gettext(
+                "The returned items come to %(amount)s yuan, which does not match amount_fen."
+            ) % {"amount": yuan(lines_fen)}
             raise InvalidRefundItems(message, fields={"amount_fen": [message]})
         amount_fen = lines_fen
     amount = available if amount_fen is None else amount_fen
     if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1 or amount > available:
         raise RefundNotAllowed(
-            f"退款金额须在 0.01 到 {yuan(available)} 元之间" if available else "没有可退款的金额"
+            gettext("Refund amount must be between 0.01 and %(max)s yuan.") % {"max": yuan(available)}
+            if available
+            else gettext("There is no amount left to refund.")
         )
     now = timezone.now()
     refund = Refund(
@@ -387,7 +397,7 @@ def refund_retry(*, refund: Refund, note: str = "") -> Refund:
     if refund.status != Refund.Status.FAILED or refund.wechat_status in NOT_RETRYABLE_STATES:
         raise RefundNotRetryable()
     if refund.amount_fen > refundable_fen(order):
-        raise RefundNotRetryable("订单已没有足够的可退金额")
+        raise RefundNotRetryable(gettext("The order no longer has enough refundable amount."))
     refund.status = Refund.Status.APPROVED
     refund.next_attempt_at = None
     refund.attempts = 0
@@ -487,12 +497,12 @@ def _refund_failed(*, refund_id: int, wechat_status: str, error: str) -> bool:
 def refund_notification_handle(*, notice: wechatpay.RefundNotice) -> str:
     """Apply one verified refund notification: "refunded", "failed" or "duplicate"."""
     if notice.mchid != wechatpay.pay_config().mchid:
-        raise PaymentMismatch("商户号不符")
+        raise PaymentMismatch(gettext("The merchant id does not match."))
     refund = Refund.objects.select_related("order").filter(out_refund_no=notice.out_refund_no).first()
     if refund is None or (notice.out_trade_no and notice.out_trade_no != refund.order.no):
-        raise PaymentMismatch("退款单不存在")
+        raise PaymentMismatch(gettext("The refund of this notification does not exist."))
     if notice.amount_refund != refund.amount_fen:
-        raise PaymentMismatch("退款金额不符")
+        raise PaymentMismatch(gettext("The refunded amount does not match."))
     if notice.refund_status == "SUCCESS":
         done = _refund_succeeded(
             refund_id=refund.pk, wechat_refund_id=notice.refund_id, refunded_at=notice.success_time

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.core.errors import ApplicationError, InvalidInput
 from apps.wechat import trade as wechat_trade
@@ -41,7 +42,7 @@ def _carrier(carrier: str) -> tuple[str, str]:
     code = wechat_trade.carrier_code(name)
     if not name or code is None:
         known = "、".join(names[0] for names in wechat_trade.CARRIERS.values())
-        message = f"无法识别的快递公司（可用：{known}，或微信物流公司编码）"
+        message = gettext("Unknown carrier (known: %(known)s, or a WeChat carrier code).") % {"known": known}
         raise InvalidInput(message, code="carrier_unknown", fields={"carrier": [message]})
     return name, code
 
@@ -49,7 +50,7 @@ def _carrier(carrier: str) -> tuple[str, str]:
 def _tracking_no(tracking_no: str) -> str:
     value = (tracking_no or "").strip()
     if not value or len(value) > 64:
-        message = "运单号须为 1 到 64 个字符"
+        message = gettext("A tracking number has 1 to 64 characters.")
         raise InvalidInput(message, code="validation_error", fields={"tracking_no": [message]})
     return value
 
@@ -66,28 +67,31 @@ def _wanted(items, lines: dict[int, OrderItem], brand_ids: list[int] | None) -> 
             if line.quantity > line.shipped_quantity
         )
         if not wanted:
-            raise OrderNotShippable("没有可发货的商品")
+            raise OrderNotShippable(gettext("There is nothing left to ship in this order."))
         return wanted
     if not items:
-        message = "至少发货一件商品"
+        message = gettext("Ship at least one item.")
         raise InvalidInput(message, code="validation_error", fields={"items": [message]})
     wanted: OrderedDict[int, int] = OrderedDict()
     for index, item in enumerate(items):
         sku_id, quantity = item
         line = lines.get(sku_id)
         if line is None:
-            message = "订单中没有这件商品"
+            message = gettext("This item is not in the order.")
             raise InvalidInput(message, code="validation_error", fields={f"items.{index}.sku_id": [message]})
         if sku_id not in in_scope:
-            raise ShippingForbidden("不能发货其他品牌的商品")
+            raise ShippingForbidden(gettext("You may not ship another brand's items."))
         if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
-            message = "发货数量须为正整数"
+            message = gettext("The quantity to ship must be a positive whole number.")
             raise InvalidInput(
                 message, code="validation_error", fields={f"items.{index}.quantity": [message]}
             )
         wanted[sku_id] = wanted.get(sku_id, 0) + quantity
         if wanted[sku_id] > line.quantity - line.shipped_quantity:
-            raise OrderNotShippable(f"{line.title} 未发货数量只有 {line.quantity - line.shipped_quantity} 件")
+            raise OrderNotShippable(
+                gettext("Only %(left)s of %(title)s are left to ship.")
+                % {"title": line.title, "left": line.quantity - line.shipped_quantity}
+            )
     return wanted
 
 
@@ -113,11 +117,16 @@ def order_ship(
     if order.status != Order.Status.PAID:
         raise OrderNotShippable()
     if order.shipping_hold:
-        raise OrderNotShippable("拼团尚未成功，订单暂不能发货")
+        raise OrderNotShippable(
+            gettext("The group buy has not succeeded yet, so the order cannot be shipped.")
+        )
     lines = {line.sku_id: line for line in order.items.order_by("id")}
     wanted = _wanted(items, lines, brand_ids)
     if order.shipments.count() >= wechat_trade.MAX_PARCELS:
-        raise OrderNotShippable(f"一个订单最多 {wechat_trade.MAX_PARCELS} 个包裹（微信的上限）")
+        raise OrderNotShippable(
+            gettext("An order has at most %(max)s parcels (WeChat's limit).")
+            % {"max": wechat_trade.MAX_PARCELS}
+        )
     now = timezone.now()
     brands = {lines[sku_id].brand_id for sku_id in wanted}
     shipment = Shipment.objects.create(
@@ -159,7 +168,9 @@ def shipment_correct(
     """
     order = order_lock(order_id=shipment.order_id)
     if order.status not in (Order.Status.PAID, Order.Status.SHIPPED):
-        raise OrderNotShippable("订单已完成或已退款，不能再修改物流信息")
+        raise OrderNotShippable(
+            gettext("The order is completed or refunded; its shipping details can no longer change.")
+        )
     shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
     fields = []
     if carrier is not None:
@@ -330,7 +341,7 @@ def _enqueue(order_id: int) -> None:
 def shipping_upload_retry(*, upload: ShippingUpload) -> ShippingUpload:
     """An operator's retry of a failed upload (after fixing what WeChat refused): sends it again."""
     if upload.status == ShippingUpload.Status.UPLOADED and upload.version == upload.uploaded_version:
-        raise ApplicationError("已上传，无需重试", code="upload_not_retryable")
+        raise ApplicationError(gettext("Already uploaded, no retry needed."), code="upload_not_retryable")
     ShippingUpload.objects.filter(pk=upload.pk).update(
         status=ShippingUpload.Status.PENDING,
         uploaded_version=F("version") - 1,
