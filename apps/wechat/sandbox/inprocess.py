@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import requests
+from django.utils import translation
 
 from .pay import TIMEOUT_HEADER
 
@@ -29,9 +30,12 @@ def forward(django_client):
         body = request.body or b""
         if isinstance(body, str):
             body = body.encode()
-        response = django_client.generic(
-            request.method, path, data=body, content_type=content_type, headers=headers
-        )
+        # A server elsewhere would not touch the caller's active language; the in-process request's
+        # LocaleMiddleware would (it activates the sandbox request's language), so it is restored.
+        with translation.override(translation.get_language()):
+            response = django_client.generic(
+                request.method, path, data=body, content_type=content_type, headers=headers
+            )
         if response.get(TIMEOUT_HEADER) == "timeout":
             raise requests.exceptions.ReadTimeout(f"sandbox fault: timeout on {path}")
         return response.status_code, dict(response.items()), response.content
