@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from wechatpy.exceptions import WeChatClientException
 
@@ -64,4 +65,6 @@ def translate(exc: WeChatClientException) -> WeChatError:
         return WeChatQuotaExhausted(errcode=errcode)
     if errcode in BUSY or errcode is None:
         return WeChatBusy(errcode=errcode)
-    return WeChatError(f"微信接口错误 {errcode}: {message or ''}".strip(), errcode=errcode)
+    values = {"errcode": errcode, "message": message or ""}
+    text = gettext("WeChat API error %(errcode)s: %(message)s") % values
+    return WeChatError(text.strip(), errcode=errcode)

@@ -36,6 +36,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from wechatpayv3 import WeChatPay, WeChatPayType
 
@@ -231,7 +232,7 @@ def call(fn: Callable[..., tuple[int, Any]], *args: Any, **kwargs: Any) -> dict[
             logger.warning("WeChat Pay answer failed signature verification: outcome unknown")
             raise AnswerNotVerified(wechat_code="BAD_SIGNATURE") from exc
         logger.exception("WeChat Pay call failed")
-        raise WeChatPayError(f"微信支付接口调用失败: {exc}") from exc
+        raise WeChatPayError(gettext("The call to WeChat Pay failed: %(error)s") % {"error": exc}) from exc
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     try:
@@ -245,7 +246,9 @@ def call(fn: Callable[..., tuple[int, Any]], *args: Any, **kwargs: Any) -> dict[
     if status >= 500 or status == 429 or wechat_code in {"SYSTEM_ERROR", "FREQUENCY_LIMITED"}:
         raise WeChatPayUnavailable(wechat_code=wechat_code, http_status=status)
     raise WeChatPayError(
-        f"微信支付: {wechat_code} {message}".strip(), wechat_code=wechat_code, http_status=status
+        (gettext("WeChat Pay: %(code)s %(message)s") % {"code": wechat_code, "message": message}).strip(),
+        wechat_code=wechat_code,
+        http_status=status,
     )
 
 
@@ -281,7 +284,7 @@ def jsapi_prepay(
     )
     prepay_id = data.get("prepay_id")
     if not prepay_id:
-        raise WeChatPayError("微信支付未返回 prepay_id")
+        raise WeChatPayError(gettext("WeChat Pay returned no prepay_id."))
     return str(prepay_id)
 
 

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext
+
 from . import pay
 
 SCENE_COMMISSION = "1005"  # 佣金报酬
@@ -72,7 +74,9 @@ def transfer_create(
     """Start a transfer of `amount_fen` to `openid`. `user_name` is sent (encrypted) from 2,000 yuan."""
     if amount_fen >= REAL_NAME_FROM_FEN and not user_name:
         raise pay.WeChatPayError(
-            "单笔 2000 元及以上的转账需要收款人实名", code="real_name_required", status_code=409
+            gettext("A transfer of 2,000 yuan or more needs the payee's real name."),
+            code="real_name_required",
+            status_code=409,
         )
     data = pay.call(
         pay.client().mch_transfer_bills,
