@@ -19,6 +19,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 
 from .errors import RuleSetFileInvalid
 from .models import Rule, RuleSet
@@ -133,16 +134,19 @@ def _rule_fields(raw: Any, path: str, errors: dict[str, list[str]]) -> dict[str,
         errors.setdefault(f"{path}.{name}", []).append(message)
 
     if not isinstance(raw, dict):
-        errors.setdefault(path, []).append("每条规则必须是一个对象 (an object)")
+        errors.setdefault(path, []).append(gettext("Each rule must be an object."))
         return {}
     for key in sorted(set(raw) - set(RULE_FIELDS)):
-        bad(key, f"未知字段 (unknown key); 允许的字段: {', '.join(RULE_FIELDS)}")
+        bad(
+            key,
+            gettext("Unknown key; the allowed keys are: %(allowed)s") % {"allowed": ", ".join(RULE_FIELDS)},
+        )
     fields: dict[str, Any] = {}
     for name in RULE_FIELDS:
         value = raw.get(name)
         if name in ("name", "kind"):
             if not isinstance(value, str) or not value.strip():
-                bad(name, "必填，字符串 (a non-empty string)")
+                bad(name, gettext("Required: a non-empty string."))
                 continue
             fields[name] = value
             continue
@@ -150,25 +154,25 @@ def _rule_fields(raw: Any, path: str, errors: dict[str, list[str]]) -> dict[str,
             continue  # absent or null: the field does not apply, the model's default stands
         if name == "rate_percent":
             if not isinstance(value, str) or not _RATE.match(value):
-                bad(name, '必须是小数字符串，例如 "10.00" (a decimal string)')
+                bad(name, gettext('Must be a decimal string, such as "10.00".'))
                 continue
             value = Decimal(value)
         elif name in ("valid_from", "valid_to"):
             instant = parse_instant(value)
             if instant is None:
-                bad(name, "必须是 ISO 8601 时间，例如 2026-03-01T00:00:00+08:00")
+                bad(name, gettext("Must be an ISO 8601 time, such as 2026-03-01T00:00:00+08:00."))
                 continue
             value = instant
         elif name in ("product_ids", "koc_ids"):
             if not isinstance(value, list) or not all(_is_int(v) and v > 0 for v in value):
-                bad(name, "必须是正整数 ID 的列表，例如 [1, 2] (a list of ids)")
+                bad(name, gettext("Must be a list of positive integer IDs, such as [1, 2]."))
                 continue
         elif name in ("level", "amount_fen", "scope_id", "target"):
             if not _is_int(value) or value < 0:
-                bad(name, "必须是非负整数 (a non-negative integer)")
+                bad(name, gettext("Must be a non-negative integer."))
                 continue
         elif not isinstance(value, str):  # basis, scope, beneficiary_role, period, measure, metric
-            bad(name, "必须是字符串 (a string)")
+            bad(name, gettext("Must be a string."))
             continue
         fields[name] = value
     return fields
@@ -180,25 +184,33 @@ def parse_ruleset_document(document: Any) -> tuple[dict[str, str], list[dict[str
     model and compliance when they are added."""
     errors: dict[str, list[str]] = {}
     if not isinstance(document, dict):
-        raise RuleSetFileInvalid("文件内容必须是一个 JSON 对象", fields={"": ["expected an object"]})
+        raise RuleSetFileInvalid(
+            gettext("The file's content must be a JSON object."), fields={"": ["expected an object"]}
+        )
     for key in sorted(set(document) - {"format", "name", "notes", "rules"}):
-        errors.setdefault(key, []).append("未知字段 (unknown key); 允许: format, name, notes, rules")
+        errors.setdefault(key, []).append(
+            gettext("Unknown key; the allowed keys are format, name, notes and rules.")
+        )
     if not _is_int(document.get("format")) or document.get("format") != FORMAT:
-        errors.setdefault("format", []).append(f"必须是 {FORMAT} (this reader knows format {FORMAT})")
+        errors.setdefault("format", []).append(
+            gettext("Must be %(format)s (this reader knows format %(format)s).") % {"format": FORMAT}
+        )
     name = document.get("name")
     if not isinstance(name, str) or not name.strip():
-        errors.setdefault("name", []).append("必填，字符串 (a non-empty string)")
+        errors.setdefault("name", []).append(gettext("Required: a non-empty string."))
     notes = document.get("notes")
     if notes is not None and not isinstance(notes, str):
-        errors.setdefault("notes", []).append("必须是字符串 (a string)")
+        errors.setdefault("notes", []).append(gettext("Must be a string."))
     rules = document.get("rules")
     parsed: list[dict[str, Any]] = []
     if not isinstance(rules, list):
-        errors.setdefault("rules", []).append("必须是规则的列表 (a list of rules)")
+        errors.setdefault("rules", []).append(gettext("Must be a list of rules."))
     else:
         parsed = [_rule_fields(raw, f"rules[{i}]", errors) for i, raw in enumerate(rules)]
     if errors:
         raise RuleSetFileInvalid(
-            "规则集文件无效：" + "；".join(f"{k} {'/'.join(v)}" for k, v in errors.items()), fields=errors
+            gettext("The rule-set file is not valid: %(problems)s")
+            % {"problems": gettext("; ").join(f"{k} {'/'.join(v)}" for k, v in errors.items())},
+            fields=errors,
         )
     return {"name": name, "notes": notes or ""}, parsed

@@ -93,3 +93,16 @@ def test_a_rules_shape_errors_read_in_chinese_and_in_english():
 
     assert errors("zh-hans")["rate_percent"] == ["请填写比例"]
     assert errors("en")["rate_percent"] == ["Please fill in the rule's percentage."]
+
+
+def test_a_rule_set_files_problems_read_in_chinese_and_in_english():
+    from apps.commissions.errors import RuleSetFileInvalid
+    from apps.commissions.ruleset_files import FORMAT, parse_ruleset_document
+
+    def refusal(language: str) -> str:
+        with translation.override(language), pytest.raises(RuleSetFileInvalid) as caught:
+            parse_ruleset_document({"format": FORMAT, "name": "x", "rules": "none"})
+        return caught.value.message
+
+    assert refusal("zh-hans") == "规则集文件无效：rules 必须是规则的列表 (a list of rules)"
+    assert refusal("en") == "The rule-set file is not valid: rules Must be a list of rules."
