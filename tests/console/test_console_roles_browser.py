@@ -196,7 +196,7 @@ def test_a_refund_of_the_scale_demo_approved_in_the_console_succeeds(
     from apps.demo.scale import ORDER_PREFIX
     from apps.shop.models import Order
 
-    call_command("seed_demo", "--scale", "0.02", stdout=io.StringIO())
+    call_command("seed_demo", "--scale", "0.006", stdout=io.StringIO())  # the smallest demo: 60 orders
     platform_admin(username="platform")
     waiting = Refund.objects.filter(order__no__startswith=ORDER_PREFIX, status="requested")
     refund = waiting.order_by("pk").first()
