@@ -56,12 +56,13 @@ import requests
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from wechatpy.crypto import PrpCrypto
+
+from apps.core.deferred import send_on_commit
 
 from .miniprogram import _error, _json_body, _token_valid, fault_answer
 from .pay import _TXID, get_transaction, indexed, refunded_fen
@@ -232,7 +233,7 @@ def upload_shipping_info(request: HttpRequest) -> JsonResponse:
         _save(state)
     if notice is not None:
         # WeChat pushes later, not within its answer: after this request, from a worker.
-        transaction.on_commit(lambda: push_later.apply_async((notice,), countdown=1))
+        send_on_commit(push_later, notice, countdown=1)
     return _ok()
 
 
