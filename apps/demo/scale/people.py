@@ -22,6 +22,7 @@ from apps.accounts.models import User
 from apps.core.progress import Progress
 from apps.kocs.lock_objects import lock_team_tree
 from apps.kocs.models import Koc, KocParentHistory, KocProductPick, Level, LevelHistory
+from apps.kocs.tree_build import allocate_tree_ids, nested_set_for
 
 from .plan import BATCH, BRANCHES, TEAM_DAYS, Plan, person
 from .rows import insert
@@ -165,25 +166,15 @@ def grow_team(plan: Plan, rng: random.Random, now: datetime, people: People) -> 
 
 
 def _numbered(team: Team) -> tuple[list[int], list[int], list[int]]:
-    """(tree index, lft, rght) of every node: one iterative depth-first pass (children in index order)."""
+    """(tree index, lft, rght) of every node, numbered by the KOC app's own builder (children in index
+    order); the tree index counts the roots in index order."""
+    numbers = nested_set_for((i + 1, p + 1 if p >= 0 else None) for i, p in enumerate(team.parent))
+    roots = {i + 1: t for t, i in enumerate(i for i, p in enumerate(team.parent) if p < 0)}
     n = len(team)
-    children: list[list[int]] = [[] for _ in range(n)]
-    roots = []
-    for i, p in enumerate(team.parent):
-        (roots if p < 0 else children[p]).append(i)
     tree, lft, rght = [0] * n, [0] * n, [0] * n
-    for t, root in enumerate(roots):
-        counter = 0
-        stack = [(root, False)]
-        while stack:
-            node, done = stack.pop()
-            counter += 1
-            if done:
-                rght[node] = counter
-                continue
-            lft[node], tree[node] = counter, t
-            stack.append((node, True))
-            stack.extend((c, False) for c in reversed(children[node]))
+    for i in range(n):
+        root, lft[i], rght[i], _depth = numbers[i + 1]
+        tree[i] = roots[root]
     return tree, lft, rght
 
 
@@ -198,8 +189,8 @@ def insert_team(
     bios = ["宝妈，爱喝茶。", "社区团长。", "茶叶店主。", "白领，分享好物。"]
     with transaction.atomic():
         lock_team_tree()
-        first_tree = (Koc.objects.aggregate(m=Max("tree_id"))["m"] or 0) + 1
         roots = sum(1 for p in team.parent if p < 0)
+        tree_ids = allocate_tree_ids(roots + plan.pending)  # as koc_create takes them: no clash
 
         def koc(i: int) -> dict:
             organisation = team.role[i] in Koc.ORGANISATION_ROLES
@@ -220,7 +211,7 @@ def insert_team(
                 reviewed_at=approved,
                 approved_at=approved,
                 created_at=approved - timedelta(hours=2),
-                tree_id=first_tree + tree[i],
+                tree_id=tree_ids[tree[i]],
                 lft=lft[i],
                 rght=rght[i],
                 depth=team.depth[i],
@@ -284,7 +275,7 @@ def insert_team(
                         ],
                         applied_at=applied,
                         created_at=applied,
-                        tree_id=first_tree + roots + p,
+                        tree_id=tree_ids[roots + p],
                         lft=1,
                         rght=2,
                         depth=0,
