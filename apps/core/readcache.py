@@ -74,7 +74,10 @@ def bump(keys: Iterable[str]) -> None:
     def apply() -> None:
         try:
             lapsing = {key: _token() for key in keys if key != ALL}
-            if lapsing:
+            if len(lapsing) == 1:  # the common case (one group, one product): no pipeline to build
+                [(key, token)] = lapsing.items()
+                cache.set(key, token, timeout=GENERATION_SECONDS)
+            elif lapsing:
                 cache.set_many(lapsing, timeout=GENERATION_SECONDS)  # one round trip (a pipeline)
             if ALL in keys:
                 cache.set(ALL, _token(), timeout=None)

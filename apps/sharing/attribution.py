@@ -30,7 +30,7 @@ from typing import Any
 from django.utils import timezone
 
 from . import binding_rules, selectors
-from .models import BindingPolicy, CustomerBinding, ShareLink
+from .models import CustomerBinding, ShareLink
 from .services.bindings import current_of, policy_of
 
 SOURCE_SHARE_CODE = binding_rules.SOURCE_SHARE_CODE
@@ -45,11 +45,8 @@ def resolve_attribution(
     *, buyer, share_code: str | None, now: datetime | None = None
 ) -> dict[str, Any] | None:
     now = now or timezone.now()
-    policy = BindingPolicy.load()
-
-    link = selectors.link_by_code(share_code) if share_code else None
-    code_koc = selectors.approved_koc_of(user_id=link.sharer_id) if link is not None else None
-    binding = selectors.current_binding(customer_id=buyer.pk, now=now)
+    facts = selectors.attribution_facts(customer_id=buyer.pk, share_code=share_code, now=now)
+    policy, link, code_koc, binding = facts.policy, facts.link, facts.code_koc, facts.binding
     decided = binding_rules.attribute(
         current=current_of(binding),
         code_koc_id=code_koc.pk if code_koc is not None else None,

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +31,17 @@ def get_attribution_resolver() -> Resolver | None:
 def resolve_attribution(*, buyer, share_code: str | None) -> dict[str, Any] | None:
     """The resolver's answer, or None when there is none or it fails (logged, never raised).
 
-    It runs in a savepoint: a database error inside it must not poison the order's transaction.
+    Inside a transaction it runs in a savepoint: a database error inside it must not poison the
+    order's transaction. Outside one (an order drafted before its transaction opens) its reads
+    run on their own and need none.
     """
     if _resolver is None:
         return None
     try:
-        with transaction.atomic():
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                result = _resolver(buyer=buyer, share_code=share_code or None)
+        else:
             result = _resolver(buyer=buyer, share_code=share_code or None)
     except Exception:
         logger.exception("attribution resolver failed for buyer %s (share_code %r)", buyer.pk, share_code)

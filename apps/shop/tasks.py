@@ -16,7 +16,9 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="shop.cancel_unpaid_order")
 def cancel_unpaid_order(order_id: int) -> bool:
-    """Scheduled at creation for the payment deadline; checks the deadline and status itself."""
+    """One order's deadline; checks the deadline and status itself. Orders no longer schedule it
+    (the minute sweeper `cancel_unpaid_orders` owns deadlines); kept so that tasks queued before
+    that change, and operators, can still run it."""
     return services.cancel_unpaid_order(order_id=order_id)
 
 

@@ -243,3 +243,19 @@ def test_production_refuses_unsafe_settings_with_a_clear_message():
     assert answers["sqlite"].startswith("DATABASE_URL points at SQLite: production needs PostgreSQL")
     assert answers["dev key"].startswith("SECRET_KEY is too weak for production")
     assert answers["short key"].startswith("SECRET_KEY is too weak for production")
+
+
+@pytest.mark.parametrize(
+    ("value", "threshold"), [(None, "5"), ("0", "0"), ("20", "20"), ("none", "None"), ("off", "None")]
+)
+def test_postgresql_prepares_the_hot_statements_unless_told_not_to(value, threshold):
+    # DB_PREPARE_THRESHOLD=none for a pooler in transaction mode (PgBouncer before 1.21)
+    env = {**PRODUCTION_ENV} if value is None else {**PRODUCTION_ENV, "DB_PREPARE_THRESHOLD": value}
+    code = (
+        "from django.conf import settings as s; print(s.DATABASES['default']['OPTIONS']['prepare_threshold'])"
+    )
+
+    result = _manage("shell", "-c", code, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == threshold  # after the shell's own banner

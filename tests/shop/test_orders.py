@@ -304,17 +304,25 @@ def test_cancel_unpaid_orders_command_sweeps_once():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_order_creation_schedules_the_deadline_task_after_commit(monkeypatch):
+def test_an_order_schedules_no_task_of_its_own_and_the_minute_sweeper_cancels_it_past_its_deadline(
+    monkeypatch, settings
+):
+    from apps.core import deferred
     from apps.shop import tasks
 
-    scheduled = []
-    monkeypatch.setattr(
-        tasks.cancel_unpaid_order, "apply_async", lambda args, eta: scheduled.append((args, eta))
-    )
-
+    sent = []
+    monkeypatch.setattr(deferred, "send", lambda task, *args, **kwargs: sent.append(task.name))
     order = make_order()
 
-    assert scheduled == [((order.pk,), order.pay_deadline)]
+    assert sent == []  # the deadline belongs to the sweeper: no ETA task held by a worker per order
+    assert settings.CELERY_BEAT_SCHEDULE["cancel-unpaid-orders"] == {
+        "task": "shop.cancel_unpaid_orders",
+        "schedule": 60.0,
+    }
+    assert services.cancel_unpaid_orders(now=order.pay_deadline - timedelta(seconds=1)) == 0
+    assert services.cancel_unpaid_orders(now=order.pay_deadline + timedelta(seconds=1)) == 1
+    assert Order.objects.get(pk=order.pk).status == "cancelled"
+    assert tasks.cancel_unpaid_orders.name == "shop.cancel_unpaid_orders"
 
 
 @pytest.mark.django_db

@@ -28,12 +28,14 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from apps.accounts.models import Address, User
+from apps.core import rawsql
 from apps.core.deferred import send_on_commit
 from apps.shop import services as shop
 from apps.shop.errors import InvalidQuantity, OutOfStock
 from apps.shop.models import Brand, Order, Product, Sku
 from apps.shop.services.orders import MAX_QUANTITY
 
+from .. import read_cache
 from ..errors import AlreadyJoined, CampaignClosed, GroupClosed, GroupFull, LimitExceeded
 from ..lock_objects import group_lock
 from ..models import Campaign, CampaignUsage, Group, GroupMember
@@ -51,6 +53,14 @@ _SEAT_WITH_UNIT_SQL = (
     "WHERE id = %s AND status = %s AND joined < size AND expires_at > %s AND stock_held > 0 "
     "RETURNING joined, stock_held"
 )
+# The one-statement join (PostgreSQL): the seat with its held unit, then the usage row, then the
+# shop's order and lines and the member, each inserted only when the one before yielded its row.
+_USAGE_AFTER_SEAT_SQL = (
+    f"INSERT INTO {_USAGE} (campaign_id, user_id, units) SELECT %s::bigint, %s::bigint, %s::integer "  # noqa: S608
+    f"FROM seat ON CONFLICT (campaign_id, user_id) DO UPDATE SET units = {_USAGE}.units + excluded.units "
+    f"WHERE {_USAGE}.units + excluded.units <= %s RETURNING id"
+)
+ONE_ACTIVE_SEAT = "gb_member_one_active_seat"
 _SEAT_SQL = (
     f"UPDATE {_GROUP} SET joined = joined + 1 "  # noqa: S608
     "WHERE id = %s AND status = %s AND joined < size AND expires_at > %s RETURNING joined, stock_held"
@@ -59,20 +69,15 @@ _SEAT_SQL = (
 
 # The join's one read: the group, its campaign, the SKU with its product and brand (the order is
 # made from them and they must still be on sale), and whether the buyer already holds a seat. The
-# hottest read there is, so it is written out once, with the columns of each model in _meta order,
-# and the rows are turned into model instances with the ORM's own converters (as select_related
-# would, without compiling the query on every join).
-_JOIN_READ_MODELS = (("g", Group), ("c", Campaign), ("s", Sku), ("p", Product), ("b", Brand))
+# hottest read there is, so it is written out once (apps.core.rawsql).
+_JOIN_READ_MODELS = (Group, Campaign, Sku, Product, Brand)
 _MEMBER = GroupMember._meta.db_table
 
 
 def _join_read_sql() -> str:
-    columns = ", ".join(
-        f'{alias}."{field.column}"'
-        for alias, model in _JOIN_READ_MODELS
-        for field in model._meta.concrete_fields
-    )
-    tables = {alias: model._meta.db_table for alias, model in _JOIN_READ_MODELS}
+    aliases = ("g", "c", "s", "p", "b")
+    columns = ", ".join(rawsql.columns(a, m) for a, m in zip(aliases, _JOIN_READ_MODELS, strict=True))
+    tables = {alias: model._meta.db_table for alias, model in zip(aliases, _JOIN_READ_MODELS, strict=True)}
     return (
         f"SELECT {columns}, EXISTS (SELECT 1 FROM {_MEMBER} m WHERE m.group_id = g.id "  # noqa: S608
         "AND m.user_id = %s AND m.status IN (%s, %s)) "
@@ -83,47 +88,23 @@ def _join_read_sql() -> str:
 
 
 _JOIN_READ_SQL = _join_read_sql()
-_converters: dict[str, list] = {}
-
-
-def _join_read_converters() -> list:
-    """Per column: the (converter, expression) pairs the ORM would apply, for this backend."""
-    vendor = connection.vendor
-    if vendor not in _converters:
-        per_column = []
-        for alias, model in _JOIN_READ_MODELS:
-            for field in model._meta.concrete_fields:
-                column = field.get_col(alias)
-                found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-                per_column.append([(converter, column) for converter in found])
-        _converters[vendor] = per_column
-    return _converters[vendor]
 
 
 def _group_for_join(*, group_id: int, buyer: User) -> Group:
     """The group with campaign, SKU, product and brand, and `already_joined`; DoesNotExist if none."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _JOIN_READ_SQL, [buyer.pk, GroupMember.Status.HELD.value, GroupMember.Status.PAID.value, group_id]
-        )
-        row = cursor.fetchone()
-    if row is None:
+    found = rawsql.read_joined(
+        _JOIN_READ_SQL,
+        [buyer.pk, GroupMember.Status.HELD.value, GroupMember.Status.PAID.value, group_id],
+        _JOIN_READ_MODELS,
+    )
+    if found is None:
         raise Group.DoesNotExist("Group matching query does not exist.")
-    values = list(row[:-1])
-    for index, converters in enumerate(_join_read_converters()):
-        for converter, column in converters:
-            values[index] = converter(values[index], column, connection)
-    instances, start = [], 0
-    for _alias, model in _JOIN_READ_MODELS:
-        count = len(model._meta.concrete_fields)
-        instances.append(model.from_db(connection.alias, None, values[start : start + count]))
-        start += count
-    group, campaign, sku, product, brand = instances
+    (group, campaign, sku, product, brand), (already_joined,) = found
     product.brand = brand
     sku.product = product
     campaign.sku = sku
     group.campaign = campaign
-    group.already_joined = bool(row[-1])
+    group.already_joined = bool(already_joined)
     return group
 
 
@@ -156,7 +137,7 @@ def _take_units(*, campaign: Campaign, user: User, quantity: int) -> None:
     """
     if quantity > campaign.per_user_limit:
         raise _limit_exceeded(campaign)
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(_TAKE_UNITS_SQL, [campaign.pk, user.pk, quantity, campaign.per_user_limit])
         if cursor.fetchone() is None:
             raise _limit_exceeded(campaign)
@@ -176,7 +157,7 @@ def _take_seat(*, group: Group, now: datetime) -> bool:
     `group.stock_held` are set from the row as updated. Refuses group_closed or group_full.
     """
     params = [group.pk, Group.Status.FORMING.value, connection.ops.adapt_datetimefield_value(now)]
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(_SEAT_WITH_UNIT_SQL, params)
         row = cursor.fetchone()
         with_unit = row is not None
@@ -219,10 +200,8 @@ def _group_order(
     )
 
 
-def _add_member(*, group: Group, user: User, order: Order, quantity: int, price_fen: int, is_leader: bool):
-    # Every value was checked or read in this transaction (quantity, price, the group, the order);
-    # the database checks the constraints on insert.
-    member = GroupMember(
+def _member(*, group: Group, user: User, order: Order, quantity: int, price_fen: int, is_leader: bool):
+    return GroupMember(
         group=group,
         user=user,
         order=order,
@@ -231,13 +210,23 @@ def _add_member(*, group: Group, user: User, order: Order, quantity: int, price_
         unit_price_fen=price_fen,
         status=GroupMember.Status.HELD,
     )
+
+
+def _add_member(*, group: Group, user: User, order: Order, quantity: int, price_fen: int, is_leader: bool):
+    # Every value was checked or read in this transaction (quantity, price, the group, the order);
+    # the database checks the constraints on insert. Stored with one precompiled INSERT (no
+    # post_save): the group's cached answer, which the signal would refresh, is refreshed here.
+    member = _member(
+        group=group, user=user, order=order, quantity=quantity, price_fen=price_fen, is_leader=is_leader
+    )
     try:
         with transaction.atomic(savepoint=False):
-            member.save(force_insert=True)
+            rawsql.insert(member)
     except IntegrityError as exc:
         # The partial unique index (one active seat per user and group) caught a concurrent join
         # by the same user: this whole transaction, seat included, rolls back.
         raise AlreadyJoined() from exc
+    read_cache.groups_changed([group.pk])
     return member
 
 
@@ -312,7 +301,6 @@ def group_open(
     return group, order
 
 
-@transaction.atomic
 def group_join(
     *,
     group: Group,
@@ -327,6 +315,11 @@ def group_join(
     Refusals: group_closed (not forming, past its deadline, campaign switched off), already_joined
     (the buyer holds a seat here, leader included), group_full, limit_exceeded, out_of_stock (the
     units beyond the seat's held one, or a seat the group could not hold a unit for).
+
+    The reads come first, outside the transaction (the group with what the order is made of, the
+    order's draft with its attribution): none of them needs a lock, and the conditional writes
+    re-check everything that matters. Then one transaction of five statements, each compiled once:
+    the order and its line, the member, then the contended rows (`_join_write`).
     """
     now = now or timezone.now()
     _check_quantity(quantity)
@@ -343,14 +336,46 @@ def group_join(
     if quantity > campaign.per_user_limit:
         raise _limit_exceeded(campaign)
     price = campaign.price_for(is_leader=False)
-    order = _group_order(
-        group=group, buyer=buyer, quantity=quantity, address=address, share_code=share_code, price_fen=price
+    order, lines = shop.order_draft(
+        buyer=buyer,
+        items=[(campaign.sku_id, quantity)],
+        address=address,
+        share_code=share_code,
+        kind=Order.Kind.GROUP_BUY,
+        group_id=group.pk,
+        unit_price_overrides={campaign.sku_id: price},
+        hold_shipping=True,
+        skus={campaign.sku_id: campaign.sku},
     )
-    _add_member(group=group, user=buyer, order=order, quantity=quantity, price_fen=price, is_leader=False)
-    # The contended rows, last and in lock order: the group's (the seat and its held unit), the
-    # user's usage row, then the shelf for any unit the group did not hold.
-    with_unit = _take_seat(group=group, now=now)
-    _take_units(campaign=campaign, user=buyer, quantity=quantity)
+    for _draw in range(shop.ORDER_NUMBER_DRAWS):
+        try:
+            _join_write(
+                group=group, buyer=buyer, quantity=quantity, order=order, lines=lines, price=price, now=now
+            )
+            return group, order
+        except shop.OrderNumberTaken:
+            continue  # rolled back: the next draw
+    raise IntegrityError(f"no free order number in {shop.ORDER_NUMBER_DRAWS} draws")
+
+
+@transaction.atomic
+def _join_write(
+    *, group: Group, buyer: User, quantity: int, order: Order, lines: list, price: int, now: datetime
+) -> None:
+    campaign = group.campaign
+    if connection.vendor == "postgresql" and _join_in_one_statement(
+        group=group, buyer=buyer, quantity=quantity, order=order, lines=lines, price=price, now=now
+    ):
+        with_unit = True
+    else:
+        # Statement by statement (SQLite, or a seat that comes without a held unit): the order
+        # and member first, then the contended rows, last and in lock order: the group's (the
+        # seat and its held unit), the user's usage row, then the shelf for any unit the group
+        # did not hold.
+        shop.order_insert(order, lines)
+        _add_member(group=group, user=buyer, order=order, quantity=quantity, price_fen=price, is_leader=False)
+        with_unit = _take_seat(group=group, now=now)
+        _take_units(campaign=campaign, user=buyer, quantity=quantity)
     from_shelf = quantity - 1 if with_unit else quantity
     if from_shelf and not shop.stock_take(
         sku_id=campaign.sku_id, product_id=campaign.product_id, quantity=from_shelf
@@ -360,7 +385,61 @@ def group_join(
             gettext("Not enough stock of %(product)s %(spec)s.")
             % {"product": sku.product.title, "spec": sku.spec}
         )
-    return group, order
+
+
+def _join_in_one_statement(
+    *, group: Group, buyer: User, quantity: int, order: Order, lines: list, price: int, now: datetime
+) -> bool:
+    """The join's writes as one statement (PostgreSQL, in `_join_write`'s transaction): the seat
+    with one of the units the group holds, the buyer's usage row, the order and its lines, the
+    member; each inserted only when the one before yielded its row, in the lock order of the
+    statement-by-statement path (group, usage row). One round trip instead of five, and the
+    group's row is locked for that statement and the COMMIT only.
+
+    False when no seat came with a held unit (full, closed, or none held): nothing was written,
+    and the caller goes statement by statement (which tells those apart). Raises limit_exceeded,
+    already_joined (the partial unique index), or OrderNumberTaken, for the caller's transaction
+    to roll back.
+    """
+    campaign = group.campaign
+    if quantity > campaign.per_user_limit:
+        raise _limit_exceeded(campaign)
+    order_parts, order_params = shop.order_insert_parts(order, lines, after="usage")
+    member = _member(
+        group=group, user=buyer, order=order, quantity=quantity, price_fen=price, is_leader=False
+    )
+    member_sql, member_params = rawsql.insert_from(
+        member, source=shop.NEW_ORDER, taken={"order_id": f"{shop.NEW_ORDER}.id"}
+    )
+    parts = [f"seat AS ({_SEAT_WITH_UNIT_SQL})", f"usage AS ({_USAGE_AFTER_SEAT_SQL})", *order_parts]
+    sql = (
+        f"WITH {', '.join(parts)}, new_member AS ({member_sql}) "  # noqa: S608 (names and parameters)
+        f"SELECT seat.joined, seat.stock_held, EXISTS (SELECT 1 FROM usage), "
+        f"(SELECT id FROM {shop.NEW_ORDER}), (SELECT id FROM new_member) "
+        "FROM (SELECT 1) one LEFT JOIN seat ON true"
+    )
+    params = [group.pk, Group.Status.FORMING.value, now]
+    params += [campaign.pk, buyer.pk, quantity, campaign.per_user_limit]
+    params += order_params + member_params
+    try:
+        with transaction.atomic(savepoint=False), rawsql.cursor() as cursor:
+            cursor.execute(sql, params)
+            joined, stock_held, units_taken, order_id, member_id = cursor.fetchone()
+    except IntegrityError as exc:
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) == ONE_ACTIVE_SEAT:
+            raise AlreadyJoined() from exc  # a concurrent join by the same user
+        raise
+    if joined is None:
+        return False
+    if not units_taken:
+        raise _limit_exceeded(campaign)
+    if order_id is None:
+        raise shop.OrderNumberTaken()
+    shop.order_stored(order, lines, order_id)
+    rawsql.stored(member, member_id)
+    group.joined, group.stock_held = joined, stock_held
+    read_cache.groups_changed([group.pk])
+    return True
 
 
 def _member_group_id(order_id: int) -> int | None:

@@ -1,15 +1,23 @@
-"""The shop's writes. Other apps import these (group buys: order_create, order_cancel, refund_create,
-order_release_hold); each is keyword-only and typed, and runs in its own transaction."""
+"""The shop's writes. Other apps import these (group buys: order_create, order_draft and
+order_insert, order_cancel, refund_create, order_release_hold); each is keyword-only and typed,
+and runs in its own transaction (order_draft only reads; order_insert writes in the caller's)."""
 
 from .catalogue import product_image_add, product_image_delete
 from .fulfilment import auto_confirm_orders, order_confirm_receipt
 from .orders import (
+    NEW_ORDER,
+    ORDER_NUMBER_DRAWS,
     OrderLine,
+    OrderNumberTaken,
     cancel_unpaid_order,
     cancel_unpaid_orders,
     order_cancel,
     order_create,
+    order_draft,
+    order_insert,
+    order_insert_parts,
     order_release_hold,
+    order_stored,
     stock_return,
     stock_take,
 )
@@ -35,16 +43,23 @@ from .shipments import (
 from .trade_events import trade_event_handle, trade_event_resolve
 
 __all__ = [
+    "NEW_ORDER",
+    "ORDER_NUMBER_DRAWS",
     "OrderLine",
+    "OrderNumberTaken",
     "auto_confirm_orders",
     "cancel_unpaid_order",
     "cancel_unpaid_orders",
     "order_cancel",
     "order_confirm_receipt",
     "order_create",
+    "order_draft",
+    "order_insert",
+    "order_insert_parts",
     "order_pay",
     "order_release_hold",
     "order_ship",
+    "order_stored",
     "payment_notification_handle",
     "product_image_add",
     "product_image_delete",

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from apps.accounts.models import Address, User
+from apps.core import rawsql
 from apps.core.deferred import send_on_commit
 from apps.core.errors import ApplicationError, InvalidInput
 
@@ -156,9 +157,11 @@ def order_create(
     on: a cancellation puts them back on the shelf as usual); `skus` are the order's SKUs read in
     this transaction with their product and brand (checked here for being on sale, not re-read);
     `savepoint=False` when the caller rolls back everything on any refusal.
+
+    The same as `order_draft` then `order_insert` (stock reserved in between unless taken).
     """
     with transaction.atomic(savepoint=savepoint):
-        return _order_create(
+        order, lines = order_draft(
             buyer=buyer,
             items=items,
             address=address,
@@ -167,28 +170,39 @@ def order_create(
             group_id=group_id,
             unit_price_overrides=unit_price_overrides,
             hold_shipping=hold_shipping,
-            stock_taken=stock_taken,
             skus=skus,
         )
+        if not stock_taken:
+            _reserve_stock(
+                {line.sku_id: line.quantity for line in lines}, {line.sku_id: line.sku for line in lines}
+            )
+        order_insert(order, lines)
+        return order
 
 
 def _on_sale(sku: Sku) -> bool:
     return sku.is_active and sku.product.is_active and sku.product.brand.is_active
 
 
-def _order_create(
+def order_draft(
     *,
     buyer: User,
     items,
     address: Address | None,
-    share_code: str | None,
-    kind: str,
-    group_id: int | None,
-    unit_price_overrides: dict[int, int] | None,
-    hold_shipping: bool,
-    stock_taken: bool,
-    skus: dict[int, Sku] | None,
-) -> Order:
+    share_code: str | None = None,
+    kind: str = Order.Kind.STANDARD,
+    group_id: int | None = None,
+    unit_price_overrides: dict[int, int] | None = None,
+    hold_shipping: bool = False,
+    skus: dict[int, Sku] | None = None,
+) -> tuple[Order, list[OrderItem]]:
+    """The order and its lines as `order_create` would store them, unsaved: reads only.
+
+    Checks the lines, the address and that every SKU is on sale (`skus` as in `order_create`),
+    prices each line and resolves the attribution. A caller that writes the order later in its own
+    transaction (a group join) drafts it before that transaction opens, so none of these reads
+    holds a lock or needs a savepoint; `order_insert` then stores it.
+    """
     quantities = _lines(items)
     if address is None or address.user_id != buyer.pk:
         raise AddressNotFound()
@@ -210,20 +224,16 @@ def _order_create(
             gettext("The product does not exist or is no longer on sale (SKU %(sku)s).") % {"sku": missing[0]}
         )
 
-    if not stock_taken:
-        _reserve_stock(quantities, skus)
-
-    lines = []
+    priced = []
     for sku_id, quantity in quantities.items():
         sku = skus[sku_id]
         offer = _offer_for(buyer=buyer, sku=sku, overrides=unit_price_overrides, kind=kind)
-        lines.append((sku, quantity, offer))
-    total_fen = sum(offer.unit_price_fen * quantity for _sku, quantity, offer in lines)
+        priced.append((sku, quantity, offer))
+    total_fen = sum(offer.unit_price_fen * quantity for _sku, quantity, offer in priced)
     if total_fen < 1:
         raise InvalidInput(gettext("The order total must be more than 0."), code="order_total_invalid")
 
     resolved = attribution.resolve_attribution(buyer=buyer, share_code=share_code)
-    now = timezone.now()
     snapshot = address.as_snapshot()
     order = Order(
         buyer=buyer,
@@ -232,47 +242,97 @@ def _order_create(
         total_fen=total_fen,
         address=snapshot,
         receiver_phone=snapshot.get("phone", ""),
-        pay_deadline=now + timedelta(minutes=settings.SHOP_PAYMENT_TIMEOUT_MINUTES),
         shipping_hold=hold_shipping,
         attributed_koc_id=(resolved or {}).get("koc_id"),
         share_link_id=(resolved or {}).get("share_link_id"),
         attribution=resolved or {},
     )
-    _save_with_unique_no(order, now)
-    OrderItem.objects.bulk_create(
-        [
-            OrderItem(
-                order=order,
-                sku=sku,
-                product_id=sku.product_id,
-                brand_id=sku.product.brand_id,
-                category_id=sku.product.category_id,
-                title=sku.product.title,
-                spec=sku.spec,
-                price_fen=offer.unit_price_fen,
-                quantity=quantity,
-                line_fen=offer.unit_price_fen * quantity,
-                price_source=offer.source,
-            )
-            for sku, quantity, offer in lines
-        ]
-    )
-    from ..tasks import cancel_unpaid_order
+    lines = [
+        OrderItem(
+            order=order,
+            sku=sku,
+            product_id=sku.product_id,
+            brand_id=sku.product.brand_id,
+            category_id=sku.product.category_id,
+            title=sku.product.title,
+            spec=sku.spec,
+            price_fen=offer.unit_price_fen,
+            quantity=quantity,
+            line_fen=offer.unit_price_fen * quantity,
+            price_source=offer.source,
+        )
+        for sku, quantity, offer in priced
+    ]
+    return order, lines
 
-    send_on_commit(cancel_unpaid_order, order.pk, eta=order.pay_deadline)
+
+ORDER_NUMBER_DRAWS = 5
+
+
+def order_insert(order: Order, lines: list[OrderItem]) -> Order:
+    """Store a drafted order and its lines in the caller's transaction, numbered and with its
+    payment deadline from now. No task is scheduled for the deadline: the minute sweeper
+    (`cancel_unpaid_orders`) cancels every unpaid order past it with one indexed query, and WeChat
+    refuses a payment after it (time_expire). A delayed task per order would keep every order of
+    the last half hour in the workers' memory (Celery holds ETA tasks there) and run once each.
+
+    The number is random (`new_order_no`); a draw that collides with an existing order is skipped
+    by the insert itself (ON CONFLICT DO NOTHING, no savepoint) and drawn again. One statement per
+    row, compiled once (`apps.core.rawsql`): no model signals, the shop's orders have none.
+    """
+    for _draw in range(ORDER_NUMBER_DRAWS):
+        _number(order)
+        if rawsql.insert(order, conflict=("no",)):
+            break
+    else:
+        raise IntegrityError(f"no free order number in {ORDER_NUMBER_DRAWS} draws")
+    for line in lines:
+        line.order = order
+        rawsql.insert(line)
     return order
 
 
-def _save_with_unique_no(order: Order, now: datetime) -> None:
-    for attempt in range(5):
-        order.no = new_order_no(now)
-        try:
-            with transaction.atomic():
-                order.save()
-            return
-        except IntegrityError:
-            if attempt == 4 or not Order.objects.filter(no=order.no).exists():
-                raise
+def _number(order: Order) -> None:
+    now = timezone.now()
+    order.pay_deadline = now + timedelta(minutes=settings.SHOP_PAYMENT_TIMEOUT_MINUTES)
+    order.no = new_order_no(now)
+
+
+class OrderNumberTaken(Exception):
+    """The number drawn for an order written by `order_insert_parts` was taken: roll back, draw again."""
+
+
+NEW_ORDER = "new_order"
+
+
+def order_insert_parts(order: Order, lines: list[OrderItem], *, after: str) -> tuple[list[str], list]:
+    """A drafted order and its lines as parts of a caller's single statement (PostgreSQL's
+    data-modifying WITH), for a caller that writes its own rows in the same statement: the order
+    as the WITH query `new_order` (its `id` for the caller's rows), inserted once for each row the
+    caller's WITH query `after` yields, then its lines. Numbered, with its deadline, as
+    `order_insert` does. Returns the WITH queries ("name AS (...)") and their parameters.
+
+    A number already taken inserts no order (ON CONFLICT DO NOTHING): the caller finds no
+    `new_order` row, raises OrderNumberTaken to roll back, and asks again (a new draw). After the
+    statement the caller calls `order_stored` with the new id.
+    """
+    _number(order)
+    sql, params = rawsql.insert_from(order, source=after, conflict=("no",))
+    parts = [f"{NEW_ORDER} AS ({sql})"]
+    for index, line in enumerate(lines):
+        line.order = order
+        sql, line_params = rawsql.insert_from(line, source=NEW_ORDER, taken={"order_id": f"{NEW_ORDER}.id"})
+        parts.append(f"{NEW_ORDER}_line_{index} AS ({sql})")
+        params += line_params
+    return parts, params
+
+
+def order_stored(order: Order, lines: list[OrderItem], order_id: int) -> Order:
+    """The statement of `order_insert_parts` stored the order as `order_id`."""
+    rawsql.stored(order, order_id)
+    for line in lines:
+        line.order = order
+    return order
 
 
 def _cancel_locked(order: Order, *, reason: str, now: datetime) -> None:

@@ -1,0 +1,172 @@
+"""Hot-path SQL without the ORM's per-call compilation: inserts and joined reads, written once.
+
+For the few writes and reads that run thousands of times a second (a group join), compiling a
+queryset or running `save()` costs more Python than the database spends on the statement. These
+helpers keep the ORM's semantics and do the compiling once per model:
+
+- `insert(obj)` inserts a model instance as `save(force_insert=True)` would store it: every
+  concrete field but the auto primary key, each value through `pre_save(add=True)` (auto_now and
+  auto_now_add fill in, on the instance too) and `get_db_prep_save` (JSON, dates, encrypted
+  fields adapt as usual), the primary key read back with RETURNING. It sends no model signals:
+  a caller whose model has receivers calls what they would have done itself.
+  `conflict=("no",)` adds ON CONFLICT (no) DO NOTHING: it answers False instead of raising when
+  the row collides on that unique key, without a savepoint.
+- `read_joined(sql, params, models)` runs a hand-written SELECT whose columns are every concrete
+  field of each model in turn (`columns(alias, model)` writes them) and turns the row into model
+  instances with the ORM's own converters, as select_related would.
+
+Both work on PostgreSQL and SQLite (RETURNING and ON CONFLICT are in SQLite since 3.35), through
+`cursor()`: on PostgreSQL a cursor that binds parameters on the server, so that psycopg prepares a
+statement once it has run it a few times (`prepare_threshold`, 5 by default) and PostgreSQL then
+skips parsing and planning it; the ORM's own cursors bind on the client (Django's default). Behind
+a pooler in transaction mode (PgBouncer before 1.21) set `prepare_threshold` to None in the
+database OPTIONS: the statements are then bound on the server but never prepared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from django.db import connection
+from django.db.models import Model
+
+_inserts: dict[tuple[str, type[Model], tuple[str, ...]], tuple[str, list]] = {}
+_converters: dict[tuple[str, tuple[type[Model], ...]], list] = {}
+
+
+@contextmanager
+def cursor() -> Iterator:
+    """A cursor of the default connection for hot statements (see the module's note); it goes
+    through Django's cursor wrapper, so query logging and execute wrappers see its statements."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as plain:
+            yield plain
+        return
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        wrapped = connection._prepare_cursor(ServerBindingCursor(connection.connection))
+    with wrapped:
+        yield wrapped
+
+
+def _insert_plan(
+    model: type[Model],
+    conflict: tuple[str, ...],
+    source: str | None = None,
+    taken: tuple[tuple[str, str], ...] = (),
+) -> tuple[str, list]:
+    """The INSERT text and the fields whose values are parameters. With `source`, the row is
+    inserted once per row `source` yields (INSERT ... SELECT ... FROM source), and the fields named
+    in `taken` get their SQL expression there instead of a parameter."""
+    key = (connection.vendor, model, conflict, source, taken)
+    if key not in _inserts:
+        meta = model._meta
+        fields = [f for f in meta.concrete_fields if not (f.primary_key and f.db_returning)]
+        quote = connection.ops.quote_name
+        expressions = dict(taken)
+        if source:  # a SELECT list types no parameter (a NULL would be text): cast each to its column
+            values = [expressions.get(f.attname, f"%s::{f.cast_db_type(connection)}") for f in fields]
+        else:
+            values = [expressions.get(f.attname, "%s") for f in fields]
+        # Names come from the model and the caller's code, never from input; values are parameters.
+        rows = f"SELECT {', '.join(values)} FROM {source}" if source else f"VALUES ({', '.join(values)})"  # noqa: S608
+        sql = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) {rows}"
+        if conflict:
+            columns = ", ".join(quote(meta.get_field(name).column) for name in conflict)
+            sql += f" ON CONFLICT ({columns}) DO NOTHING"
+        sql += f" RETURNING {quote(meta.pk.column)}"
+        _inserts[key] = (sql, [f for f in fields if f.attname not in expressions])
+    return _inserts[key]
+
+
+def _params(obj: Model, fields: list) -> list:
+    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+
+
+def insert(obj: Model, *, conflict: tuple[str, ...] = ()) -> bool:
+    """INSERT `obj` (see the module's note) and set its pk; False when `conflict` skipped it."""
+    sql, fields = _insert_plan(type(obj), conflict)
+    with cursor() as hot:
+        hot.execute(sql, _params(obj, fields))
+        row = hot.fetchone()
+    if row is None:
+        return False
+    stored(obj, row[0])
+    return True
+
+
+def insert_from(
+    obj: Model, *, source: str, taken: dict[str, str] | None = None, conflict: tuple[str, ...] = ()
+) -> tuple[str, list]:
+    """The INSERT of `obj` as part of a larger statement (PostgreSQL: a data-modifying WITH):
+    one row for each row `source` yields, the fields in `taken` (attname -> SQL expression, e.g.
+    {"order_id": "new_order.id"}) from there; values as `insert` prepares them. Returns the text
+    (RETURNING the primary key) and its parameters; the caller runs it and calls `stored`."""
+    sql, fields = _insert_plan(type(obj), conflict, source, tuple(sorted((taken or {}).items())))
+    return sql, _params(obj, fields)
+
+
+def stored(obj: Model, pk) -> None:
+    """Mark `obj` as the row with primary key `pk` (what save() does after its INSERT)."""
+    obj.pk = pk
+    obj._state.adding = False
+    obj._state.db = connection.alias
+
+
+def columns(alias: str, model: type[Model]) -> str:
+    """The SELECT list for every concrete field of `model` under `alias`, in _meta order."""
+    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+
+def _row_converters(models: tuple[type[Model], ...]) -> list:
+    key = (connection.vendor, models)
+    if key not in _converters:
+        per_column = []
+        for model in models:
+            for field in model._meta.concrete_fields:
+                column = field.get_col(model._meta.db_table)
+                found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+                per_column.append([(converter, column) for converter in found])
+        _converters[key] = per_column
+    return _converters[key]
+
+
+def instances(row: Sequence, models: tuple[type[Model], ...]) -> list[Model | None]:
+    """The model instances in `row` (every concrete field of each model, in turn); None for a
+    model whose primary key is NULL (an outer join that found nothing)."""
+    converters = _row_converters(models)
+    found, start = [], 0
+    for model in models:
+        fields = model._meta.concrete_fields
+        end = start + len(fields)
+        chunk = list(row[start:end])
+        if chunk[_pk_index(model)] is None:
+            found.append(None)
+        else:
+            for index, value in enumerate(chunk):
+                for converter, column in converters[start + index]:
+                    value = converter(value, column, connection)
+                chunk[index] = value
+            found.append(model.from_db(connection.alias, None, chunk))
+        start = end
+    return found
+
+
+def _pk_index(model: type[Model]) -> int:
+    return next(i for i, f in enumerate(model._meta.concrete_fields) if f.primary_key)
+
+
+def read_joined(sql: str, params: Sequence, models: tuple[type[Model], ...]) -> tuple[list, tuple] | None:
+    """The first row of `sql` as (model instances, the values after the models' columns); None if
+    no row."""
+    with cursor() as hot:
+        hot.execute(sql, params)
+        row = hot.fetchone()
+    if row is None:
+        return None
+    width = sum(len(model._meta.concrete_fields) for model in models)
+    return instances(row[:width], models), tuple(row[width:])
