@@ -28,8 +28,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
+
+
+def _db():
+    """The default connection itself, not `django.db.connection`: that is a proxy which looks the
+    connection up (an asgiref Local) on every attribute, and these helpers touch it per field."""
+    return connections[DEFAULT_DB_ALIAS]
+
 
 _inserts: dict[tuple[str, type[Model], tuple[str, ...]], tuple[str, list]] = {}
 _converters: dict[tuple[str, tuple[type[Model], ...]], list] = {}
@@ -39,16 +46,17 @@ _converters: dict[tuple[str, tuple[type[Model], ...]], list] = {}
 def cursor() -> Iterator:
     """A cursor of the default connection for hot statements (see the module's note); it goes
     through Django's cursor wrapper, so query logging and execute wrappers see its statements."""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as plain:
+    db = _db()
+    if db.vendor != "postgresql":
+        with db.cursor() as plain:
             yield plain
         return
     from django.db.backends.postgresql.base import ServerBindingCursor
 
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        wrapped = connection._prepare_cursor(ServerBindingCursor(connection.connection))
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        wrapped = db._prepare_cursor(ServerBindingCursor(db.connection))
     with wrapped:
         yield wrapped
 
@@ -62,6 +70,7 @@ def _insert_plan(
     """The INSERT text and the fields whose values are parameters. With `source`, the row is
     inserted once per row `source` yields (INSERT ... SELECT ... FROM source), and the fields named
     in `taken` get their SQL expression there instead of a parameter."""
+    connection = _db()
     key = (connection.vendor, model, conflict, source, taken)
     if key not in _inserts:
         meta = model._meta
@@ -84,6 +93,7 @@ def _insert_plan(
 
 
 def _params(obj: Model, fields: list) -> list:
+    connection = _db()
     return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
 
 
@@ -114,7 +124,7 @@ def stored(obj: Model, pk) -> None:
     """Mark `obj` as the row with primary key `pk` (what save() does after its INSERT)."""
     obj.pk = pk
     obj._state.adding = False
-    obj._state.db = connection.alias
+    obj._state.db = DEFAULT_DB_ALIAS
 
 
 def columns(alias: str, model: type[Model]) -> str:
@@ -123,6 +133,7 @@ def columns(alias: str, model: type[Model]) -> str:
 
 
 def _row_converters(models: tuple[type[Model], ...]) -> list:
+    connection = _db()
     key = (connection.vendor, models)
     if key not in _converters:
         per_column = []
@@ -138,6 +149,7 @@ def _row_converters(models: tuple[type[Model], ...]) -> list:
 def instances(row: Sequence, models: tuple[type[Model], ...]) -> list[Model | None]:
     """The model instances in `row` (every concrete field of each model, in turn); None for a
     model whose primary key is NULL (an outer join that found nothing)."""
+    connection = _db()
     converters = _row_converters(models)
     found, start = [], 0
     for model in models:
@@ -151,7 +163,7 @@ def instances(row: Sequence, models: tuple[type[Model], ...]) -> list[Model | No
                 for converter, column in converters[start + index]:
                     value = converter(value, column, connection)
                 chunk[index] = value
-            found.append(model.from_db(connection.alias, None, chunk))
+            found.append(model.from_db(DEFAULT_DB_ALIAS, None, chunk))
         start = end
     return found
 
