@@ -173,7 +173,7 @@ def _take_seat(*, group: Group, now: datetime) -> bool:
     return with_unit
 
 
-def _group_order(
+def _group_order_draft(
     *,
     group: Group,
     buyer: User,
@@ -181,11 +181,12 @@ def _group_order(
     address: Address,
     share_code: str | None,
     price_fen: int,
-) -> Order:
-    """The member's shop order at the group price. Its units come from the group's hold and the
-    shelf, taken by the caller in this transaction; the SKU was read with the campaign."""
+) -> tuple[Order, list]:
+    """The member's shop order at the group price, drafted (reads only; `shop.order_insert` or the
+    one-statement join stores it). Its units come from the group's hold and the shelf, taken by
+    the caller; the SKU was read with the campaign."""
     campaign = group.campaign
-    return shop.order_create(
+    return shop.order_draft(
         buyer=buyer,
         items=[(campaign.sku_id, quantity)],
         address=address,
@@ -194,9 +195,7 @@ def _group_order(
         group_id=group.pk,
         unit_price_overrides={campaign.sku_id: price_fen},
         hold_shipping=True,
-        stock_taken=True,
         skus={campaign.sku_id: campaign.sku},
-        savepoint=False,
     )
 
 
@@ -288,9 +287,10 @@ def group_open(
             }
         )
     price = campaign.price_for(is_leader=True)
-    order = _group_order(
+    order, lines = _group_order_draft(
         group=group, buyer=leader, quantity=quantity, address=address, share_code=share_code, price_fen=price
     )
+    shop.order_insert(order, lines)
     _add_member(group=group, user=leader, order=order, quantity=quantity, price_fen=price, is_leader=True)
 
     from ..tasks import expire_group
@@ -336,16 +336,8 @@ def group_join(
     if quantity > campaign.per_user_limit:
         raise _limit_exceeded(campaign)
     price = campaign.price_for(is_leader=False)
-    order, lines = shop.order_draft(
-        buyer=buyer,
-        items=[(campaign.sku_id, quantity)],
-        address=address,
-        share_code=share_code,
-        kind=Order.Kind.GROUP_BUY,
-        group_id=group.pk,
-        unit_price_overrides={campaign.sku_id: price},
-        hold_shipping=True,
-        skus={campaign.sku_id: campaign.sku},
+    order, lines = _group_order_draft(
+        group=group, buyer=buyer, quantity=quantity, address=address, share_code=share_code, price_fen=price
     )
     for _draw in range(shop.ORDER_NUMBER_DRAWS):
         try:

@@ -100,11 +100,11 @@ def stock_return(*, sku_id: int, product_id: int, quantity: int) -> None:
         read_cache.stock_changed([product_id])
 
 
-def _reserve_stock(quantities: dict[int, int], skus: dict[int, Sku]) -> None:
+def _reserve_stock(lines: list[OrderItem]) -> None:
     """Take the stock SKU by SKU in pk order (the lock order); a miss rolls back every earlier line."""
-    for sku_id in sorted(quantities):
-        sku = skus[sku_id]
-        if not stock_take(sku_id=sku_id, product_id=sku.product_id, quantity=quantities[sku_id]):
+    for line in sorted(lines, key=lambda line: line.sku_id):
+        sku = line.sku
+        if not stock_take(sku_id=sku.pk, product_id=sku.product_id, quantity=line.quantity):
             raise OutOfStock(
                 gettext("Not enough stock of %(product)s %(spec)s.")
                 % {"product": sku.product.title, "spec": sku.spec}
@@ -142,9 +142,6 @@ def order_create(
     group_id: int | None = None,
     unit_price_overrides: dict[int, int] | None = None,
     hold_shipping: bool = False,
-    stock_taken: bool = False,
-    skus: dict[int, Sku] | None = None,
-    savepoint: bool = True,
 ) -> Order:
     """Create an unpaid order: stock reserved, prices and address snapshotted, deadline set.
 
@@ -152,15 +149,10 @@ def order_create(
     sku_id -> unit price in fen (a group price; it bypasses the pricing policies). An order with
     `hold_shipping` cannot ship until `order_release_hold()`.
 
-    For callers that hold stock themselves (a group buy's seats): `stock_taken` says the units were
-    already taken off the shelf with `stock_take` in this transaction (the order owns them from now
-    on: a cancellation puts them back on the shelf as usual); `skus` are the order's SKUs read in
-    this transaction with their product and brand (checked here for being on sale, not re-read);
-    `savepoint=False` when the caller rolls back everything on any refusal.
-
-    The same as `order_draft` then `order_insert` (stock reserved in between unless taken).
+    `order_draft`, then the stock taken SKU by SKU, then `order_insert`, in one transaction. A
+    caller that holds stock itself (a group buy's seats) drafts and inserts the order itself.
     """
-    with transaction.atomic(savepoint=savepoint):
+    with transaction.atomic():
         order, lines = order_draft(
             buyer=buyer,
             items=items,
@@ -170,12 +162,8 @@ def order_create(
             group_id=group_id,
             unit_price_overrides=unit_price_overrides,
             hold_shipping=hold_shipping,
-            skus=skus,
         )
-        if not stock_taken:
-            _reserve_stock(
-                {line.sku_id: line.quantity for line in lines}, {line.sku_id: line.sku for line in lines}
-            )
+        _reserve_stock(lines)
         order_insert(order, lines)
         return order
 
@@ -198,8 +186,9 @@ def order_draft(
 ) -> tuple[Order, list[OrderItem]]:
     """The order and its lines as `order_create` would store them, unsaved: reads only.
 
-    Checks the lines, the address and that every SKU is on sale (`skus` as in `order_create`),
-    prices each line and resolves the attribution. A caller that writes the order later in its own
+    Checks the lines, the address and that every SKU is on sale (`skus`: the order's SKUs with
+    their product and brand, when the caller has read them; otherwise they are read here), prices
+    each line and resolves the attribution. A caller that writes the order later in its own
     transaction (a group join) drafts it before that transaction opens, so none of these reads
     holds a lock or needs a savepoint; `order_insert` then stores it.
     """
