@@ -25,6 +25,7 @@ database OPTIONS: the statements are then bound on the server but never prepared
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -127,58 +128,80 @@ def stored(obj: Model, pk) -> None:
     obj._state.db = DEFAULT_DB_ALIAS
 
 
-def columns(alias: str, model: type[Model]) -> str:
-    """The SELECT list for every concrete field of `model` under `alias`, in _meta order."""
-    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+Part = type[Model] | tuple[type[Model], tuple[str, ...]]  # a model, or a model and the fields read
 
 
-def _row_converters(models: tuple[type[Model], ...]) -> list:
+@functools.cache
+def _fields(part: Part) -> tuple:
+    """The concrete fields a part reads, in _meta order: every one, or those named (pk always)."""
+    model, only = part if isinstance(part, tuple) else (part, None)
+    fields = model._meta.concrete_fields
+    if only is None:
+        return tuple(fields)
+    return tuple(f for f in fields if f.primary_key or f.name in only or f.attname in only)
+
+
+def _model(part: Part) -> type[Model]:
+    return part[0] if isinstance(part, tuple) else part
+
+
+def columns(alias: str, part: Part) -> str:
+    """The SELECT list of a part under `alias`: every concrete field of the model in _meta order,
+    or only those named (a hot read that needs a few columns of a wide row; the others are
+    deferred on the instance, and reading one costs a query)."""
+    return ", ".join(f'{alias}."{field.column}"' for field in _fields(part))
+
+
+def _row_converters(parts: tuple[Part, ...]) -> list:
     connection = _db()
-    key = (connection.vendor, models)
+    key = (connection.vendor, parts)
     if key not in _converters:
         per_column = []
-        for model in models:
-            for field in model._meta.concrete_fields:
-                column = field.get_col(model._meta.db_table)
+        for part in parts:
+            table = _model(part)._meta.db_table
+            for field in _fields(part):
+                column = field.get_col(table)
                 found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
                 per_column.append([(converter, column) for converter in found])
         _converters[key] = per_column
     return _converters[key]
 
 
-def instances(row: Sequence, models: tuple[type[Model], ...]) -> list[Model | None]:
-    """The model instances in `row` (every concrete field of each model, in turn); None for a
-    model whose primary key is NULL (an outer join that found nothing)."""
+def instances(row: Sequence, parts: tuple[Part, ...]) -> list[Model | None]:
+    """The model instances in `row` (the columns of each part, in turn); None for a part whose
+    primary key is NULL (an outer join that found nothing)."""
     connection = _db()
-    converters = _row_converters(models)
+    converters = _row_converters(parts)
     found, start = [], 0
-    for model in models:
-        fields = model._meta.concrete_fields
+    for part in parts:
+        fields = _fields(part)
         end = start + len(fields)
         chunk = list(row[start:end])
-        if chunk[_pk_index(model)] is None:
+        if chunk[_pk_index(part)] is None:
             found.append(None)
         else:
             for index, value in enumerate(chunk):
                 for converter, column in converters[start + index]:
                     value = converter(value, column, connection)
                 chunk[index] = value
-            found.append(model.from_db(DEFAULT_DB_ALIAS, None, chunk))
+            names = None if isinstance(part, type) else [f.attname for f in fields]
+            found.append(_model(part).from_db(DEFAULT_DB_ALIAS, names, chunk))
         start = end
     return found
 
 
-def _pk_index(model: type[Model]) -> int:
-    return next(i for i, f in enumerate(model._meta.concrete_fields) if f.primary_key)
+@functools.cache
+def _pk_index(part: Part) -> int:
+    return next(i for i, f in enumerate(_fields(part)) if f.primary_key)
 
 
-def read_joined(sql: str, params: Sequence, models: tuple[type[Model], ...]) -> tuple[list, tuple] | None:
-    """The first row of `sql` as (model instances, the values after the models' columns); None if
+def read_joined(sql: str, params: Sequence, parts: tuple[Part, ...]) -> tuple[list, tuple] | None:
+    """The first row of `sql` as (model instances, the values after the parts' columns); None if
     no row."""
     with cursor() as hot:
         hot.execute(sql, params)
         row = hot.fetchone()
     if row is None:
         return None
-    width = sum(len(model._meta.concrete_fields) for model in models)
-    return instances(row[:width], models), tuple(row[width:])
+    width = sum(len(_fields(part)) for part in parts)
+    return instances(row[:width], parts), tuple(row[width:])

@@ -49,7 +49,10 @@ class AttributionFacts:
 
 
 # The policy, the binding with its KOC and link, the code's link and its sharer's KOC profile.
-_ATTRIBUTION_MODELS = (BindingPolicy, CustomerBinding, Koc, ShareLink, ShareLink, Koc)
+# Of a KOC and a link only what attribution decides and records by (the rest stays deferred).
+_KOC = (Koc, ("user", "status"))
+_LINK = (ShareLink, ("code", "sharer"))
+_ATTRIBUTION_MODELS = (BindingPolicy, CustomerBinding, _KOC, _LINK, _LINK, _KOC)
 _ATTRIBUTION_ALIASES = ("p", "b", "bk", "bl", "cl", "ck")
 
 
@@ -57,8 +60,8 @@ def _attribution_sql() -> str:
     # Every id and value is a parameter; table names come from the models.
     tables = {model: model._meta.db_table for model in (BindingPolicy, CustomerBinding, Koc, ShareLink)}
     models = ", ".join(
-        rawsql.columns(alias, model)
-        for alias, model in zip(_ATTRIBUTION_ALIASES, _ATTRIBUTION_MODELS, strict=True)
+        rawsql.columns(alias, part)
+        for alias, part in zip(_ATTRIBUTION_ALIASES, _ATTRIBUTION_MODELS, strict=True)
     )
     return (
         f"SELECT {models} FROM (SELECT 1 AS one) x "  # noqa: S608

@@ -70,14 +70,23 @@ _SEAT_SQL = (
 # The join's one read: the group, its campaign, the SKU with its product and brand (the order is
 # made from them and they must still be on sale), and whether the buyer already holds a seat. The
 # hottest read there is, so it is written out once (apps.core.rawsql).
-_JOIN_READ_MODELS = (Group, Campaign, Sku, Product, Brand)
+# Of the product and brand, only what the order is made of and checked against (on sale, title);
+# the other columns of those wide rows stay deferred (apps.core.rawsql.Part).
+_JOIN_READ_MODELS = (
+    Group,
+    Campaign,
+    Sku,
+    (Product, ("brand", "category", "title", "is_active")),
+    (Brand, ("is_active",)),
+)
 _MEMBER = GroupMember._meta.db_table
 
 
 def _join_read_sql() -> str:
     aliases = ("g", "c", "s", "p", "b")
-    columns = ", ".join(rawsql.columns(a, m) for a, m in zip(aliases, _JOIN_READ_MODELS, strict=True))
-    tables = {alias: model._meta.db_table for alias, model in zip(aliases, _JOIN_READ_MODELS, strict=True)}
+    columns = ", ".join(rawsql.columns(a, part) for a, part in zip(aliases, _JOIN_READ_MODELS, strict=True))
+    models = (Group, Campaign, Sku, Product, Brand)
+    tables = {alias: model._meta.db_table for alias, model in zip(aliases, models, strict=True)}
     return (
         f"SELECT {columns}, EXISTS (SELECT 1 FROM {_MEMBER} m WHERE m.group_id = g.id "  # noqa: S608
         "AND m.user_id = %s AND m.status IN (%s, %s)) "
