@@ -87,9 +87,13 @@ def _join_read_sql() -> str:
     columns = ", ".join(rawsql.columns(a, part) for a, part in zip(aliases, _JOIN_READ_MODELS, strict=True))
     models = (Group, Campaign, Sku, Product, Brand)
     tables = {alias: model._meta.db_table for alias, model in zip(aliases, models, strict=True)}
+    # The active statuses are written into the text, not passed: the partial unique index (one
+    # active seat per user and group) is then provably usable in the prepared statement's generic
+    # plan; with parameters PostgreSQL could not prove it and planned the read anew every time.
+    active = ", ".join(f"'{status.value}'" for status in GroupMember.ACTIVE)
     return (
         f"SELECT {columns}, EXISTS (SELECT 1 FROM {_MEMBER} m WHERE m.group_id = g.id "  # noqa: S608
-        "AND m.user_id = %s AND m.status IN (%s, %s)) "
+        f"AND m.user_id = %s AND m.status IN ({active})) "
         f"FROM {tables['g']} g JOIN {tables['c']} c ON c.id = g.campaign_id "
         f"JOIN {tables['s']} s ON s.id = c.sku_id JOIN {tables['p']} p ON p.id = s.product_id "
         f"JOIN {tables['b']} b ON b.id = p.brand_id WHERE g.id = %s"
@@ -103,7 +107,7 @@ def _group_for_join(*, group_id: int, buyer: User) -> Group:
     """The group with campaign, SKU, product and brand, and `already_joined`; DoesNotExist if none."""
     found = rawsql.read_joined(
         _JOIN_READ_SQL,
-        [buyer.pk, GroupMember.Status.HELD.value, GroupMember.Status.PAID.value, group_id],
+        [buyer.pk, group_id],
         _JOIN_READ_MODELS,
     )
     if found is None:
