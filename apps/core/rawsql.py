@@ -65,23 +65,26 @@ def cursor() -> Iterator:
 def _insert_plan(
     model: type[Model],
     conflict: tuple[str, ...],
-    source: str | None = None,
-    taken: tuple[tuple[str, str], ...] = (),
-) -> tuple[str, list]:
-    """The INSERT text and the fields whose values are parameters. With `source`, the row is
-    inserted once per row `source` yields (INSERT ... SELECT ... FROM source), and the fields named
-    in `taken` get their SQL expression there instead of a parameter."""
+    source: str | None,
+    taken: tuple[tuple[str, str], ...],
+    nulls: frozenset[str],
+) -> str:
+    """The INSERT text. With `source`, the row is inserted once per row `source` yields (INSERT ...
+    SELECT ... FROM source), and the fields named in `taken` get their SQL expression there. The
+    fields in `nulls` are written as NULL, every other one is a parameter: fewer parameters (psycopg
+    caches the parsing of a statement of at most 50), and one text per pattern of NULLs."""
     connection = _db()
-    key = (connection.vendor, model, conflict, source, taken)
+    key = (connection.vendor, model, conflict, source, taken, nulls)
     if key not in _inserts:
         meta = model._meta
-        fields = [f for f in meta.concrete_fields if not (f.primary_key and f.db_returning)]
+        fields = _insert_fields(model)
         quote = connection.ops.quote_name
         expressions = dict(taken)
-        if source:  # a SELECT list types no parameter (a NULL would be text): cast each to its column
-            values = [expressions.get(f.attname, f"%s::{f.cast_db_type(connection)}") for f in fields]
-        else:
-            values = [expressions.get(f.attname, "%s") for f in fields]
+        # a SELECT list types nothing (a NULL or a parameter there would be text): cast each
+        cast = (lambda f: f"::{f.cast_db_type(connection)}") if source else (lambda f: "")
+        values = [
+            expressions.get(f.attname, ("NULL" if f.attname in nulls else "%s") + cast(f)) for f in fields
+        ]
         # Names come from the model and the caller's code, never from input; values are parameters.
         rows = f"SELECT {', '.join(values)} FROM {source}" if source else f"VALUES ({', '.join(values)})"  # noqa: S608
         sql = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) {rows}"
@@ -89,20 +92,36 @@ def _insert_plan(
             columns = ", ".join(quote(meta.get_field(name).column) for name in conflict)
             sql += f" ON CONFLICT ({columns}) DO NOTHING"
         sql += f" RETURNING {quote(meta.pk.column)}"
-        _inserts[key] = (sql, [f for f in fields if f.attname not in expressions])
+        _inserts[key] = sql
     return _inserts[key]
 
 
-def _params(obj: Model, fields: list) -> list:
+@functools.cache
+def _insert_fields(model: type[Model]) -> tuple:
+    return tuple(f for f in model._meta.concrete_fields if not (f.primary_key and f.db_returning))
+
+
+def _statement(
+    obj: Model, conflict: tuple[str, ...], source: str | None, taken: dict[str, str]
+) -> tuple[str, list]:
     connection = _db()
-    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    params, nulls = [], set()
+    for field in _insert_fields(type(obj)):
+        if field.attname in taken:
+            continue
+        value = field.get_db_prep_save(field.pre_save(obj, True), connection)
+        if value is None:
+            nulls.add(field.attname)
+        else:
+            params.append(value)
+    return _insert_plan(type(obj), conflict, source, tuple(sorted(taken.items())), frozenset(nulls)), params
 
 
 def insert(obj: Model, *, conflict: tuple[str, ...] = ()) -> bool:
     """INSERT `obj` (see the module's note) and set its pk; False when `conflict` skipped it."""
-    sql, fields = _insert_plan(type(obj), conflict)
+    sql, params = _statement(obj, conflict, None, {})
     with cursor() as hot:
-        hot.execute(sql, _params(obj, fields))
+        hot.execute(sql, params)
         row = hot.fetchone()
     if row is None:
         return False
@@ -117,8 +136,7 @@ def insert_from(
     one row for each row `source` yields, the fields in `taken` (attname -> SQL expression, e.g.
     {"order_id": "new_order.id"}) from there; values as `insert` prepares them. Returns the text
     (RETURNING the primary key) and its parameters; the caller runs it and calls `stored`."""
-    sql, fields = _insert_plan(type(obj), conflict, source, tuple(sorted((taken or {}).items())))
-    return sql, _params(obj, fields)
+    return _statement(obj, conflict, source, taken or {})
 
 
 def stored(obj: Model, pk) -> None:
