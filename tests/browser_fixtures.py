@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,7 @@ CHROMIUM_ARGS = [
 ]
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 PHONE_SCALE = 2
+DESKTOP_VIEWPORT = {"width": 1280, "height": 900}
 
 
 FONTS_CONF = """<?xml version="1.0"?>
@@ -140,3 +142,31 @@ def browser_page(request, monkeypatch, _browser_fontconfig) -> Iterator:
 @pytest.fixture
 def screenshot(browser_page) -> Callable[..., Path]:
     return lambda name, *, full_page=False: save_screenshot(browser_page, name, full_page=full_page)
+
+
+@contextmanager
+def desktop_context(browser_page, locale: str = "zh-CN", **options) -> Iterator:
+    """A desktop-sized page in the browser of `browser_page` (its skip rules and fonts), closed after;
+    `options` go to Playwright's new_context (e.g. color_scheme)."""
+    context = browser_page.context.browser.new_context(viewport=DESKTOP_VIEWPORT, locale=locale, **options)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def desktop_page(browser_page) -> Iterator:
+    with desktop_context(browser_page) as page:
+        yield page
+
+
+def admin_log_in(page, base: str, username: str) -> None:
+    """Log in to the admin as `username` (the user factory's password, "pw") and wait for it."""
+    page.goto(f"{base}/admin/login/?next=/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")

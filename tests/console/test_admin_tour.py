@@ -2,42 +2,18 @@
 then a brand operator who sees only its brand. Headless Chromium at desktop size; screenshots go to
 test-artifacts/console-*.png."""
 
-from collections.abc import Iterator
-
 import pytest
 
 from apps.kocs import services as koc_services
 from apps.kocs.models import Koc
 from apps.shop.models import Order
 from tests.accounts.factories import UserFactory
-from tests.browser_fixtures import save_screenshot
+from tests.browser_fixtures import DESKTOP_VIEWPORT, admin_log_in, desktop_context, save_screenshot
 from tests.console.roles import brand_operator
 from tests.kocs.factories import make_leader
 from tests.shop.factories import BrandFactory, SkuFactory, make_paid_order
 
 pytest_plugins = ["tests.browser_fixtures"]
-
-DESKTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture
-def desktop_page(browser_page) -> Iterator:
-    """A desktop-sized page in the same Chromium (browser_page brings the skip rules and the fonts)."""
-    context = browser_page.context.browser.new_context(viewport=DESKTOP, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    try:
-        yield page
-    finally:
-        context.close()
-
-
-def _log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/admin/login/?next=/admin/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")  # the user factory's password
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
 
 
 def _run_action(page, action: str, pk: int) -> None:
@@ -64,7 +40,7 @@ def test_an_admins_round_and_a_brand_operators_view(live_server, desktop_page):
     brand_operator(tea, username="tea-op")
 
     # when: the admin logs in through the form; the console is the index
-    _log_in(page, base, "boss")
+    admin_log_in(page, base, "boss")
 
     # then: the charts are drawn, with today's sales in them
     charts = page.locator("svg.chart")
@@ -106,7 +82,7 @@ def test_an_admins_round_and_a_brand_operators_view(live_server, desktop_page):
     # when: the admin logs out and the tea brand's operator logs in
     page.click("#logout-form button")
     page.wait_for_selector("text=登录")
-    _log_in(page, base, "tea-op")
+    admin_log_in(page, base, "tea-op")
 
     # then: its dashboard counts its brand only, its lists hold only its brand's rows
     gmv = [float(v) for v in page.locator("svg.chart").first.get_attribute("data-values").split(",")]
@@ -162,12 +138,9 @@ def test_the_dashboard_is_legible_in_both_colour_schemes_and_uses_the_full_width
     for quantity in (1, 2):
         order = make_paid_order(sku=sku, quantity=quantity)
         Order.objects.filter(pk=order.pk).update(attributed_koc_id=make_leader().pk)
-    context = browser_page.context.browser.new_context(viewport=DESKTOP, locale="zh-CN", color_scheme=scheme)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    try:
+    with desktop_context(browser_page, color_scheme=scheme) as page:
         # when
-        _log_in(page, live_server.url, "boss")
+        admin_log_in(page, live_server.url, "boss")
 
         # then the admin is really in that scheme
         dark = page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
@@ -181,7 +154,5 @@ def test_the_dashboard_is_legible_in_both_colour_schemes_and_uses_the_full_width
         assert faint == []
         # and the console spans the window, not a column beside an empty sidebar
         width = page.locator("#console").bounding_box()["width"]
-        assert width >= DESKTOP["width"] - 100
+        assert width >= DESKTOP_VIEWPORT["width"] - 100
         save_screenshot(page, f"console-dashboard-{scheme}", full_page=True)
-    finally:
-        context.close()

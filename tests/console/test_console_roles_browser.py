@@ -15,13 +15,12 @@ from apps.commissions.services import rules as rule_services
 from apps.shop import services as shop_services
 from apps.shop.models import Refund
 from tests.accounts.factories import UserFactory
-from tests.browser_fixtures import save_screenshot
+from tests.browser_fixtures import admin_log_in, desktop_context, save_screenshot
 from tests.console.roles import brand_operator, finance, platform_admin
 from tests.shop.factories import BrandFactory, SkuFactory, make_paid_order
 
 pytest_plugins = ["tests.browser_fixtures"]
 
-DESKTOP = {"width": 1280, "height": 900}
 # Words that are the same in both languages: product names for KOCs and SKUs, WeChat's openid, ...
 SAME_IN_BOTH = re.compile(
     r"\b(KOC|KOCs|SKU|ID|GMV|URL Link|URL|openid|unionid|CSV|Excel)\b|v\d+", re.IGNORECASE
@@ -32,37 +31,16 @@ NOT_YET_CHECKED: tuple[str, ...] = ()
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
-def _context(browser_page, locale: str):
-    context = browser_page.context.browser.new_context(viewport=DESKTOP, locale=locale)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    return context, page
-
-
 @pytest.fixture
 def zh_page(browser_page) -> Iterator:
-    context, page = _context(browser_page, "zh-CN")
-    try:
+    with desktop_context(browser_page, "zh-CN") as page:
         yield page
-    finally:
-        context.close()
 
 
 @pytest.fixture
 def en_page(browser_page) -> Iterator:
-    context, page = _context(browser_page, "en-US")
-    try:
+    with desktop_context(browser_page, "en-US") as page:
         yield page
-    finally:
-        context.close()
-
-
-def _log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/admin/login/?next=/admin/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
 
 
 def _log_out(page) -> None:
@@ -106,7 +84,7 @@ def _english_in(texts: list[str]) -> list[str]:
 @pytest.mark.parametrize("role", ["platform", "brand", "finance"])
 def test_each_roles_front_page_opens_every_tile_and_reads_chinese(live_server, zh_page, world, role):
     page, base = zh_page, live_server.url
-    _log_in(page, base, world["users"][role].username)
+    admin_log_in(page, base, world["users"][role].username)
     save_screenshot(page, f"console-role-{role}-front", full_page=True)
 
     # every tile on the front page opens its page (no bare "403 Forbidden", no admin 403 either)
@@ -138,7 +116,7 @@ def test_each_roles_front_page_opens_every_tile_and_reads_chinese(live_server, z
 @pytest.mark.django_db(transaction=True)
 def test_the_console_reads_english_under_en(live_server, en_page, world):
     page, base = en_page, live_server.url
-    _log_in(page, base, "platform")
+    admin_log_in(page, base, "platform")
 
     assert "Refunds to approve" in page.locator("#console").inner_text()
     page.goto(f"{base}/admin/shop/order/")
@@ -163,7 +141,7 @@ def test_a_refund_approval_and_a_rule_activation_ask_first(live_server, zh_page,
     refund = world["refund"]
     draft = rule_services.ruleset_create(name="新方案")
     rule_services.rule_add(rule_set=draft, name="直推", kind="sales", level=0, rate_percent="10")
-    _log_in(page, base, "platform")
+    admin_log_in(page, base, "platform")
 
     # a refund: the page says how much leaves, and nothing moves until confirmed
     page.goto(f"{base}/admin/shop/refund/")
@@ -202,7 +180,7 @@ def test_a_refund_of_the_scale_demo_approved_in_the_console_succeeds(
     refund = waiting.order_by("pk").first()
     refunded_before = Order.objects.get(pk=refund.order_id).refunded_fen
     page, base = zh_page, live_server.url
-    _log_in(page, base, "platform")
+    admin_log_in(page, base, "platform")
 
     page.goto(f"{base}/admin/shop/refund/")
     _run_action(page, "approve_refunds", refund.pk)

@@ -4,39 +4,20 @@ test-artifacts/kocs-*.png."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from apps.kocs.admin import tree_queries
 from apps.kocs.models import Koc
 from tests.accounts.factories import UserFactory
-from tests.browser_fixtures import save_screenshot
+from tests.browser_fixtures import admin_log_in, save_screenshot
 from tests.kocs.factories import make_agency, make_branch, make_individual, make_leader
 
 pytest_plugins = ["tests.browser_fixtures"]
 
 
-@pytest.fixture
-def desktop_page(browser_page) -> Iterator:
-    context = browser_page.context.browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="zh-CN"
-    )
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    try:
-        yield page
-    finally:
-        context.close()
-
-
 def _log_in(page, base: str) -> None:
     UserFactory(username="boss", is_staff=True, is_superuser=True, openid=None)
-    page.goto(f"{base}/admin/login/?next=/admin/")
-    page.fill("#id_username", "boss")
-    page.fill("#id_password", "pw")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
+    admin_log_in(page, base, "boss")
 
 
 def _row(page, koc: Koc):
