@@ -220,6 +220,26 @@ def test_orders_list_runs_a_fixed_number_of_queries(shopper, django_assert_num_q
 
 
 @pytest.mark.django_db
+def test_an_orders_lines_are_inserted_in_one_statement_whatever_their_number(shopper):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    address = AddressFactory(user=shopper)
+    skus = [SkuFactory(stock=10) for _ in range(5)]
+
+    with CaptureQueriesContext(connection) as queries:
+        order = services.order_create(buyer=shopper, items=[(s, 1) for s in skus], address=address)
+
+    line_inserts = [
+        q
+        for q in queries.captured_queries
+        if q["sql"].startswith(f'INSERT INTO "{OrderItem._meta.db_table}"')
+    ]
+    assert len(line_inserts) == 1
+    assert sorted(order.items.values_list("sku_id", flat=True)) == sorted(s.pk for s in skus)
+
+
+@pytest.mark.django_db
 def test_cancel_releases_the_stock_and_publishes_order_cancelled(shopper_client, shopper):
     sku = SkuFactory(stock=5)
     order = make_order(buyer=shopper, sku=sku, quantity=2)

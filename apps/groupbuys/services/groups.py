@@ -11,11 +11,12 @@ when there is none, the next joiner of that seat takes its unit from the shelf (
 out_of_stock).
 
 A seat is taken with one conditional UPDATE (`joined < size`, forming, before the deadline) that
-the database evaluates under the group's row lock, never by reading and then writing. The join
-writes its order and member rows first and takes the contended rows last (group, then usage row,
-then the shelf for extra units: lock_objects' order), so the group's row is locked only for the
-last statements before commit. Everything is one transaction: a refusal anywhere (seat, limit,
-stock, a concurrent join by the same user) rolls it all back.
+the database evaluates under the group's row lock, never by reading and then writing. Locks are
+taken in lock_objects' order: group, then usage row, then the shelf for extra units. On PostgreSQL
+a join's writes are one statement (seat, usage row, order, member), so the group's row is locked
+for that statement and the commit only; elsewhere the join writes its order and member rows first
+and takes the contended rows last. Everything is one transaction: a refusal anywhere (seat, limit,
+stock, a concurrent join by the same user, a taken order number) rolls it all back.
 """
 
 from __future__ import annotations
@@ -43,19 +44,32 @@ from ..models import Campaign, CampaignUsage, Group, GroupMember
 _GROUP = Group._meta.db_table
 _USAGE = CampaignUsage._meta.db_table
 # Table names from the models; every value is a parameter.
-_TAKE_UNITS_SQL = (
-    f"INSERT INTO {_USAGE} (campaign_id, user_id, units) VALUES (%s, %s, %s) "  # noqa: S608
-    f"ON CONFLICT (campaign_id, user_id) DO UPDATE SET units = {_USAGE}.units + excluded.units "
-    f"WHERE {_USAGE}.units + excluded.units <= %s RETURNING id"
-)
+
+
+def _units_upsert(rows: str) -> str:
+    """The guarded upsert of a user's units in a campaign, for the row `rows` gives: created at the
+    quantity, or raised while the sum stays within the limit (the last parameter)."""
+    return (
+        f"INSERT INTO {_USAGE} (campaign_id, user_id, units) {rows} "
+        f"ON CONFLICT (campaign_id, user_id) DO UPDATE SET units = {_USAGE}.units + excluded.units "
+        f"WHERE {_USAGE}.units + excluded.units <= %s RETURNING id"
+    )
+
+
+_TAKE_UNITS_SQL = _units_upsert("VALUES (%s, %s, %s)")
 _SEAT_WITH_UNIT_SQL = (
     f"UPDATE {_GROUP} SET joined = joined + 1, stock_held = stock_held - 1 "  # noqa: S608
     "WHERE id = %s AND status = %s AND joined < size AND expires_at > %s AND stock_held > 0 "
     "RETURNING joined, stock_held"
 )
-# The one-statement join (PostgreSQL): the seat with its held unit, then the usage row, then the
-# shop's order and lines and the member, each inserted only when the one before yielded its row.
-_USAGE_AFTER_SEAT_SQL = (
+# The one-statement join (PostgreSQL): the seat with its held unit, then the usage row (from the
+# seat's row: a SELECT list types nothing, so each parameter is cast), then the shop's order and
+# lines and the member, each inserted only when the one before yielded its row.
+_USAGE_AFTER_SEAT_SQL = _units_upsert("SELECT %s::bigint, %s::bigint, %s::integer FROM seat")
+ONE_ACTIVE_SEAT = next(
+    c.name for c in GroupMember._meta.constraints if c.name.endswith("one_active_seat")
+)  # the partial unique index a concurrent second join by the same user runs into
+_SEAT_SQL = (
     f"INSERT INTO {_USAGE} (campaign_id, user_id, units) SELECT %s::bigint, %s::bigint, %s::integer "  # noqa: S608
     f"FROM seat ON CONFLICT (campaign_id, user_id) DO UPDATE SET units = {_USAGE}.units + excluded.units "
     f"WHERE {_USAGE}.units + excluded.units <= %s RETURNING id"
@@ -69,9 +83,8 @@ _SEAT_SQL = (
 
 # The join's one read: the group, its campaign, the SKU with its product and brand (the order is
 # made from them and they must still be on sale), and whether the buyer already holds a seat. The
-# hottest read there is, so it is written out once (apps.core.rawsql).
-# Of the product and brand, only what the order is made of and checked against (on sale, title);
-# the other columns of those wide rows stay deferred (apps.core.rawsql.Part).
+# hottest read there is, so it is written out once (apps.core.rawsql); of the product and brand
+# only what the order is made of and checked against (on sale, title), the rest stays deferred.
 _JOIN_READ_MODELS = (
     Group,
     Campaign,
@@ -331,8 +344,8 @@ def group_join(
 
     The reads come first, outside the transaction (the group with what the order is made of, the
     order's draft with its attribution): none of them needs a lock, and the conditional writes
-    re-check everything that matters. Then one transaction of five statements, each compiled once:
-    the order and its line, the member, then the contended rows (`_join_write`).
+    re-check everything that matters. Then one transaction (`_join_write`): on PostgreSQL one
+    statement, elsewhere the order and its line, the member, then the contended rows.
     """
     now = now or timezone.now()
     _check_quantity(quantity)
@@ -407,8 +420,6 @@ def _join_in_one_statement(
     to roll back.
     """
     campaign = group.campaign
-    if quantity > campaign.per_user_limit:
-        raise _limit_exceeded(campaign)
     order_parts, order_params = shop.order_insert_parts(order, lines, after="usage")
     member = _member(
         group=group, user=buyer, order=order, quantity=quantity, price_fen=price, is_leader=False

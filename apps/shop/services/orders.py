@@ -266,8 +266,8 @@ def order_insert(order: Order, lines: list[OrderItem]) -> Order:
     the last half hour in the workers' memory (Celery holds ETA tasks there) and run once each.
 
     The number is random (`new_order_no`); a draw that collides with an existing order is skipped
-    by the insert itself (ON CONFLICT DO NOTHING, no savepoint) and drawn again. One statement per
-    row, compiled once (`apps.core.rawsql`): no model signals, the shop's orders have none.
+    by the insert itself (ON CONFLICT DO NOTHING, no savepoint, compiled once by `apps.core.rawsql`:
+    no model signals, the shop's orders have none) and drawn again; the lines in one statement.
     """
     for _draw in range(ORDER_NUMBER_DRAWS):
         _number(order)
@@ -277,7 +277,7 @@ def order_insert(order: Order, lines: list[OrderItem]) -> Order:
         raise IntegrityError(f"no free order number in {ORDER_NUMBER_DRAWS} draws")
     for line in lines:
         line.order = order
-        rawsql.insert(line)
+    OrderItem.objects.bulk_create(lines)
     return order
 
 
