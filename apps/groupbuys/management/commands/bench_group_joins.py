@@ -24,9 +24,10 @@ Each project run checks: no oversell (active members beyond a group's size), eve
 equal to its members, and the stock conserved (units on the shelf + held by the groups + in the
 join orders the same before and after); the command exits with an error if any fails.
 `--profile N` also times N sequential joins in this process (no contention), splitting each into
-Python and database time (`--profile-top K` prints cProfile's top K functions).
-Celery messages the services send after commit (payment timeouts, expiries) go to an in-memory
-broker and are dropped: the benchmark leaves no work for a real worker.
+Python and database time (`--profile-top K` prints cProfile's top K functions, `--profile-sort
+tottime` ranks them by their own time). Celery messages the services send after commit (the
+groups' expiries) go to an in-memory broker and are dropped: the benchmark leaves no work for a
+real worker.
 """
 
 from __future__ import annotations
@@ -145,6 +146,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--profile-top", type=int, default=0, help="with --profile: print cProfile's top N functions"
         )
+        parser.add_argument(
+            "--profile-sort",
+            default="cumulative",
+            choices=["cumulative", "tottime"],
+            help="with --profile-top: by time including callees (cumulative) or in the function itself",
+        )
 
     def handle(
         self,
@@ -158,6 +165,7 @@ class Command(BaseCommand):
         no_baseline: bool = False,
         profile: int = 0,
         profile_top: int = 0,
+        profile_sort: str = "cumulative",
         **options,
     ):
         if connection.vendor != "postgresql":
@@ -178,7 +186,7 @@ class Command(BaseCommand):
             f"PostgreSQL {connection.pg_version // 10000}, {os.cpu_count()} CPUs"
         )
         if profile:
-            self._profile(run=run, joins=profile, size=size, top=profile_top)
+            self._profile(run=run, joins=profile, size=size, top=profile_top, sort=profile_sort)
         project_runs, baseline_runs = [], []
         for round_no in range(1, rounds + 1):
             project_runs.append(
@@ -428,7 +436,7 @@ class Command(BaseCommand):
             ]
         )
 
-    def _profile(self, *, run: str, joins: int, size: int, top: int) -> None:
+    def _profile(self, *, run: str, joins: int, size: int, top: int, sort: str = "cumulative") -> None:
         """Sequential joins in this process: wall time per join split into time spent waiting for
         PostgreSQL (inside cursor.execute) and the rest, which is Python (ORM, services)."""
         import cProfile
@@ -473,8 +481,7 @@ class Command(BaseCommand):
         )
         if profiler:
             out = io.StringIO()
-            order = os.environ.get("BENCH_PROFILE_SORT", "cumulative")
-            pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(top)
+            pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(top)
             self.stdout.write(out.getvalue())
 
     @staticmethod
