@@ -11,16 +11,21 @@ helpers keep the ORM's semantics and do the compiling once per model:
   a caller whose model has receivers calls what they would have done itself.
   `conflict=("no",)` adds ON CONFLICT (no) DO NOTHING: it answers False instead of raising when
   the row collides on that unique key, without a savepoint.
-- `read_joined(sql, params, models)` runs a hand-written SELECT whose columns are every concrete
-  field of each model in turn (`columns(alias, model)` writes them) and turns the row into model
-  instances with the ORM's own converters, as select_related would.
+- `insert_from(obj, source=..., taken=...)` gives the same INSERT as a part of a larger statement
+  (PostgreSQL's data-modifying WITH): one row per row of `source`, some fields from there.
+  A NULL value is written into the text rather than passed: psycopg caches the parsing of a
+  statement of at most 50 parameters, and the group join's statement stays under it.
+- `read_joined(sql, params, parts)` runs a hand-written SELECT whose columns are those of each
+  part in turn (`columns(alias, part)` writes them: every concrete field of a model, or only the
+  named ones, the rest deferred) and turns the row into model instances with the ORM's own
+  converters, as select_related would.
 
-Both work on PostgreSQL and SQLite (RETURNING and ON CONFLICT are in SQLite since 3.35), through
+All work on PostgreSQL and SQLite (RETURNING and ON CONFLICT are in SQLite since 3.35), through
 `cursor()`: on PostgreSQL a cursor that binds parameters on the server, so that psycopg prepares a
-statement once it has run it a few times (`prepare_threshold`, 5 by default) and PostgreSQL then
-skips parsing and planning it; the ORM's own cursors bind on the client (Django's default). Behind
-a pooler in transaction mode (PgBouncer before 1.21) set `prepare_threshold` to None in the
-database OPTIONS: the statements are then bound on the server but never prepared.
+statement once it has run it a few times (`DB_PREPARE_THRESHOLD`, 5 by default) and PostgreSQL then
+skips parsing it, and planning it too once it keeps a generic plan; the ORM's own cursors bind on
+the client (Django's default). Behind a pooler in transaction mode (PgBouncer before 1.21) set
+`DB_PREPARE_THRESHOLD=none`: the statements are then bound on the server but never prepared.
 """
 
 from __future__ import annotations
@@ -39,8 +44,8 @@ def _db():
     return connections[DEFAULT_DB_ALIAS]
 
 
-_inserts: dict[tuple[str, type[Model], tuple[str, ...]], tuple[str, list]] = {}
-_converters: dict[tuple[str, tuple[type[Model], ...]], list] = {}
+_inserts: dict[tuple, str] = {}  # the INSERT texts, by vendor, model and shape
+_converters: dict[tuple, list] = {}  # per column, the ORM's converters, by vendor and parts
 
 
 @contextmanager
