@@ -240,6 +240,27 @@ def test_an_orders_lines_are_inserted_in_one_statement_whatever_their_number(sho
 
 
 @pytest.mark.django_db
+def test_a_taken_order_number_is_drawn_again_and_five_taken_draws_refuse(shopper, monkeypatch):
+    from apps.shop.services import orders
+
+    taken = make_order().no
+    address = AddressFactory(user=shopper)
+    sku = SkuFactory(stock=10)
+    draws = iter([taken, taken, "20991231000000000007"])
+    monkeypatch.setattr(orders, "new_order_no", lambda now=None: next(draws))
+
+    order = services.order_create(buyer=shopper, items=[(sku, 1)], address=address)
+
+    assert order.no == "20991231000000000007"
+    assert Order.objects.filter(no=taken).count() == 1
+    monkeypatch.setattr(orders, "new_order_no", lambda now=None: taken)
+    with pytest.raises(IntegrityError, match="no free order number in 5 draws"):
+        services.order_create(buyer=shopper, items=[(sku, 1)], address=address)
+    assert Order.objects.filter(buyer=shopper).count() == 1
+    assert Sku.objects.get(pk=sku.pk).stock == 9  # the refused order's unit went back (rolled back)
+
+
+@pytest.mark.django_db
 def test_cancel_releases_the_stock_and_publishes_order_cancelled(shopper_client, shopper):
     sku = SkuFactory(stock=5)
     order = make_order(buyer=shopper, sku=sku, quantity=2)
