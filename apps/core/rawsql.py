@@ -34,8 +34,13 @@ import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Model
+from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.models import Field, Model
+from django.db.models.base import ModelState
+from django.db.models.fields.related import ForeignKey, OneToOneField
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init, pre_init
 
 
 def _db():
@@ -106,17 +111,87 @@ def _insert_fields(model: type[Model]) -> tuple:
     return tuple(f for f in model._meta.concrete_fields if not (f.primary_key and f.db_returning))
 
 
+# Django's own field classes whose get_db_prep_save is, for a value of the Python type they store,
+# the identity (text: any str, its enums included; booleans) or the backend's integer adaptation
+# (integers of exactly int, and a foreign key to an integer key), and None for None. Any other
+# class, a subclass included, and any other value take the full path.
+_TEXT_FIELDS = frozenset({models.CharField, models.TextField})
+_INTEGER_FIELDS = frozenset(
+    {
+        models.IntegerField,
+        models.BigIntegerField,
+        models.SmallIntegerField,
+        models.PositiveIntegerField,
+        models.PositiveBigIntegerField,
+        models.PositiveSmallIntegerField,
+    }
+)
+_AUTO_FIELDS = frozenset({models.AutoField, models.BigAutoField, models.SmallAutoField})
+_DATE_FIELDS = frozenset({models.DateField, models.DateTimeField})
+
+
+def _identity(value):
+    return value
+
+
+def _shortcut(field, connection):
+    """(test, convert): for a value that passes `test`, `field.get_db_prep_save(value)` is
+    `convert(value)`; None when the field has no shortcut."""
+    cls = type(field)
+    if cls in (ForeignKey, OneToOneField):
+        field, cls = field.target_field, type(field.target_field)
+    ops = connection.ops
+    if cls in _TEXT_FIELDS:
+        return (lambda value: isinstance(value, str)), _identity
+    if cls is models.BooleanField:
+        return (lambda value: type(value) is bool), _identity
+    if cls in _AUTO_FIELDS:  # AutoFieldMixin validates and does not adapt
+        return (lambda value: type(value) is int), ops.validate_autopk_value
+    if cls in _INTEGER_FIELDS:
+        internal = field.get_internal_type()
+        return (lambda value: type(value) is int), (
+            lambda value: ops.adapt_integerfield_value(value, internal)
+        )
+    return None
+
+
+def _plain_pre_save(field) -> bool:
+    """Whether pre_save(obj, add=True) only reads the attribute (a date without auto_now[_add])."""
+    if type(field).pre_save is Field.pre_save:
+        return True
+    return type(field) in _DATE_FIELDS and not (field.auto_now or field.auto_now_add)
+
+
+_preparers: dict[tuple, tuple] = {}
+
+
+def _field_preparers(model: type[Model], connection) -> tuple:
+    """Per inserted field: (field, attname, whether pre_save only reads it, shortcut)."""
+    key = (connection.vendor, model)
+    if key not in _preparers:
+        _preparers[key] = tuple(
+            (f, f.attname, _plain_pre_save(f), _shortcut(f, connection)) for f in _insert_fields(model)
+        )
+    return _preparers[key]
+
+
 def _statement(
     obj: Model, conflict: tuple[str, ...], source: str | None, taken: dict[str, str]
 ) -> tuple[str, list]:
     connection = _db()
     params, nulls = [], set()
-    for field in _insert_fields(type(obj)):
-        if field.attname in taken:
+    for field, attname, plain, shortcut in _field_preparers(type(obj), connection):
+        if attname in taken:
             continue
-        value = field.get_db_prep_save(field.pre_save(obj, True), connection)
+        # what save() does per field (pre_save, then get_db_prep_save) without the calls that
+        # cannot change this field's value
+        value = getattr(obj, attname) if plain else field.pre_save(obj, True)
+        if shortcut is None:
+            value = field.get_db_prep_save(value, connection)
+        elif value is not None:
+            value = shortcut[1](value) if shortcut[0](value) else field.get_db_prep_save(value, connection)
         if value is None:
-            nulls.add(field.attname)
+            nulls.add(attname)
         else:
             params.append(value)
     return _insert_plan(type(obj), conflict, source, tuple(sorted(taken.items())), frozenset(nulls)), params
@@ -207,10 +282,49 @@ def instances(row: Sequence, parts: tuple[Part, ...]) -> list[Model | None]:
                 for converter, column in converters[start + index]:
                     value = converter(value, column, connection)
                 chunk[index] = value
-            names = None if isinstance(part, type) else [f.attname for f in fields]
-            found.append(_model(part).from_db(DEFAULT_DB_ALIAS, names, chunk))
+            found.append(_from_db(part, chunk))
         start = end
     return found
+
+
+def _from_db(part: Part, values: list) -> Model:
+    """`Model.from_db` for the part's fields. For a model that `_plain_model` allows and nobody
+    listens to pre_init/post_init for, the instance is built as from_db would leave it (state not
+    adding, this database; the fields read in its __dict__, the others deferred) without calling
+    __init__, which costs more than the join's reads for five models."""
+    model = _model(part)
+    fields = _fields(part)
+    if not _plain_model(model) or pre_init.has_listeners(model) or post_init.has_listeners(model):
+        names = None if isinstance(part, type) else [f.attname for f in fields]
+        return model.from_db(DEFAULT_DB_ALIAS, names, values)
+    obj = model.__new__(model)
+    state = obj._state = ModelState()
+    state.adding = False
+    state.db = DEFAULT_DB_ALIAS
+    obj.__dict__.update(zip(_attnames(part), values, strict=True))
+    return obj
+
+
+@functools.cache
+def _attnames(part: Part) -> tuple[str, ...]:
+    return tuple(f.attname for f in _fields(part))
+
+
+@functools.cache
+def _plain_model(model: type[Model]) -> bool:
+    """Whether __init__ with positional values would only store them: Django's own __init__ and
+    from_db, and every field's attribute a plain deferred attribute (or a foreign key's, whose
+    setter only drops a cached object a new instance does not have)."""
+    if model.__init__ is not Model.__init__ or model.from_db.__func__ is not Model.from_db.__func__:
+        return False
+    for field in model._meta.concrete_fields:
+        descriptor = getattr(model, field.attname, None)
+        if type(descriptor) not in _PLAIN_DESCRIPTORS:
+            return False
+    return True
+
+
+_PLAIN_DESCRIPTORS = (DeferredAttribute, ForeignKeyDeferredAttribute)
 
 
 @functools.cache

@@ -1,5 +1,8 @@
 """apps.core.rawsql: inserts and joined reads compiled once, with the ORM's own values and types."""
 
+from datetime import UTC, datetime
+from unittest import mock
+
 import pytest
 from django.db import connection
 
@@ -64,3 +67,81 @@ def test_an_insert_from_a_source_casts_every_parameter_so_a_null_keeps_its_colum
     rawsql.stored(product, pk)
     assert Product.objects.filter(pk=pk, title="x").exists()
     assert "::bigint" in sql
+
+
+def _typed(values):
+    # psycopg's JSON wrapper compares by identity: compare what it wraps
+    return [(type(value), getattr(value, "obj", value)) for value in values]
+
+
+def _save_params(obj):
+    """What save() would send per inserted field: pre_save, then get_db_prep_save (the NULLs left
+    out, as rawsql writes them into the text)."""
+    prepared = (
+        field.get_db_prep_save(field.pre_save(obj, True), connection)
+        for field in rawsql._insert_fields(type(obj))
+    )
+    return _typed(value for value in prepared if value is not None)
+
+
+def test_an_inserts_parameters_are_what_save_would_send_for_every_field_of_an_order_and_its_line():
+    # The shortcuts (text and its enums, booleans, integers, foreign keys, NULLs, dates without
+    # auto_now) must give exactly the full path's values, psycopg's integer wrappers included; a
+    # value of another type (a number as text, a lazy translation) takes the full path and is
+    # converted as save() converts it; created_at/updated_at (auto_now) are filled in.
+    from django.utils.translation import gettext_lazy
+
+    from apps.shop.models import Order, OrderItem
+    from tests.accounts.factories import UserFactory
+
+    order = Order(
+        buyer=UserFactory(),
+        no="20261202000000000001",
+        total_fen=1234,
+        paid_fen="0",  # text for an integer: int("0"), as save() would
+        address={"name": "张三", "detail": "路 1 号"},
+        receiver_phone="13800000000",
+        shipping_hold=True,
+        pay_deadline=datetime(2026, 12, 2, 8, 30, tzinfo=UTC),  # a date without auto_now: read as is
+        cancel_reason=gettext_lazy("Cancelled"),
+        attribution={},
+    )
+    line = OrderItem(order_id=7, sku_id=9, product_id=3, brand_id=2, category_id=1, title="面霜", spec="50ml")
+    line.price_fen = line.line_fen = 990
+    line.quantity = 1
+
+    with mock.patch("django.utils.timezone.now", return_value=datetime(2026, 12, 2, 8, tzinfo=UTC)):
+        for obj in (order, line):
+            _sql, params = rawsql._statement(obj, (), None, {})
+            assert _typed(params) == _save_params(obj)
+            assert len(params) == (19 if obj is order else 12)
+
+
+def test_a_joined_read_builds_the_instance_from_db_would_and_calls_init_when_someone_listens():
+    from django.db.models.signals import post_init
+
+    brand = Brand.objects.create(name="雅诗")
+    sql = f"SELECT {rawsql.columns('b', Brand)} FROM {Brand._meta.db_table} b WHERE b.id = %s"
+    expected = Brand.objects.get(pk=brand.pk)
+
+    (fast,), _rest = rawsql.read_joined(sql, [brand.pk], (Brand,))
+
+    def without_state(obj):
+        return {name: value for name, value in vars(obj).items() if name != "_state"}
+
+    assert (without_state(fast), fast._state.adding, fast._state.db) == (
+        without_state(expected),
+        False,
+        "default",
+    )
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(listener, sender=Brand)
+    try:
+        (heard,), _rest = rawsql.read_joined(sql, [brand.pk], (Brand,))
+    finally:
+        post_init.disconnect(listener, sender=Brand)
+    assert (seen, without_state(heard)) == ([heard], without_state(expected))

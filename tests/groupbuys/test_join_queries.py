@@ -119,3 +119,62 @@ def test_a_join_over_the_limit_in_the_one_statement_changes_nothing(campaign):
     assert CampaignUsage.objects.get(campaign=campaign, user=buyer).units == campaign.per_user_limit
     assert not Order.objects.filter(buyer=buyer).exists()
     assert not GroupMember.objects.filter(user=buyer).exists()
+
+
+# Outside any transaction (as the API calls it), the one statement on PostgreSQL is its own
+# transaction: no BEGIN, no COMMIT, and a refusal after the seat fails the statement whole.
+TRANSACTION_STATEMENTS = ("BEGIN", "COMMIT", "ROLLBACK", *SAVEPOINTS)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_join_is_three_statements_and_no_begin_or_commit(campaign):
+    group, _order, _leader = open_group(campaign)
+    buyer, address = shopper_with_address()
+
+    with CaptureQueriesContext(connection) as queries:
+        group, order = services.group_join(group=group, buyer=buyer, quantity=1, address=address)
+
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(sql) == 3, sql
+    assert not [s for s in sql if s.startswith(TRANSACTION_STATEMENTS)], sql
+    group.refresh_from_db()
+    assert (group.joined, group.stock_held, Order.objects.get(pk=order.pk).group_id) == (2, 1, group.pk)
+    assert CampaignUsage.objects.get(campaign=campaign, user=buyer).units == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_join_over_the_limit_leaves_the_seat_untaken(campaign):
+    group, _order, _leader = open_group(campaign)
+    buyer, address = shopper_with_address()
+    CampaignUsage.objects.create(campaign=campaign, user=buyer, units=campaign.per_user_limit)
+    before = Group.objects.values("joined", "stock_held").get(pk=group.pk)
+
+    with pytest.raises(LimitExceeded):
+        services.group_join(group=group, buyer=buyer, quantity=1, address=address)
+
+    assert Group.objects.values("joined", "stock_held").get(pk=group.pk) == before
+    assert CampaignUsage.objects.get(campaign=campaign, user=buyer).units == campaign.per_user_limit
+    assert not Order.objects.filter(buyer=buyer).exists()
+    assert not GroupMember.objects.filter(user=buyer).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_taken_order_number_leaves_nothing_and_is_drawn_again(campaign, monkeypatch):
+    group, leader_order, _leader = open_group(campaign)
+    buyer, address = shopper_with_address()
+    draws = iter([leader_order.no, leader_order.no, "20991231000000000002"])
+    monkeypatch.setattr(order_services, "new_order_no", lambda now=None: next(draws))
+
+    _g, order = services.group_join(group=group, buyer=buyer, quantity=1, address=address)
+
+    assert order.no == "20991231000000000002"
+    group.refresh_from_db()
+    assert (group.joined, group.stock_held) == (2, 1)
+    assert CampaignUsage.objects.get(campaign=campaign, user=buyer).units == 1
+    assert (Order.objects.filter(buyer=buyer).count(), GroupMember.objects.filter(user=buyer).count()) == (
+        1,
+        1,
+    )

@@ -13,17 +13,17 @@ out_of_stock).
 A seat is taken with one conditional UPDATE (`joined < size`, forming, before the deadline) that
 the database evaluates under the group's row lock, never by reading and then writing. Locks are
 taken in lock_objects' order: group, then usage row, then the shelf for extra units. On PostgreSQL
-a join's writes are one statement (seat, usage row, order, member), so the group's row is locked
-for that statement and the commit only; elsewhere the join writes its order and member rows first
-and takes the contended rows last. Everything is one transaction: a refusal anywhere (seat, limit,
-stock, a concurrent join by the same user, a taken order number) rolls it all back.
+a join's writes are one statement (seat, usage row, order, member) that is its own transaction, so
+the group's row is locked for that statement only; elsewhere the join writes its order and member
+rows first and takes the contended rows last, in one transaction. Either way a refusal anywhere
+(seat, limit, stock, a concurrent join by the same user, a taken order number) leaves nothing.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -69,12 +69,9 @@ _USAGE_AFTER_SEAT_SQL = _units_upsert("SELECT %s::bigint, %s::bigint, %s::intege
 ONE_ACTIVE_SEAT = next(
     c.name for c in GroupMember._meta.constraints if c.name.endswith("one_active_seat")
 )  # the partial unique index a concurrent second join by the same user runs into
-_SEAT_SQL = (
-    f"INSERT INTO {_USAGE} (campaign_id, user_id, units) SELECT %s::bigint, %s::bigint, %s::integer "  # noqa: S608
-    f"FROM seat ON CONFLICT (campaign_id, user_id) DO UPDATE SET units = {_USAGE}.units + excluded.units "
-    f"WHERE {_USAGE}.units + excluded.units <= %s RETURNING id"
-)
-ONE_ACTIVE_SEAT = "gb_member_one_active_seat"
+# Raises SQLSTATE P0001 with its argument as the message (migration 0004): the one statement's
+# refusals after the seat, so that the statement fails as a whole.
+_REFUSE_FUNCTION = "groupbuys_refuse_join"
 _SEAT_SQL = (
     f"UPDATE {_GROUP} SET joined = joined + 1 "  # noqa: S608
     "WHERE id = %s AND status = %s AND joined < size AND expires_at > %s RETURNING joined, stock_held"
@@ -342,10 +339,11 @@ def group_join(
     (the buyer holds a seat here, leader included), group_full, limit_exceeded, out_of_stock (the
     units beyond the seat's held one, or a seat the group could not hold a unit for).
 
-    The reads come first, outside the transaction (the group with what the order is made of, the
+    The reads come first, outside any transaction (the group with what the order is made of, the
     order's draft with its attribution): none of them needs a lock, and the conditional writes
-    re-check everything that matters. Then one transaction (`_join_write`): on PostgreSQL one
-    statement, elsewhere the order and its line, the member, then the contended rows.
+    re-check everything that matters. Then the writes, all or nothing (`_join_write`): on
+    PostgreSQL one statement, elsewhere the order and its line, the member, then the contended
+    rows in one transaction.
     """
     now = now or timezone.now()
     _check_quantity(quantity)
@@ -376,12 +374,45 @@ def group_join(
     raise IntegrityError(f"no free order number in {shop.ORDER_NUMBER_DRAWS} draws")
 
 
-@transaction.atomic
 def _join_write(
     *, group: Group, buyer: User, quantity: int, order: Order, lines: list, price: int, now: datetime
 ) -> None:
+    """The join's writes, all or nothing. On PostgreSQL, for one unit and outside any caller's
+    transaction, one statement that is its own transaction (no BEGIN and COMMIT round trips);
+    otherwise in a transaction (a savepoint inside the caller's)."""
+    one_statement = connection.vendor == "postgresql"
+    if one_statement and quantity == 1 and connection.get_autocommit():
+        if _join_in_one_statement(
+            group=group, buyer=buyer, quantity=quantity, order=order, lines=lines, price=price, now=now
+        ):
+            return
+        one_statement = False  # nothing was written: statement by statement tells why
+    with transaction.atomic():
+        _join_in_transaction(
+            group=group,
+            buyer=buyer,
+            quantity=quantity,
+            order=order,
+            lines=lines,
+            price=price,
+            now=now,
+            one_statement=one_statement,
+        )
+
+
+def _join_in_transaction(
+    *,
+    group: Group,
+    buyer: User,
+    quantity: int,
+    order: Order,
+    lines: list,
+    price: int,
+    now: datetime,
+    one_statement: bool,
+) -> None:
     campaign = group.campaign
-    if connection.vendor == "postgresql" and _join_in_one_statement(
+    if one_statement and _join_in_one_statement(
         group=group, buyer=buyer, quantity=quantity, order=order, lines=lines, price=price, now=now
     ):
         with_unit = True
@@ -408,16 +439,19 @@ def _join_write(
 def _join_in_one_statement(
     *, group: Group, buyer: User, quantity: int, order: Order, lines: list, price: int, now: datetime
 ) -> bool:
-    """The join's writes as one statement (PostgreSQL, in `_join_write`'s transaction): the seat
-    with one of the units the group holds, the buyer's usage row, the order and its lines, the
-    member; each inserted only when the one before yielded its row, in the lock order of the
-    statement-by-statement path (group, usage row). One round trip instead of five, and the
-    group's row is locked for that statement and the COMMIT only.
+    """The join's writes as one statement (PostgreSQL): the seat with one of the units the group
+    holds, the buyer's usage row, the order and its lines, the member; each inserted only when
+    the one before yielded its row, in the lock order of the statement-by-statement path (group,
+    usage row). One round trip instead of five, and the group's row is locked for that statement
+    (and its commit) only.
+
+    The statement succeeds whole or fails whole: when the seat was taken but the usage row or the
+    order was not (the limit, a taken order number), it raises (`groupbuys_refuse_join`) and
+    PostgreSQL undoes the seat with the rest. So it can run as its own transaction.
 
     False when no seat came with a held unit (full, closed, or none held): nothing was written,
     and the caller goes statement by statement (which tells those apart). Raises limit_exceeded,
-    already_joined (the partial unique index), or OrderNumberTaken, for the caller's transaction
-    to roll back.
+    already_joined (the partial unique index), or OrderNumberTaken.
     """
     campaign = group.campaign
     order_parts, order_params = shop.order_insert_parts(order, lines, after="usage")
@@ -430,27 +464,34 @@ def _join_in_one_statement(
     parts = [f"seat AS ({_SEAT_WITH_UNIT_SQL})", f"usage AS ({_USAGE_AFTER_SEAT_SQL})", *order_parts]
     sql = (
         f"WITH {', '.join(parts)}, new_member AS ({member_sql}) "  # noqa: S608 (names and parameters)
-        f"SELECT seat.joined, seat.stock_held, EXISTS (SELECT 1 FROM usage), "
-        f"(SELECT id FROM {shop.NEW_ORDER}), (SELECT id FROM new_member) "
+        f"SELECT seat.joined, seat.stock_held, (SELECT id FROM {shop.NEW_ORDER}), "
+        "(SELECT id FROM new_member), "
+        "CASE WHEN seat.joined IS NOT NULL AND NOT EXISTS (SELECT 1 FROM new_member) "
+        f"THEN {_REFUSE_FUNCTION}(CASE WHEN EXISTS (SELECT 1 FROM usage) "
+        "THEN 'order_number_taken' ELSE 'limit_exceeded' END) END "
         "FROM (SELECT 1) one LEFT JOIN seat ON true"
     )
     params = [group.pk, Group.Status.FORMING.value, now]
     params += [campaign.pk, buyer.pk, quantity, campaign.per_user_limit]
     params += order_params + member_params
     try:
-        with transaction.atomic(savepoint=False), rawsql.cursor() as cursor:
+        with rawsql.cursor() as cursor:
             cursor.execute(sql, params)
-            joined, stock_held, units_taken, order_id, member_id = cursor.fetchone()
-    except IntegrityError as exc:
-        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) == ONE_ACTIVE_SEAT:
+            joined, stock_held, order_id, member_id, _refused = cursor.fetchone()
+    except DatabaseError as exc:
+        diag = getattr(exc.__cause__, "diag", None)
+        if isinstance(exc, IntegrityError) and getattr(diag, "constraint_name", None) == ONE_ACTIVE_SEAT:
             raise AlreadyJoined() from exc  # a concurrent join by the same user
+        reason = (
+            getattr(diag, "message_primary", None) if getattr(diag, "sqlstate", None) == "P0001" else None
+        )
+        if reason == "limit_exceeded":
+            raise _limit_exceeded(campaign) from exc
+        if reason == "order_number_taken":
+            raise shop.OrderNumberTaken() from exc
         raise
     if joined is None:
         return False
-    if not units_taken:
-        raise _limit_exceeded(campaign)
-    if order_id is None:
-        raise shop.OrderNumberTaken()
     shop.order_stored(order, lines, order_id)
     rawsql.stored(member, member_id)
     group.joined, group.stock_held = joined, stock_held

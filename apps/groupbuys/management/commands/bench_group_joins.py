@@ -24,10 +24,13 @@ Each project run checks: no oversell (active members beyond a group's size), eve
 equal to its members, and the stock conserved (units on the shelf + held by the groups + in the
 join orders the same before and after); the command exits with an error if any fails.
 `--profile N` also times N sequential joins in this process (no contention), splitting each into
-Python and database time (`--profile-top K` prints cProfile's top K functions, `--profile-sort
-tottime` ranks them by their own time). Celery messages the services send after commit (the
-groups' expiries) go to an in-memory broker and are dropped: the benchmark leaves no work for a
-real worker.
+Python and database time, with the CPU of this process and of its PostgreSQL backend
+(`--profile-top K` prints cProfile's top K functions by CPU time, waits left out; `--profile-sort
+tottime` ranks them by their own time). Each round also prints the CPU the whole machine and
+PostgreSQL spent per attempt, for the project and for the baseline (PostgreSQL on this machine:
+/proc), which shows where the difference between them goes. Celery messages the services send
+after commit (the groups' expiries) go to an in-memory broker and are dropped: the benchmark
+leaves no work for a real worker.
 """
 
 from __future__ import annotations
@@ -101,6 +104,12 @@ def _worker_process(shares: list[list[tuple[int, int]]], answers, ready, go) -> 
         thread.join()
 
 
+def _proc_stat(pid) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command's name: [0] state, [1] parent's pid,
+    [11] utime, [12] stime, [13] cutime, [14] cstime (clock ticks)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def percentile(values: list[float], fraction: float) -> float:
     """Nearest-rank percentile: the smallest value with at least `fraction` of all at or below it."""
     if not values:
@@ -144,7 +153,10 @@ class Command(BaseCommand):
             help="also time N sequential joins in this process (no contention): Python vs database per join",
         )
         parser.add_argument(
-            "--profile-top", type=int, default=0, help="with --profile: print cProfile's top N functions"
+            "--profile-top",
+            type=int,
+            default=0,
+            help="with --profile: print cProfile's top N functions (CPU time)",
         )
         parser.add_argument(
             "--profile-sort",
@@ -229,11 +241,11 @@ class Command(BaseCommand):
         campaign, hot_groups = self._setup(run=run, groups=groups, size=size, stock=groups * size + joiners)
         users = self._joiners(run=run, count=joiners)
         stock_before = self._stock_accounted(campaign, hot_groups)
-        cpu_before = self._children_cpu()
+        cpu_before, machine_before = self._children_cpu(), self._machine_cpu()
         results, wall = self._run(
             hot_groups=hot_groups, users=users, connections=connections, processes=processes
         )
-        cpu = self._children_cpu() - cpu_before
+        cpu, machine = self._children_cpu() - cpu_before, self._machine_cpu_since(machine_before)
         self._check(campaign=campaign, hot_groups=hot_groups, stock_before=stock_before)
         outcomes = Counter(outcome for outcome, _ in results)
         latencies = [seconds * 1000 for _, seconds in results]
@@ -246,6 +258,7 @@ class Command(BaseCommand):
             "p99": percentile(latencies, 0.99),
             "refused": outcomes,
             "cpu_ms": cpu / len(results) * 1000,
+            "machine": machine and {key: seconds / len(results) * 1000 for key, seconds in machine.items()},
         }
 
     @staticmethod
@@ -288,6 +301,12 @@ class Command(BaseCommand):
             f"p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms (all attempts)"
             + (f"; workers' CPU {result['cpu_ms']:.1f} ms per attempt" if "cpu_ms" in result else "")
         )
+        if result.get("machine"):
+            machine = result["machine"]
+            self.stdout.write(
+                f"  CPU:      the machine {machine['busy']:.2f} ms per attempt, of which PostgreSQL "
+                f"{machine['postgres']:.2f} ms"
+            )
 
     def _summary(self, project_runs: list[dict], baseline_runs: list[dict]) -> None:
         def median(runs, key):
@@ -328,7 +347,9 @@ class Command(BaseCommand):
             command += ["-l", "--log-prefix", str(Path(tmp, "log"))]
             command += ["-h", db.get("HOST") or "127.0.0.1", "-p", str(db.get("PORT") or 5432)]
             command += ["-U", db.get("USER") or "postgres", db["NAME"]]
+            machine_before = self._machine_cpu()
             done = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True, check=False)
+            machine = self._machine_cpu_since(machine_before)
             if done.returncode != 0:
                 raise CommandError(f"pgbench failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
             latencies = []
@@ -362,6 +383,7 @@ class Command(BaseCommand):
             "refused": Counter({"seat refused (rolled back)": attempts - joined})
             if attempts > joined
             else {},
+            "machine": machine and {key: seconds / attempts * 1000 for key, seconds in machine.items()},
         }
 
     @staticmethod
@@ -462,7 +484,8 @@ class Command(BaseCommand):
                 database[0] += time.perf_counter() - began
                 database[1] += 1
 
-        profiler = cProfile.Profile() if top else None
+        profiler = cProfile.Profile(time.process_time) if top else None
+        backend = self._backend_cpu()
         with connection.execute_wrapper(timed):
             began, cpu_began = time.perf_counter(), time.process_time()
             if profiler:
@@ -472,17 +495,36 @@ class Command(BaseCommand):
             if profiler:
                 profiler.disable()
             wall, cpu = time.perf_counter() - began, time.process_time() - cpu_began
+        backend_cpu = self._backend_cpu()
         per_join = wall / joins * 1000
         db_per_join = database[0] / joins * 1000
+        server = (
+            f", of its PostgreSQL backend {(backend_cpu - backend) / joins * 1000:.2f} ms"
+            if backend is not None and backend_cpu is not None
+            else ""
+        )
         self.stdout.write(
             f"profile:    {joins} sequential joins: {per_join:.2f} ms per join = "
             f"Python {per_join - db_per_join:.2f} ms + database {db_per_join:.2f} ms "
-            f"({database[1] / joins:.1f} statements); CPU of this process {cpu / joins * 1000:.2f} ms"
+            f"({database[1] / joins:.1f} statements); CPU of this process {cpu / joins * 1000:.2f} ms{server}"
         )
         if profiler:
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(top)
             self.stdout.write(out.getvalue())
+
+    @staticmethod
+    def _backend_cpu() -> float | None:
+        """CPU seconds of this connection's PostgreSQL backend, when it runs on this machine
+        (/proc); None otherwise."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+        try:
+            fields = _proc_stat(pid)
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
     @staticmethod
     def _drop_celery_messages() -> None:
@@ -580,6 +622,39 @@ class Command(BaseCommand):
         if len(results) != len(attempts):
             raise CommandError(f"{len(attempts) - len(results)} attempts went unanswered")
         return results, finished - started
+
+    def _machine_cpu(self) -> dict | None:
+        """CPU seconds so far of the whole machine (busy, from /proc/stat) and of PostgreSQL (the
+        postmaster with every process it started, those that exited included), when PostgreSQL
+        runs on this machine; None otherwise. Shows where a run's CPU went, for both sides."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        try:
+            if not hasattr(self, "_postmaster"):
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_backend_pid()")
+                    (backend,) = cursor.fetchone()
+                self._postmaster = _proc_stat(backend)[1]
+            postmaster = _proc_stat(self._postmaster)
+            postgres = sum(int(value) for value in postmaster[11:15])  # own and reaped children's
+            for entry in os.scandir("/proc"):
+                if entry.name.isdigit():
+                    try:
+                        stat = _proc_stat(entry.name)
+                    except OSError:
+                        continue  # exited meanwhile
+                    if stat[1] == self._postmaster:
+                        postgres += int(stat[11]) + int(stat[12])
+            with open("/proc/stat") as f:
+                user, nice, system, _idle, _iowait, irq, softirq = map(int, f.readline().split()[1:8])
+        except OSError:
+            return None
+        return {"busy": (user + nice + system + irq + softirq) / ticks, "postgres": postgres / ticks}
+
+    def _machine_cpu_since(self, before: dict | None) -> dict | None:
+        after = self._machine_cpu()
+        if before is None or after is None:
+            return None
+        return {key: after[key] - before[key] for key in after}
 
     @staticmethod
     def _children_cpu() -> float:
