@@ -288,14 +288,13 @@ def instances(row: Sequence, parts: tuple[Part, ...]) -> list[Model | None]:
 
 
 def _from_db(part: Part, values: list) -> Model:
-    """`Model.from_db` for the part's fields. For a model that `_plain_model` allows and nobody
-    listens to pre_init/post_init for, the instance is built as from_db would leave it (state not
-    adding, this database; the fields read in its __dict__, the others deferred) without calling
-    __init__, which costs more than the join's reads for five models."""
+    """`Model.from_db` for the part's fields. For a part that `_plain_part` allows, of a model
+    nobody listens to pre_init/post_init for, the instance is built as from_db would leave it
+    (state not adding, this database; the fields read in its __dict__, the others deferred)
+    without calling __init__, which costs more than the join's reads for five models."""
     model = _model(part)
-    fields = _fields(part)
-    if not _plain_model(model) or pre_init.has_listeners(model) or post_init.has_listeners(model):
-        names = None if isinstance(part, type) else [f.attname for f in fields]
+    if not _plain_part(part) or pre_init.has_listeners(model) or post_init.has_listeners(model):
+        names = None if isinstance(part, type) else [f.attname for f in _fields(part)]
         return model.from_db(DEFAULT_DB_ALIAS, names, values)
     obj = model.__new__(model)
     state = obj._state = ModelState()
@@ -311,17 +310,24 @@ def _attnames(part: Part) -> tuple[str, ...]:
 
 
 @functools.cache
-def _plain_model(model: type[Model]) -> bool:
-    """Whether __init__ with positional values would only store them: Django's own __init__ and
-    from_db, and every field's attribute a plain deferred attribute (or a foreign key's, whose
-    setter only drops a cached object a new instance does not have)."""
+def _plain_part(part: Part) -> bool:
+    """Whether __init__ with the part's values would only store them: Django's own __init__ and
+    from_db, and the attribute of every field read a plain deferred attribute (or a foreign
+    key's, whose setter only drops a cached object a new instance does not have). The fields not
+    read are deferred: __init__ skips them, so their attributes do not matter."""
+    model = _model(part)
     if model.__init__ is not Model.__init__ or model.from_db.__func__ is not Model.from_db.__func__:
         return False
-    for field in model._meta.concrete_fields:
-        descriptor = getattr(model, field.attname, None)
-        if type(descriptor) not in _PLAIN_DESCRIPTORS:
-            return False
-    return True
+    return all(type(getattr(model, f.attname, None)) in _PLAIN_DESCRIPTORS for f in _fields(part))
+
+
+def link(obj: Model, field_name: str, related: Model | None) -> None:
+    """Attach `related` (read in the same row) as `obj.<field_name>`, as select_related does: the
+    forward cache, and the reverse one for a one-to-one; no query, no checks on assignment."""
+    field = obj._meta.get_field(field_name)
+    field.set_cached_value(obj, related)
+    if related is not None and field.unique:
+        field.remote_field.set_cached_value(related, obj)
 
 
 _PLAIN_DESCRIPTORS = (DeferredAttribute, ForeignKeyDeferredAttribute)

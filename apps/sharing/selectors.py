@@ -91,8 +91,8 @@ def attribution_facts(*, customer_id: int, share_code: str | None, now: datetime
     )
     policy, binding, binding_koc, binding_link, link, code_koc = found
     if binding is not None:
-        binding.koc = binding_koc
-        binding.link = binding_link
+        rawsql.link(binding, "koc", binding_koc)
+        rawsql.link(binding, "link", binding_link)
     return AttributionFacts(
         policy=policy if policy is not None else BindingPolicy.load(),
         link=link,

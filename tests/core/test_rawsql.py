@@ -5,6 +5,7 @@ from unittest import mock
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.core import rawsql
 from apps.shop.models import Brand, Category, Product
@@ -145,3 +146,26 @@ def test_a_joined_read_builds_the_instance_from_db_would_and_calls_init_when_som
     finally:
         post_init.disconnect(listener, sender=Brand)
     assert (seen, without_state(heard)) == ([heard], without_state(expected))
+
+
+def test_a_part_of_a_model_with_a_file_field_is_built_without_init_when_the_file_is_not_read():
+    # Only the fields read decide: a deferred field's attribute is never set. A brand's logo is
+    # a file (its attribute wraps what is assigned), so the whole model goes through __init__.
+    descriptors = {type(getattr(Brand, f.attname)).__name__ for f in Brand._meta.concrete_fields}
+    assert descriptors & {"FileDescriptor", "ImageFileDescriptor"}
+    assert (rawsql._plain_part((Brand, ("is_active",))), rawsql._plain_part(Brand)) == (True, False)
+
+
+def test_link_attaches_the_related_object_as_select_related_does():
+    product = ProductFactory()
+    sql = (
+        f"SELECT {rawsql.columns('p', Product)}, {rawsql.columns('b', Brand)} "
+        f"FROM {Product._meta.db_table} p JOIN {Brand._meta.db_table} b ON b.id = p.brand_id WHERE p.id = %s"
+    )
+    (read, brand), _rest = rawsql.read_joined(sql, [product.pk], (Product, Brand))
+
+    rawsql.link(read, "brand", brand)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert read.brand is brand
+    assert len(queries) == 0

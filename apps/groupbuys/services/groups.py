@@ -123,10 +123,10 @@ def _group_for_join(*, group_id: int, buyer: User) -> Group:
     if found is None:
         raise Group.DoesNotExist("Group matching query does not exist.")
     (group, campaign, sku, product, brand), (already_joined,) = found
-    product.brand = brand
-    sku.product = product
-    campaign.sku = sku
-    group.campaign = campaign
+    rawsql.link(product, "brand", brand)
+    rawsql.link(sku, "product", product)
+    rawsql.link(campaign, "sku", sku)
+    rawsql.link(group, "campaign", campaign)
     group.already_joined = bool(already_joined)
     return group
 

@@ -308,8 +308,7 @@ def order_insert_parts(order: Order, lines: list[OrderItem], *, after: str) -> t
     _number(order)
     sql, params = rawsql.insert_from(order, source=after, conflict=("no",))
     parts = [f"{NEW_ORDER} AS ({sql})"]
-    for index, line in enumerate(lines):
-        line.order = order
+    for index, line in enumerate(lines):  # each line's order_id is the new order's, in the SQL
         sql, line_params = rawsql.insert_from(line, source=NEW_ORDER, taken={"order_id": f"{NEW_ORDER}.id"})
         parts.append(f"{NEW_ORDER}_line_{index} AS ({sql})")
         params += line_params
