@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Field, Model
@@ -112,8 +113,8 @@ def _insert_fields(model: type[Model]) -> tuple:
 
 
 # Django's own field classes whose get_db_prep_save is, for a value of the Python type they store,
-# the identity (text: any str, its enums included; booleans) or the backend's integer adaptation
-# (integers of exactly int, and a foreign key to an integer key), and None for None. Any other
+# the identity (text: any str, its enums included; booleans) or the backend's adaptation (integers
+# of exactly int, a foreign key to an integer key, aware datetimes), and None for None. Any other
 # class, a subclass included, and any other value take the full path.
 _TEXT_FIELDS = frozenset({models.CharField, models.TextField})
 _INTEGER_FIELDS = frozenset(
@@ -152,6 +153,10 @@ def _shortcut(field, connection):
         return (lambda value: type(value) is int), (
             lambda value: ops.adapt_integerfield_value(value, internal)
         )
+    if cls is models.DateTimeField:  # an aware datetime: no conversion, no naive-time warning
+        return (
+            lambda value: type(value) is datetime and value.tzinfo is not None
+        ), ops.adapt_datetimefield_value
     return None
 
 
