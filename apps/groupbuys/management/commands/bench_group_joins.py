@@ -8,7 +8,8 @@ configured PostgreSQL, against a pgbench baseline doing the same writes on the s
 The project: it creates its own brand, product, campaign, leaders (each opens one group through
 `group_open`) and joiners, then releases all joiners at once on `--connections` threads spread over
 `--processes` forked worker processes (each thread with its own database connection, opened before
-the clock starts, as an app server's workers would have) and times each `group_join` call through
+the clock starts and warmed by six joins in a campaign of its own, as a running app server's are:
+persistent, their hot statements prepared) and times each `group_join` call through
 the real service: seat and held unit, per-user limit, order, member. All groups share one SKU, as
 real hot campaigns do.
 
@@ -64,40 +65,47 @@ from apps.groupbuys.models import Campaign, Group, GroupMember
 from apps.groupbuys.services.groups import _SEAT_WITH_UNIT_SQL, _TAKE_UNITS_SQL
 from apps.shop.models import Brand, Category, Order, OrderItem, Product, Sku
 
+WARM_UP_JOINS = 6  # per connection, before the clock: more than psycopg's prepare threshold (5)
 
-def _worker_process(shares: list[list[tuple[int, int]]], answers, ready, go) -> None:
+
+def _worker_process(shares: list[tuple[list, list]], answers, ready, go) -> None:
     """One forked worker: a thread per share of the attempts, each with its own connection opened
     before the start, making its attempts one after another (as pgbench's clients do: no shared
     queue to contend on). The joiners (user and address) are read before the clock starts, as the
-    baseline reads none: what is timed is the join. Each thread answers once, at its end."""
-    wanted = [address_id for share in shares for _group_id, address_id in share]
+    baseline reads none: what is timed is the join. Before the clock each thread also makes its
+    warm-up joins (a campaign of their own), as a running server's workers are warm: persistent
+    connections whose hot statements are prepared, caches of compiled statements filled. Each
+    thread answers once, at its end: its attempts, and the errors of its warm-up if any."""
+    wanted = [address_id for warm, share in shares for _group_id, address_id in warm + share]
     addresses = {a.pk: a for a in Address.objects.select_related("user").filter(pk__in=wanted)}
     connection.close()
 
-    def run(share: list[tuple[int, int]]) -> None:
-        done = []
+    def join(group_id: int, address_id: int) -> str:
+        address = addresses[address_id]
+        try:
+            services.group_join(group=Group(pk=group_id), buyer=address.user, quantity=1, address=address)
+            return "joined"
+        except ApplicationError as exc:
+            return exc.code
+        except Exception as exc:  # reported, never hidden
+            return f"error:{type(exc).__name__}: {exc}"[:200]
+
+    def run(warm: list[tuple[int, int]], share: list[tuple[int, int]]) -> None:
+        done, warm_errors = [], []
         try:
             connection.ensure_connection()  # opened before the clock starts
+            warm_errors = [outcome for outcome in (join(*attempt) for attempt in warm) if outcome != "joined"]
             ready.release()
             go.wait()
             for group_id, address_id in share:
-                address = addresses[address_id]
                 began = time.perf_counter()
-                try:
-                    services.group_join(
-                        group=Group(pk=group_id), buyer=address.user, quantity=1, address=address
-                    )
-                    outcome = "joined"
-                except ApplicationError as exc:
-                    outcome = exc.code
-                except Exception as exc:  # reported, never hidden
-                    outcome = f"error:{type(exc).__name__}: {exc}"[:200]
+                outcome = join(group_id, address_id)
                 done.append((outcome, began, time.perf_counter()))
         finally:
-            answers.put(done)
+            answers.put((done, warm_errors))
             connection.close()
 
-    pool = [threading.Thread(target=run, args=(share,)) for share in shares]
+    pool = [threading.Thread(target=run, args=share) for share in shares]
     for thread in pool:
         thread.start()
     for thread in pool:
@@ -240,10 +248,16 @@ class Command(BaseCommand):
     def _project_round(self, *, run, joiners, groups, size, connections, processes) -> dict:
         campaign, hot_groups = self._setup(run=run, groups=groups, size=size, stock=groups * size + joiners)
         users = self._joiners(run=run, count=joiners)
+        warm_joins = WARM_UP_JOINS * connections
+        warm_groups = math.ceil(warm_joins / (size - 1))
+        _warm_campaign, warm = self._setup(
+            run=f"{run}-w", groups=warm_groups, size=size, stock=warm_groups * size
+        )
+        warm_up = (warm, self._joiners(run=f"{run}-w", count=warm_joins))
         stock_before = self._stock_accounted(campaign, hot_groups)
         cpu_before, machine_before = self._children_cpu(), self._machine_cpu()
         results, wall = self._run(
-            hot_groups=hot_groups, users=users, connections=connections, processes=processes
+            hot_groups=hot_groups, users=users, connections=connections, processes=processes, warm_up=warm_up
         )
         cpu, machine = self._children_cpu() - cpu_before, self._machine_cpu_since(machine_before)
         self._check(campaign=campaign, hot_groups=hot_groups, stock_before=stock_before)
@@ -584,20 +598,25 @@ class Command(BaseCommand):
         return list(zip(users, addresses, strict=True))
 
     @staticmethod
-    def _run(*, hot_groups: list[Group], users, connections: int, processes: int):
+    def _run(*, hot_groups: list[Group], users, connections: int, processes: int, warm_up):
         """(outcome, seconds) of every attempt, and the wall time from release to the last answer.
 
         Worker processes (forked, each with `connections / processes` threads and one connection
         per thread), as a web server's workers would be: one Python process would serialise the
         ORM work of all threads on its interpreter lock and so hold every row lock far longer.
+        `warm_up`: (warm-up groups, their joiners), WARM_UP_JOINS for each connection.
         """
         attempts = [(hot_groups[i % len(hot_groups)].pk, address.pk) for i, (_u, address) in enumerate(users)]
+        warm_groups, warm_users = warm_up
+        warm = [
+            (warm_groups[i // (warm_groups[0].size - 1)].pk, a.pk) for i, (_u, a) in enumerate(warm_users)
+        ]
         context = multiprocessing.get_context("fork")
         answers = context.Queue()
         ready = context.Semaphore(0)
         go = context.Event()
         # Attempt i goes to connection i % connections (every group is hit by every connection).
-        shares = [attempts[i::connections] for i in range(connections)]
+        shares = [(warm[i::connections], attempts[i::connections]) for i in range(connections)]
         per_process = [shares[i::processes] for i in range(processes)]
         per_process = [threads for threads in per_process if threads]
         db_connections.close_all()  # a forked child must not share the parent's socket
@@ -613,12 +632,17 @@ class Command(BaseCommand):
         go.set()
         results: list[tuple[str, float]] = []
         finished = 0.0
+        warm_errors = Counter()
         for _ in range(sum(len(threads) for threads in per_process)):
-            for outcome, began, ended in answers.get(timeout=600):
+            done, errors = answers.get(timeout=600)
+            warm_errors.update(errors)
+            for outcome, began, ended in done:
                 results.append((outcome, ended - began))
                 finished = max(finished, ended)
         for child in children:
             child.join(timeout=60)
+        if warm_errors:
+            raise CommandError(f"warm-up joins refused: {dict(warm_errors)}")
         if len(results) != len(attempts):
             raise CommandError(f"{len(attempts) - len(results)} attempts went unanswered")
         return results, finished - started
