@@ -8,6 +8,7 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from . import strict_json
+        from . import pgtimestamps, strict_json
 
         strict_json.install()
+        pgtimestamps.install()
