@@ -18,7 +18,15 @@ helpers keep the ORM's semantics and do the compiling once per model:
 - `read_joined(sql, params, parts)` runs a hand-written SELECT whose columns are those of each
   part in turn (`columns(alias, part)` writes them: every concrete field of a model, or only the
   named ones, the rest deferred) and turns the row into model instances with the ORM's own
-  converters, as select_related would.
+  converters, as select_related would; `link(obj, field, related)` attaches one to another as
+  select_related does.
+
+What save() and from_db do per field is kept, without the calls that cannot change the result: a
+value of the Python type its Django field stores (text, booleans, integers, foreign keys to
+integer keys, aware datetimes, NULL) goes straight to what get_db_prep_save would give, anything
+else through get_db_prep_save; a row becomes an instance without __init__ when the model has
+Django's own __init__ and from_db, the fields read have plain attributes and nobody listens to
+pre_init/post_init (otherwise through from_db). tests/core/test_rawsql.py compares both with the ORM.
 
 All work on PostgreSQL and SQLite (RETURNING and ON CONFLICT are in SQLite since 3.35), through
 `cursor()`: on PostgreSQL a cursor that binds parameters on the server, so that psycopg prepares a
