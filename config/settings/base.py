@@ -74,6 +74,15 @@ TEMPLATES = [
     },
 ]
 
+
+def postgres_prepare_threshold() -> int | None:
+    """psycopg prepares a statement after this many runs on a connection (`DB_PREPARE_THRESHOLD`,
+    default 5; "none" never prepares, for a pooler in transaction mode). Only the hot statements of
+    apps.core.rawsql bind on the server and so can be prepared; the ORM's bind on the client."""
+    value = env("DB_PREPARE_THRESHOLD", default="5").strip().lower()
+    return None if value in ("", "none", "off") else int(value)
+
+
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -87,17 +96,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-
-
-def postgres_prepare_threshold() -> int | None:
-    """psycopg prepares a statement after this many runs on a connection (`DB_PREPARE_THRESHOLD`,
-    default 5; "none" never prepares, for a pooler in transaction mode). Only the hot statements of
-    apps.core.rawsql bind on the server and so can be prepared; the ORM's bind on the client."""
-    value = env("DB_PREPARE_THRESHOLD", default="5").strip().lower()
-    return None if value in ("", "none", "off") else int(value)
-
-
-if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = postgres_prepare_threshold()
 # Django's own 400 (oversized body, bad host) and 403 (CSRF) under /api/ answer the error shape too.
 CSRF_FAILURE_VIEW = "apps.core.views.csrf_failure"

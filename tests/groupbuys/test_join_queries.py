@@ -28,19 +28,24 @@ SAVEPOINTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 JOIN_STATEMENTS = {"postgresql": 3, "sqlite": 7}
 # In a test (inside the test's transaction) the attribution's read runs in a savepoint (a resolver's
 # error must not poison the caller's transaction) and the join's writes in their own (outside a
-# test they are the BEGIN and COMMIT, and the attribution needs none): two each, SAVEPOINT and
-# RELEASE. The order number needs none (a collision is skipped by ON CONFLICT and drawn again).
+# transaction the attribution needs none, and on PostgreSQL the writes are one statement with no
+# BEGIN or COMMIT: see the test further down): two each, SAVEPOINT and RELEASE. The order number
+# needs none (a collision is skipped by ON CONFLICT and drawn again).
 JOIN_SAVEPOINT_STATEMENTS = 4
 
 
-def test_a_join_takes_three_statements_on_postgresql_seven_elsewhere_and_never_touches_the_sku(campaign):
+def _join_captured(campaign):
+    """A shopper joins a new group of `campaign`: the group, the order, the buyer and the SQL sent."""
     group, _order, _leader = open_group(campaign)
     buyer, address = shopper_with_address()
-
     with CaptureQueriesContext(connection) as queries:
         group, order = services.group_join(group=group, buyer=buyer, quantity=1, address=address)
+    return group, order, buyer, [q["sql"] for q in queries.captured_queries]
 
-    sql = [q["sql"] for q in queries.captured_queries]
+
+def test_a_join_takes_three_statements_on_postgresql_seven_elsewhere_and_never_touches_the_sku(campaign):
+    group, order, _buyer, sql = _join_captured(campaign)
+
     statements = [s for s in sql if not s.startswith(SAVEPOINTS)]
     assert len(statements) == JOIN_STATEMENTS[connection.vendor], statements
     assert len(sql) - len(statements) == JOIN_SAVEPOINT_STATEMENTS, sql
@@ -95,13 +100,8 @@ TRANSACTION_STATEMENTS = ("BEGIN", "COMMIT", "ROLLBACK", *SAVEPOINTS)
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_outside_a_transaction_a_join_is_three_statements_and_no_begin_or_commit(campaign):
-    group, _order, _leader = open_group(campaign)
-    buyer, address = shopper_with_address()
+    group, order, buyer, sql = _join_captured(campaign)
 
-    with CaptureQueriesContext(connection) as queries:
-        group, order = services.group_join(group=group, buyer=buyer, quantity=1, address=address)
-
-    sql = [q["sql"] for q in queries.captured_queries]
     assert len(sql) == 3, sql
     assert not [s for s in sql if s.startswith(TRANSACTION_STATEMENTS)], sql
     group.refresh_from_db()

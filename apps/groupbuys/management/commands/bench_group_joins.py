@@ -112,6 +112,13 @@ def _worker_process(shares: list[tuple[list, list]], answers, ready, go) -> None
         thread.join()
 
 
+def _backend_pid() -> int:
+    """The process id of this connection's PostgreSQL backend."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
 def _proc_stat(pid) -> list[str]:
     """The fields of /proc/<pid>/stat after the command's name: [0] state, [1] parent's pid,
     [11] utime, [12] stime, [13] cutime, [14] cstime (clock ticks)."""
@@ -531,11 +538,8 @@ class Command(BaseCommand):
     def _backend_cpu() -> float | None:
         """CPU seconds of this connection's PostgreSQL backend, when it runs on this machine
         (/proc); None otherwise."""
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            (pid,) = cursor.fetchone()
         try:
-            fields = _proc_stat(pid)
+            fields = _proc_stat(_backend_pid())
         except OSError:
             return None
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
@@ -654,10 +658,7 @@ class Command(BaseCommand):
         ticks = os.sysconf("SC_CLK_TCK")
         try:
             if not hasattr(self, "_postmaster"):
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_backend_pid()")
-                    (backend,) = cursor.fetchone()
-                self._postmaster = _proc_stat(backend)[1]
+                self._postmaster = _proc_stat(_backend_pid())[1]
             postmaster = _proc_stat(self._postmaster)
             postgres = sum(int(value) for value in postmaster[11:15])  # own and reaped children's
             for entry in os.scandir("/proc"):
